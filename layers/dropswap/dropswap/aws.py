@@ -1,0 +1,29 @@
+"""Lazily created, process-wide boto3 clients (created on first use, then reused while warm).
+
+boto3 honours AWS_ENDPOINT_URL, which is how the local stack points every client at its moto server.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
+
+
+@lru_cache(maxsize=1)
+def s3() -> S3Client:
+    # SigV4 so presigned URLs work in every region and on the local stack.
+    return boto3.client("s3", config=_CONFIG.merge(Config(signature_version="s3v4")))
+
+
+@lru_cache(maxsize=1)
+def dynamodb() -> DynamoDBClient:
+    return boto3.client("dynamodb", config=_CONFIG)

@@ -1,0 +1,74 @@
+"""Settings read once from the function's environment (set by template.yaml, or by the local stack)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    return int(raw) if raw.strip() else default
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    return default if not raw else raw in {"1", "true", "yes", "on"}
+
+
+def _list(name: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in os.environ.get(name, "").split(",") if x.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    drop_bucket: str
+    jobs_table: str
+    akool_secret_id: str
+    akool_base_url: str = "https://openapi.akool.com"
+    akool_detect_url: str = "https://openapi.akool.com/interface/detect-api"
+    webhook_base_url: str = ""
+    # Other buckets a manifest may name as s3:// sources (template parameter ExtraSourceBuckets).
+    extra_source_buckets: tuple[str, ...] = field(default_factory=tuple)
+    # How long presigned input URLs live. Role-signed URLs die with the role's session anyway.
+    presign_ttl_seconds: int = 3600
+    max_image_bytes: int = 20 * 1024 * 1024
+    max_result_bytes: int = 100 * 1024 * 1024
+    # https only in AWS; the local stack's emulator serves results over plain http on 127.0.0.1.
+    result_https_only: bool = True
+    job_ttl_days: int = 90
+    reconcile_after_seconds: int = 600
+    max_job_age_seconds: int = 2 * 86400
+    waiting_recheck_seconds: int = 300
+    akool_timeout_seconds: float = 10.0
+    akool_max_attempts: int = 4
+
+
+def load_settings() -> Settings:
+    env = os.environ
+    return Settings(
+        drop_bucket=env.get("DROP_BUCKET", ""),
+        jobs_table=env.get("JOBS_TABLE", ""),
+        akool_secret_id=env.get("AKOOL_SECRET_ID", ""),
+        akool_base_url=env.get("AKOOL_BASE_URL", "") or Settings.akool_base_url,
+        akool_detect_url=env.get("AKOOL_DETECT_URL", "") or Settings.akool_detect_url,
+        webhook_base_url=env.get("WEBHOOK_BASE_URL", "").rstrip("/"),
+        extra_source_buckets=_list("EXTRA_SOURCE_BUCKETS"),
+        presign_ttl_seconds=_int("PRESIGN_TTL_SECONDS", Settings.presign_ttl_seconds),
+        max_image_bytes=_int("MAX_IMAGE_BYTES", Settings.max_image_bytes),
+        max_result_bytes=_int("MAX_RESULT_BYTES", Settings.max_result_bytes),
+        result_https_only=_bool("RESULT_HTTPS_ONLY", True),
+        job_ttl_days=_int("JOB_TTL_DAYS", Settings.job_ttl_days),
+        reconcile_after_seconds=_int("RECONCILE_AFTER_SECONDS", Settings.reconcile_after_seconds),
+        max_job_age_seconds=_int("MAX_JOB_AGE_SECONDS", Settings.max_job_age_seconds),
+        waiting_recheck_seconds=_int("WAITING_RECHECK_SECONDS", Settings.waiting_recheck_seconds),
+        akool_timeout_seconds=float(env.get("AKOOL_TIMEOUT_SECONDS", "") or Settings.akool_timeout_seconds),
+        akool_max_attempts=_int("AKOOL_MAX_ATTEMPTS", Settings.akool_max_attempts),
+    )
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """Process-wide settings (cached: the environment does not change in a warm Lambda)."""
+    return load_settings()

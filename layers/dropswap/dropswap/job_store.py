@@ -1,0 +1,339 @@
+"""DynamoDB adapter for the Jobs table: every status change is a conditional update.
+
+Table layout (see template.yaml):
+- key `job_id` (S);
+- GSI `by-akool-id` on `akool_id` (KEYS_ONLY): the webhook and reconciler find a job by AKOOL's `_id`;
+- GSI `open-jobs` on `open_state` + `updated_at` (sparse: only WAITING/SUBMITTED/PROCESSING jobs carry
+  `open_state`), so the reconciler never scans the table;
+- GSI `waiting-for` on `waiting_for` (sparse, KEYS_ONLY): the first input a WAITING job still needs, so an
+  upload of that key finds the jobs it unblocks;
+- `ttl` (epoch seconds) for DynamoDB's TTL.
+
+A refused transition is not an error: it returns the job as it is (ReturnValuesOnConditionCheckFailure).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from dropswap.jobs import ALLOWED_FROM, TERMINAL, Status
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+AKOOL_ID_INDEX = "by-akool-id"
+OPEN_JOBS_INDEX = "open-jobs"
+WAITING_FOR_INDEX = "waiting-for"
+
+_SER = TypeSerializer()
+_DE = TypeDeserializer()
+
+# Attributes a caller may set through a transition; anything else is a programming error.
+_FIELDS = (
+    "bucket",
+    "image_key",
+    "sidecar_key",
+    "sidecar_etag",
+    "engine",
+    "akool_id",
+    "akool_job_id",
+    "token_hash",
+    "result_key",
+    "report_key",
+    "error",
+    "attempts",
+    "waiting_for",
+    "akool_status",
+    "result_url",
+    "submitted_at",
+    "finished_at",
+    "request_summary",
+)
+
+
+@dataclass
+class Job:
+    job_id: str
+    status: Status
+    bucket: str = ""
+    image_key: str = ""
+    sidecar_key: str = ""
+    sidecar_etag: str = ""
+    engine: str | None = None
+    akool_id: str | None = None
+    akool_job_id: str | None = None
+    token_hash: str | None = None
+    result_key: str | None = None
+    report_key: str | None = None
+    error: dict[str, str] | None = None
+    attempts: int = 0
+    waiting_for: str | None = None
+    akool_status: int | None = None
+    result_url: str | None = None
+    created_at: str = ""
+    updated_at: str = ""
+    submitted_at: str | None = None
+    finished_at: str | None = None
+    request_summary: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Job:
+        data = {k: _DE.deserialize(v) for k, v in item.items()}
+        known = {f: data.pop(f) for f in (*_FIELDS, "created_at", "updated_at") if f in data}
+        for num in ("attempts", "akool_status"):
+            if known.get(num) is not None:
+                known[num] = int(known[num])
+        job_id = str(data.pop("job_id"))
+        status = Status(data.pop("status"))
+        return cls(job_id=job_id, status=status, **known, extra=data)
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    applied: bool
+    job: Job | None  # the job after the write if applied, else as it stands (None: no record)
+
+
+def _now_iso(clock: Callable[[], float]) -> str:
+    return datetime.fromtimestamp(clock(), tz=UTC).isoformat(timespec="milliseconds")
+
+
+class JobStore:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        *,
+        ttl_days: int = 90,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._ddb = client
+        self._table = table_name
+        self._ttl_seconds = ttl_days * 86400
+        self._clock = clock
+
+    # -- reads ---------------------------------------------------------------------------------
+    def get(self, job_id: str) -> Job | None:
+        resp = self._ddb.get_item(
+            TableName=self._table, Key={"job_id": {"S": job_id}}, ConsistentRead=True
+        )
+        item = resp.get("Item")
+        return Job.from_item(item) if item else None
+
+    def find_by_akool_id(self, akool_id: str) -> Job | None:
+        resp = self._ddb.query(
+            TableName=self._table,
+            IndexName=AKOOL_ID_INDEX,
+            KeyConditionExpression="akool_id = :a",
+            ExpressionAttributeValues={":a": {"S": akool_id}},
+            Limit=1,
+        )
+        items = resp.get("Items", [])
+        return self.get(items[0]["job_id"]["S"]) if items else None
+
+    def jobs_waiting_for(self, key: str) -> list[str]:
+        ids: list[str] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": WAITING_FOR_INDEX,
+            "KeyConditionExpression": "waiting_for = :k",
+            "ExpressionAttributeValues": {":k": {"S": key}},
+        }
+        while True:
+            resp = self._ddb.query(**kwargs)
+            ids.extend(i["job_id"]["S"] for i in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                return ids
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def open_jobs(self, status: Status, updated_before: str, limit: int = 500) -> Iterator[Job]:
+        """Jobs in a non-terminal status whose last update is older than `updated_before` (ISO time)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": OPEN_JOBS_INDEX,
+            "KeyConditionExpression": "open_state = :s AND updated_at < :t",
+            "ExpressionAttributeValues": {":s": {"S": status.value}, ":t": {"S": updated_before}},
+        }
+        seen = 0
+        while seen < limit:
+            resp = self._ddb.query(**kwargs)
+            for item in resp.get("Items", []):
+                seen += 1
+                yield Job.from_item(item)
+                if seen >= limit:
+                    return
+            if "LastEvaluatedKey" not in resp:
+                return
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def _current(self, job_id: str, item: Mapping[str, Any] | None) -> Job | None:
+        # The item returned with a failed condition; re-read if it is partial (seen with emulators).
+        if item and "status" in item:
+            return Job.from_item(item)
+        return self.get(job_id)
+
+    # -- writes --------------------------------------------------------------------------------
+    def transition(
+        self,
+        job_id: str,
+        new_status: Status,
+        *,
+        set_fields: Mapping[str, Any] | None = None,
+        remove_fields: tuple[str, ...] = (),
+        expect_owner: str | None = None,
+    ) -> TransitionResult:
+        """Move a job to `new_status` if the state machine allows it from where it is now.
+
+        `set_fields` are written with the status (None values are removed). `expect_owner`, when given,
+        additionally requires that the caller holds the submission claim (see `claim`).
+        """
+        fields = dict(set_fields or {})
+        unknown = set(fields) - set(_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown job fields: {sorted(unknown)}")
+        now_iso = _now_iso(self._clock)
+        names: dict[str, str] = {"#status": "status", "#u": "updated_at", "#ttl": "ttl", "#c": "created_at"}
+        values: dict[str, Any] = {
+            ":new": {"S": new_status.value},
+            ":now": {"S": now_iso},
+            ":ttl": {"N": str(int(self._clock()) + self._ttl_seconds)},
+        }
+        sets = ["#status = :new", "#u = :now", "#ttl = :ttl", "#c = if_not_exists(#c, :now)"]
+        removes = list(remove_fields)
+        for i, (name, value) in enumerate(fields.items()):
+            if value is None:
+                removes.append(name)
+                continue
+            names[f"#f{i}"] = name
+            values[f":f{i}"] = _SER.serialize(value)
+            sets.append(f"#f{i} = :f{i}")
+        if new_status in TERMINAL:
+            removes.extend(["open_state", "waiting_for", "claim_owner", "claim_until"])
+        else:
+            names["#o"] = "open_state"
+            sets.append("#o = :new")
+            if new_status is not Status.WAITING:
+                # Past WAITING, the submission claim and the missing-input marker have done their job.
+                removes.extend(["waiting_for", "claim_owner", "claim_until"])
+
+        allowed = ALLOWED_FROM[new_status]
+        conds: list[str] = []
+        for j, status in enumerate(sorted(s.value for s in allowed if s is not None)):
+            values[f":a{j}"] = {"S": status}
+            conds.append(f"#status = :a{j}")
+        if None in allowed:
+            conds.append("attribute_not_exists(job_id)")
+        condition = "(" + " OR ".join(conds) + ")"
+        if expect_owner is not None:
+            names["#co"] = "claim_owner"
+            values[":owner"] = {"S": expect_owner}
+            condition += " AND #co = :owner"
+
+        expr = "SET " + ", ".join(sets)
+        removes = list(dict.fromkeys(r for r in removes if r not in fields or fields[r] is None))
+        if removes:
+            for k, name in enumerate(removes):
+                names[f"#r{k}"] = name
+            expr += " REMOVE " + ", ".join(f"#r{k}" for k in range(len(removes)))
+        try:
+            resp = self._ddb.update_item(
+                TableName=self._table,
+                Key={"job_id": {"S": job_id}},
+                UpdateExpression=expr,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            item: Any = exc.response.get("Item")
+            return TransitionResult(False, self._current(job_id, item))
+        return TransitionResult(True, Job.from_item(resp["Attributes"]))
+
+    def claim(
+        self,
+        job_id: str,
+        owner: str,
+        lease_seconds: int,
+        *,
+        create_fields: Mapping[str, Any],
+    ) -> TransitionResult:
+        """Take the right to submit a job to AKOOL: one holder at a time, and only before SUBMITTED.
+
+        Creates the record as WAITING if there is none. A lease lets another delivery take over if the
+        holder died mid-submission; the holder's later transition checks it still owns the claim.
+        """
+        now = self._clock()
+        now_iso = _now_iso(self._clock)
+        names = {"#status": "status", "#u": "updated_at", "#c": "created_at", "#o": "open_state",
+                 "#co": "claim_owner", "#cu": "claim_until", "#ttl": "ttl", "#att": "attempts"}
+        values: dict[str, Any] = {
+            ":waiting": {"S": Status.WAITING.value},
+            ":owner": {"S": owner},
+            ":until": {"N": str(int(now) + lease_seconds)},
+            ":nowN": {"N": str(int(now))},
+            ":now": {"S": now_iso},
+            ":ttl": {"N": str(int(now) + self._ttl_seconds)},
+            ":zero": {"N": "0"},
+            ":one": {"N": "1"},
+        }
+        sets = ["#status = :waiting", "#u = :now", "#c = if_not_exists(#c, :now)", "#o = :waiting",
+                "#co = :owner", "#cu = :until", "#ttl = :ttl", "#att = if_not_exists(#att, :zero) + :one"]
+        for i, (name, value) in enumerate(create_fields.items()):
+            if name not in _FIELDS:
+                raise ValueError(f"unknown job field: {name}")
+            if value is None:
+                continue
+            names[f"#f{i}"] = name
+            values[f":f{i}"] = _SER.serialize(value)
+            sets.append(f"#f{i} = if_not_exists(#f{i}, :f{i})")
+        condition = (
+            "(attribute_not_exists(job_id) OR #status = :waiting) "
+            "AND (attribute_not_exists(#cu) OR #cu < :nowN)"
+        )
+        try:
+            resp = self._ddb.update_item(
+                TableName=self._table,
+                Key={"job_id": {"S": job_id}},
+                UpdateExpression="SET " + ", ".join(sets) + " REMOVE waiting_for",
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            item: Any = exc.response.get("Item")
+            return TransitionResult(False, self._current(job_id, item))
+        return TransitionResult(True, Job.from_item(resp["Attributes"]))
+
+    def release(self, job_id: str, owner: str) -> None:
+        """Give a claim back (e.g. the submit hit a retryable error) so the next delivery can try."""
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"job_id": {"S": job_id}},
+                UpdateExpression="REMOVE claim_owner, claim_until",
+                ConditionExpression="claim_owner = :o",
+                ExpressionAttributeValues={":o": {"S": owner}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise

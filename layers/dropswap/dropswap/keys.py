@@ -1,0 +1,80 @@
+"""S3 key rules of the drop folder: what is an image, what is a sidecar, where results go.
+
+inbox/<path>/team.jpg                  the target image
+inbox/<path>/team.jpg.faceswap.json    its sidecar manifest
+results/<path>/team.swapped.jpg        the swapped image
+results/<path>/team.jpg.result.json    the status report (every terminal state)
+Results never land under inbox/, so they can never re-trigger the pipeline.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from enum import Enum
+from urllib.parse import unquote_plus
+
+INBOX = "inbox/"
+RESULTS = "results/"
+SIDECAR_SUFFIX = ".faceswap.json"
+IMAGE_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "webp", "bmp"})
+CONTENT_TYPES = {
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "bmp": "image/bmp",
+}
+
+
+class KeyKind(Enum):
+    IMAGE = "image"
+    SIDECAR = "sidecar"
+    OTHER = "other"
+
+
+def decode_event_key(raw: str) -> str:
+    """S3 event keys are URL-encoded with `+` for space (and some emulators quote `/` as %2F)."""
+    return unquote_plus(raw)
+
+
+def extension(key: str) -> str:
+    return posixpath.splitext(key)[1].lstrip(".").lower()
+
+
+def classify(key: str) -> KeyKind:
+    if not key.startswith(INBOX):
+        return KeyKind.OTHER
+    if key.endswith(SIDECAR_SUFFIX):
+        image = key[: -len(SIDECAR_SUFFIX)]
+        return KeyKind.SIDECAR if extension(image) in IMAGE_EXTENSIONS else KeyKind.OTHER
+    return KeyKind.IMAGE if extension(key) in IMAGE_EXTENSIONS else KeyKind.OTHER
+
+
+def image_key_for_sidecar(sidecar_key: str) -> str:
+    return sidecar_key[: -len(SIDECAR_SUFFIX)]
+
+
+def sidecar_key_for_image(image_key: str) -> str:
+    return image_key + SIDECAR_SUFFIX
+
+
+def _results_base(image_key: str) -> str:
+    return RESULTS + image_key[len(INBOX):] if image_key.startswith(INBOX) else RESULTS + image_key
+
+
+def result_image_key(image_key: str) -> str:
+    """results/<path>/<name>.swapped.<ext>"""
+    base = _results_base(image_key)
+    stem, ext = posixpath.splitext(base)
+    return f"{stem}.swapped{ext}"
+
+
+def report_key(image_key: str) -> str:
+    """results/<path>/<name>.<ext>.result.json"""
+    return _results_base(image_key) + ".result.json"
+
+
+def folder_of(key: str) -> str:
+    """The folder of a key, with a trailing slash (`inbox/party/`)."""
+    head = posixpath.dirname(key)
+    return head + "/" if head else ""

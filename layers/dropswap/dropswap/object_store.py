@@ -1,0 +1,84 @@
+"""S3 adapter: the only place that talks to S3 for the business logic."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+class ObjectTooLarge(Exception):
+    """An object is bigger than the caller allows."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    content_type: str
+    version_id: str | None = None
+
+    @property
+    def version(self) -> str:
+        """The object's identity for job ids: the version id when versioning is on, else the ETag."""
+        return self.version_id or self.etag
+
+
+class ObjectStore:
+    def __init__(self, client: S3Client, bucket: str) -> None:
+        self._s3 = client
+        self.bucket = bucket
+
+    def head(self, key: str, bucket: str | None = None) -> ObjectInfo | None:
+        """Metadata of an object, or None when it does not exist."""
+        b = bucket or self.bucket
+        try:
+            resp = self._s3.head_object(Bucket=b, Key=key)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise
+        version = resp.get("VersionId")
+        return ObjectInfo(
+            bucket=b,
+            key=key,
+            size=int(resp.get("ContentLength", 0)),
+            etag=str(resp.get("ETag", "")).strip('"'),
+            content_type=str(resp.get("ContentType", "")),
+            version_id=version if version and version != "null" else None,
+        )
+
+    def get_bytes(self, key: str, max_bytes: int, bucket: str | None = None) -> bytes:
+        """A small object's content; ObjectTooLarge past `max_bytes` (read at most max_bytes + 1)."""
+        resp = self._s3.get_object(Bucket=bucket or self.bucket, Key=key)
+        body = resp["Body"]
+        data = body.read(max_bytes + 1)
+        body.close()
+        if len(data) > max_bytes:
+            raise ObjectTooLarge(f"{key} is larger than {max_bytes} bytes")
+        return data
+
+    def put_json(self, key: str, document: Any) -> None:
+        body = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False).encode("utf-8")
+        self._s3.put_object(
+            Bucket=self.bucket, Key=key, Body=body, ContentType="application/json; charset=utf-8"
+        )
+
+    def put_stream(self, key: str, stream: IO[bytes], content_type: str) -> None:
+        """Upload from a file-like object in parts, never holding the whole body in memory."""
+        self._s3.upload_fileobj(stream, self.bucket, key, ExtraArgs={"ContentType": content_type})
+
+    def presign_get(self, key: str, expires_seconds: int, bucket: str | None = None) -> str:
+        return self._s3.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": bucket or self.bucket, "Key": key},
+            ExpiresIn=expires_seconds,
+        )
