@@ -1,0 +1,50 @@
+"""The status report written next to every terminal job: results/<path>/<name>.<ext>.result.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dropswap.job_store import Job
+from dropswap.jobs import Status
+
+
+def build_report(
+    job: Job,
+    *,
+    status: Status | None = None,
+    error: dict[str, str] | None = None,
+    result_key: str | None = None,
+    akool: dict[str, Any] | None = None,
+    timings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The contract's shape: job_id, status, image, manifest, result, error, akool, timings.
+
+    `status`, `error` and `result_key` override what the job record holds (the report is usually
+    written just before the final transition, so the record does not have them yet).
+    """
+    final = status or job.status
+    err = error if error is not None else job.error
+    result = result_key if result_key is not None else job.result_key
+    akool_info = {
+        k: v
+        for k, v in {
+            "_id": job.akool_id,
+            "job_id": job.akool_job_id,
+            "engine": job.engine,
+            "status": job.akool_status,
+        }.items()
+        if v is not None
+    }
+    akool_info.update(akool or {})
+    times = {"created_at": job.created_at, "submitted_at": job.submitted_at, "finished_at": job.finished_at}
+    times.update(timings or {})
+    return {
+        "job_id": job.job_id,
+        "status": final.value,
+        "image": f"s3://{job.bucket}/{job.image_key}" if job.bucket else job.image_key,
+        "manifest": f"s3://{job.bucket}/{job.sidecar_key}" if job.bucket else job.sidecar_key,
+        "result": f"s3://{job.bucket}/{result}" if result and job.bucket else result,
+        "error": err if final in (Status.FAILED, Status.REJECTED) else None,
+        "akool": akool_info,
+        "timings": {k: v for k, v in times.items() if v is not None},
+    }
