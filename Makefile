@@ -4,6 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.requirements-stamp
 REQS   := requirements-dev.txt requirements-nodeps.txt layers/dropswap/requirements.txt
+# The layer's package, as Lambda puts it on the path, plus the repo root for local/ and tests/.
+export PYTHONPATH := $(CURDIR)/layers/dropswap:$(CURDIR)
 
 .PHONY: help venv lint typecheck test unit integration demo up bench soak clean
 
