@@ -2,25 +2,25 @@
 imported once (cold start), then warm for every later invocation.
 
 Each `FunctionPool` holds N worker processes (like N concurrent Lambda instances) of one function.
-A worker is a fresh interpreter (multiprocessing "spawn"), gets the function's environment and
-sys.path (the layer + the function's CodeUri) before importing the handler, then serves invocations
-one at a time over a pipe.
+A worker is a fresh interpreter (this file run as a script) with the function's environment and
+sys.path (the function's CodeUri + the layer) and nothing else of ours; it imports the handler once,
+then serves invocations one at a time over a pipe.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
-import multiprocessing
+import json
 import os
 import queue
+import subprocess
 import sys
 import threading
 import time
 import traceback
 import uuid
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -65,71 +65,96 @@ class InvocationError(Exception):
         self.trace = trace
 
 
-def _worker_main(spec: FunctionSpec, conn: Connection) -> None:
-    """Entry point of a worker process."""
-    os.environ.clear()
-    os.environ.update(spec.env)
-    if spec.log_file is not None:
-        # Like CloudWatch Logs: the function's output goes to its own log, not the user's terminal.
-        log = open(spec.log_file, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - lives with the process
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
-        sys.stdout = sys.stderr = log
-    for path in (str(spec.code_dir), *(str(p) for p in spec.layer_dirs)):
-        sys.path.insert(0, path)
-    module_name, func_name = spec.handler.rsplit(".", 1)
+def _worker_main() -> None:
+    """Entry point of a worker process (this file run as a script, stdlib only).
+
+    Line protocol: the first stdin line is the spec, each later line an event; each answer is one
+    JSON line on the original stdout, which is moved off fd 1 so the function's own prints and logs
+    go to its log file, like CloudWatch Logs.
+    """
+    proto = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    spec = json.loads(sys.stdin.readline())
+    log_path = spec.get("log_file")
+    log = open(log_path, "a", buffering=1, encoding="utf-8") if log_path else sys.stderr  # noqa: SIM115
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)
+    sys.stdout = sys.stderr = log
+    sys.path[0:1] = [spec["code_dir"], *spec["layer_dirs"]]  # drop local/ (this script's folder)
+    module_name, func_name = spec["handler"].rsplit(".", 1)
     started = time.perf_counter()
     try:
         handler = getattr(importlib.import_module(module_name), func_name)
-        conn.send(("ready", {"init_ms": (time.perf_counter() - started) * 1000}))
-    except Exception as exc:  # init error: report it like Lambda's Runtime.ImportModuleError
-        conn.send(("init_error", {"type": type(exc).__name__, "message": str(exc),
-                                  "trace": traceback.format_exc()}))
+    except Exception as exc:  # init error, like Lambda's Runtime.ImportModuleError
+        proto.write(json.dumps(["init_error", {"type": type(exc).__name__, "message": str(exc),
+                                               "trace": traceback.format_exc()}]) + "\n")
         return
-    while True:
-        try:
-            msg = conn.recv()
-        except EOFError:
-            return
-        if msg is None:
-            return
-        event = msg
-        context = LambdaContext(spec.name, spec.timeout_seconds, spec.memory_mb)
+    proto.write(json.dumps(["ready", {"init_ms": (time.perf_counter() - started) * 1000}]) + "\n")
+    for line in sys.stdin:
+        event = json.loads(line)
+        context = LambdaContext(spec["name"], spec["timeout_seconds"], spec["memory_mb"])
         t0 = time.perf_counter()
         try:
             result = handler(event, context)
-            conn.send(("ok", {"result": result, "duration_ms": (time.perf_counter() - t0) * 1000}))
+            answer = ["ok", {"result": result, "duration_ms": (time.perf_counter() - t0) * 1000}]
         except Exception as exc:
-            conn.send(("error", {"type": type(exc).__name__, "message": str(exc),
-                                 "trace": traceback.format_exc(),
-                                 "duration_ms": (time.perf_counter() - t0) * 1000}))
+            answer = ["error", {"type": type(exc).__name__, "message": str(exc),
+                                "trace": traceback.format_exc(),
+                                "duration_ms": (time.perf_counter() - t0) * 1000}]
+        proto.write(json.dumps(answer, default=str) + "\n")
 
 
 class _Worker:
     def __init__(self, spec: FunctionSpec) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe()
-        self.conn = parent
-        self.process = ctx.Process(target=_worker_main, args=(spec, child), daemon=True,
-                                   name=f"lambda-{spec.name}")
-        self.process.start()
-        child.close()
-        kind, info = self.conn.recv()
+        self.name = spec.name
+        self.process = subprocess.Popen(
+            [sys.executable, "-u", str(Path(__file__).resolve())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=spec.env,
+            cwd=str(spec.code_dir),
+            text=True,
+            encoding="utf-8",
+        )
+        self._send({
+            "name": spec.name, "code_dir": str(spec.code_dir), "handler": spec.handler,
+            "layer_dirs": [str(p) for p in spec.layer_dirs], "timeout_seconds": spec.timeout_seconds,
+            "memory_mb": spec.memory_mb, "log_file": str(spec.log_file) if spec.log_file else None,
+        })
+        kind, info = self._recv()
         if kind != "ready":
-            raise InvocationError(spec.name, info["type"], info["message"], info["trace"])
+            raise InvocationError(spec.name, info.get("type", "InitError"), info.get("message", ""),
+                                  info.get("trace", ""))
         self.init_ms = float(info["init_ms"])
 
-    def invoke(self, event: Any) -> tuple[str, dict[str, Any]]:
-        self.conn.send(event)
-        kind, info = self.conn.recv()
+    def _send(self, obj: Any) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(obj) + "\n")
+        self.process.stdin.flush()
+
+    def _recv(self) -> tuple[str, dict[str, Any]]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            return "error", {"type": "Runtime.ExitError", "message": f"{self.name} worker exited",
+                             "trace": ""}
+        kind, info = json.loads(line)
         return str(kind), info
 
+    def invoke(self, event: Any) -> tuple[str, dict[str, Any]]:
+        self._send(event)
+        return self._recv()
+
     def stop(self) -> None:
-        with contextlib.suppress(BrokenPipeError, OSError):
-            self.conn.send(None)
-        self.process.join(timeout=5)
-        if self.process.is_alive():
+        with contextlib.suppress(BrokenPipeError, OSError, ValueError):
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait(timeout=5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 @dataclass
@@ -193,3 +218,7 @@ class FunctionPool:
         for w in self._workers:
             w.stop()
         self._workers.clear()
+
+
+if __name__ == "__main__":
+    _worker_main()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import secrets
 import signal
 import sys
@@ -101,6 +102,8 @@ class LocalStack:
 
     def start(self) -> None:
         _ensure_aws_env()
+        # The moto server and the gateway log every request; the functions' logs are what matter.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         (self.config.state_dir / "logs").mkdir(exist_ok=True)
         try:
@@ -195,8 +198,11 @@ class LocalStack:
                 ev_props = ev["Properties"]
                 events = ev_props["Events"] if isinstance(ev_props["Events"], list) else [ev_props["Events"]]
                 cfg: dict[str, Any] = {"QueueArn": arn, "Events": events}
-                if "Filter" in ev_props:
-                    cfg["Filter"] = ev_props["Filter"]
+                rules = ev_props.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+                if rules:  # CloudFormation's S3Key.Rules is the API's Key.FilterRules
+                    cfg["Filter"] = {"Key": {"FilterRules": [
+                        {"Name": r["Name"], "Value": self.resolver_value(r["Value"])} for r in rules
+                    ]}}
                 notif.append(cfg)
         s3.put_bucket_notification_configuration(
             Bucket=self.bucket, NotificationConfiguration={"QueueConfigurations": notif}
@@ -209,6 +215,9 @@ class LocalStack:
                 q = sqs.create_queue(QueueName=f"{STACK_NAME}-{logical}")["QueueUrl"]
                 self.failure_queues[name] = q
         self.resolver = resolver
+
+    def resolver_value(self, value: Any) -> Any:
+        return self._resolver().resolve(value)
 
     def _start_emulator(self) -> None:
         from local.emulator import EmulatorConfig, start_emulator

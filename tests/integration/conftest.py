@@ -1,0 +1,33 @@
+"""The local stack, started once for the integration tests (instant AKOOL emulator, real face engine)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from local.stack import LocalStack, StackConfig
+from tests.integration.helpers import User
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    config = StackConfig(
+        mode="instant",
+        # The tests run the reconciler themselves (User.reconcile) so its timing is theirs to control.
+        reconcile_every_seconds=3600.0,
+        reconcile_after_seconds=1,
+        async_retry_delays=(0.2, 0.4),
+        state_dir=tmp_path_factory.mktemp("dropswap-state"),
+        concurrency={"SubmitFunction": 2, "WebhookFunction": 2, "ReconcileFunction": 1},
+    )
+    with LocalStack(config) as running:
+        yield running
+
+
+@pytest.fixture
+def user(stack: LocalStack) -> Iterator[User]:
+    u = User(stack)
+    u.admin("POST", "reset")
+    yield u
+    u.admin("DELETE", "faults")

@@ -1,0 +1,107 @@
+"""What a user (or a pipeline) does against the local stack: boto3 on the local endpoint, the emulator's
+admin API for faults and its request log. No access to the stack's internals except running the
+schedule, which stands in for EventBridge's timer."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from local.stack import LocalStack
+from tests import photos
+
+SUBMIT_PATHS = ("/api/open/v4/faceswap/faceswapByImage", "/api/open/v3/faceswap/highquality/specifyimage")
+TERMINAL = ("SUCCEEDED", "FAILED", "REJECTED")
+
+HOPPER = photos.jpeg_bytes(photos.grace_hopper_bgr())
+ASTRONAUT = photos.jpeg_bytes(photos.astronaut_bgr())
+COLLAGE = photos.jpeg_bytes(photos.collage_bgr())
+
+
+def results_base(image_key: str) -> str:
+    return "results/" + image_key[len("inbox/"):]
+
+
+class User:
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.s3 = stack.client("s3")
+        self.bucket = stack.bucket
+        self.prefix = f"inbox/t-{uuid.uuid4().hex[:8]}/"
+
+    # -- S3 ------------------------------------------------------------------------------------
+    def put(self, key: str, body: bytes, content_type: str = "image/jpeg") -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+
+    def put_sidecar(self, image_key: str, manifest: dict[str, Any]) -> None:
+        self.put(image_key + ".faceswap.json", json.dumps(manifest).encode(), "application/json")
+
+    def report(self, image_key: str) -> dict[str, Any] | None:
+        try:
+            key = results_base(image_key) + ".result.json"
+            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+        except self.s3.exceptions.NoSuchKey:
+            return None
+        data: dict[str, Any] = json.loads(body.read())
+        return data
+
+    def wait_report(self, image_key: str, timeout: float = 60.0, status: str | None = None) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        last: dict[str, Any] | None = None
+        while time.monotonic() < deadline:
+            last = self.report(image_key)
+            if last and last.get("status") in TERMINAL and (status is None or last["status"] == status):
+                return last
+            time.sleep(0.2)
+        raise AssertionError(f"no terminal report for {image_key} within {timeout}s; last: {last}")
+
+    def result_bytes(self, report: dict[str, Any]) -> bytes:
+        key = str(report["result"]).split("/", 3)[3]
+        data: bytes = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return data
+
+    def inbox_snapshot(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix="inbox/"):
+            for obj in page.get("Contents", []):
+                out[obj["Key"]] = obj["ETag"]
+        return out
+
+    def result_keys(self, prefix: str) -> list[str]:
+        resp = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
+        return [o["Key"] for o in resp.get("Contents", [])]
+
+    # -- DynamoDB (read-only, as an operator would look) --------------------------------------
+    def jobs_for(self, image_key: str) -> list[dict[str, Any]]:
+        ddb = self.stack.client("dynamodb")
+        items: list[dict[str, Any]] = []
+        for page in ddb.get_paginator("scan").paginate(TableName=self.stack.table):
+            for item in page["Items"]:
+                if item.get("image_key", {}).get("S") == image_key:
+                    items.append({k: next(iter(v.values())) for k, v in item.items()})
+        return items
+
+    # -- AKOOL emulator ------------------------------------------------------------------------
+    def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        resp = requests.request(method, f"{self.stack.akool_url}/_emulator/{path}", json=body, timeout=10)
+        resp.raise_for_status()
+        data: dict[str, Any] = resp.json()
+        return data
+
+    def submissions(self) -> list[dict[str, Any]]:
+        """AKOOL submissions the emulator accepted or refused, with the job id from their webhook URL."""
+        out = []
+        for entry in self.admin("GET", "requests")["requests"]:
+            if entry.get("path") in SUBMIT_PATHS:
+                body = entry.get("body") or {}
+                hook = urlsplit(str(body.get("webhookUrl", ""))).path
+                out.append({"job_id": hook.rsplit("/", 1)[-1], "entry": entry})
+        return out
+
+    def reconcile(self) -> Any:
+        return self.stack.run_schedule("ReconcileFunction")

@@ -1,0 +1,248 @@
+"""End to end on the local stack, acting only as a user would. Marked `integration`."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import requests
+
+from local.emulator import engine
+from tests.integration.helpers import ASTRONAUT, COLLAGE, HOPPER, User
+
+pytestmark = pytest.mark.integration
+
+ONE_SWAP = {"version": 1, "swaps": [{"source": "faces/hopper.jpg", "target": "largest"}]}
+
+
+def _faces(user: User) -> None:
+    user.put(user.prefix + "faces/hopper.jpg", HOPPER)
+    user.put(user.prefix + "faces/astronaut.jpg", ASTRONAUT)
+
+
+def test_given_photo_and_sidecar_when_dropped_then_swapped_result_and_report(user: User) -> None:
+    # Given a face source and a target photo; When the user drops the photo, then its sidecar
+    _faces(user)
+    before = user.inbox_snapshot()
+    image = user.prefix + "team.jpg"
+    user.put(image, ASTRONAUT)
+    user.put_sidecar(image, ONE_SWAP)
+    # Then the job succeeds with a swapped image that differs from the input only around the face
+    report = user.wait_report(image)
+    assert report["status"] == "SUCCEEDED", report
+    assert report["error"] is None
+    assert report["result"].endswith("/team.swapped.jpg")
+    out = engine.decode_image(user.result_bytes(report))
+    src = engine.decode_image(ASTRONAUT)
+    assert out.shape == src.shape
+    diff = np.abs(out.astype(int) - src.astype(int)).sum(axis=2) > 40
+    face = engine.detect(src)[0]
+    x, y, w, h = face.region
+    inside = diff[y:y + h, x:x + w].mean()
+    outside = np.delete(diff, np.s_[max(0, y - h // 2):y + h + h // 2], axis=0).mean()
+    assert inside > 0.2 and outside < 0.02, (inside, outside)
+    # And the user's uploads are untouched, and AKOOL saw exactly one submission for the job
+    after = {k: v for k, v in user.inbox_snapshot().items() if k in before}
+    assert after == before
+    assert [s["job_id"] for s in user.submissions()] == [report["job_id"]]
+
+
+def test_given_key_with_spaces_and_unicode_when_dropped_then_result_keeps_the_name(user: User) -> None:
+    # Given a folder and file name with spaces and non-ASCII characters
+    _faces(user)
+    image = user.prefix + "Summer party/Zoë & friends.jpg"
+    manifest = {"version": 1, "swaps": [{"source": "../faces/hopper.jpg", "target": 0}]}
+    # When dropped
+    user.put(image, ASTRONAUT)
+    user.put_sidecar(image, manifest)
+    # Then the result lands under the same (decoded) name
+    report = user.wait_report(image)
+    assert report["status"] == "SUCCEEDED", report
+    assert report["result"].endswith("Summer party/Zoë & friends.swapped.jpg")
+
+
+def test_given_sidecar_uploaded_before_image_then_job_waits_and_starts_once(user: User) -> None:
+    # Given the sidecar arrives first (the image is missing)
+    _faces(user)
+    image = user.prefix + "late.jpg"
+    user.put_sidecar(image, ONE_SWAP)
+    time.sleep(1.0)
+    assert user.report(image) is None
+    # When the image arrives
+    user.put(image, ASTRONAUT)
+    # Then the job runs exactly once
+    report = user.wait_report(image)
+    assert report["status"] == "SUCCEEDED", report
+    assert len(user.submissions()) == 1
+
+
+def test_given_duplicate_sidecar_upload_then_one_job_and_one_submission(user: User) -> None:
+    # Given a job that was submitted
+    _faces(user)
+    image = user.prefix + "dup.jpg"
+    user.put(image, ASTRONAUT)
+    user.put_sidecar(image, ONE_SWAP)
+    first = user.wait_report(image)
+    # When the identical sidecar is uploaded again (same content, same ETag)
+    user.put_sidecar(image, ONE_SWAP)
+    time.sleep(2.0)
+    # Then nothing new happens
+    assert user.wait_report(image)["job_id"] == first["job_id"]
+    assert len(user.submissions()) == 1
+
+
+def test_given_changed_sidecar_reupload_then_a_new_job_runs(user: User) -> None:
+    # Given a finished job
+    _faces(user)
+    image = user.prefix + "change.jpg"
+    user.put(image, ASTRONAUT)
+    user.put_sidecar(image, ONE_SWAP)
+    first = user.wait_report(image)
+    # When the user uploads a changed sidecar
+    user.put_sidecar(image, {**ONE_SWAP, "face_enhance": True})
+    # Then a second, different job runs and succeeds
+    deadline = time.monotonic() + 60
+    second = first
+    while time.monotonic() < deadline and second["job_id"] == first["job_id"]:
+        time.sleep(0.3)
+        second = user.wait_report(image)
+    assert second["job_id"] != first["job_id"]
+    second = user.wait_report(image, status="SUCCEEDED")
+    assert len({s["job_id"] for s in user.submissions()}) == 2
+
+
+def test_given_lost_webhook_when_reconciler_runs_then_job_completes(user: User) -> None:
+    # Given AKOOL's callbacks for the next job never arrive
+    _faces(user)
+    user.admin("POST", "faults", {"drop_webhooks": 10})
+    image = user.prefix + "lost.jpg"
+    user.put(image, ASTRONAUT)
+    user.put_sidecar(image, ONE_SWAP)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not user.submissions():
+        time.sleep(0.2)
+    time.sleep(2.0)
+    assert user.report(image) is None
+    # When the scheduled reconciler runs
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and user.report(image) is None:
+        user.reconcile()
+        time.sleep(0.5)
+    # Then the job is finalised from AKOOL's listbyids
+    assert user.wait_report(image)["status"] == "SUCCEEDED"
+
+
+def test_given_akool_fails_the_job_then_failed_with_reason(user: User) -> None:
+    # Given AKOOL will end the next job in status 4
+    _faces(user)
+    user.admin("POST", "faults", {"fail_jobs": 1, "fail_reason": "model crashed"})
+    image = user.prefix + "fails.jpg"
+    user.put(image, ASTRONAUT)
+    user.put_sidecar(image, ONE_SWAP)
+    # Then the job is FAILED with an error and no result image
+    report = user.wait_report(image)
+    assert report["status"] == "FAILED", report
+    assert report["error"] and report["error"]["code"]
+    assert not user.result_keys(user.prefix.replace("inbox/", "results/") + "fails.swapped")
+
+
+def test_given_akool_throttles_then_submit_retries_and_succeeds(user: User) -> None:
+    # Given AKOOL answers 1005 (too frequent) to the next two submissions
+    _faces(user)
+    user.admin("POST", "faults", {"submit_error": {"code": 1005, "count": 2}})
+    image = user.prefix + "throttled.jpg"
+    user.put(image, ASTRONAUT)
+    user.put_sidecar(image, ONE_SWAP)
+    # Then the job still succeeds, after three submission attempts of which one was accepted
+    assert user.wait_report(image)["status"] == "SUCCEEDED"
+    answers = [s["entry"].get("answer", s["entry"].get("response", {})) for s in user.submissions()]
+    assert len(answers) == 3, answers
+
+
+def test_given_forged_webhook_then_rejected_and_job_unchanged(user: User) -> None:
+    # Given a submitted job whose callbacks are held back
+    _faces(user)
+    user.admin("POST", "faults", {"drop_webhooks": 10})
+    image = user.prefix + "forged.jpg"
+    user.put(image, ASTRONAUT)
+    user.put_sidecar(image, ONE_SWAP)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not user.submissions():
+        time.sleep(0.2)
+    job_id = user.submissions()[0]["job_id"]
+    time.sleep(1.0)
+    status_before = user.jobs_for(image)[0]["status"]
+    # When someone posts a callback with a guessed token and a made-up body
+    url = f"{user.stack.gateway.stage_url}/webhooks/akool/{job_id}"  # type: ignore[union-attr]
+    body = {"signature": "0" * 40, "dataEncrypt": "AAAA", "timestamp": 1, "nonce": "1"}
+    forged = requests.post(url, params={"token": "guessed"}, json=body, timeout=10)
+    unknown = requests.post(url.replace(job_id, "0" * 32), params={"token": "x"}, json=body, timeout=10)
+    # Then both are refused and the job did not move
+    assert forged.status_code == 401
+    assert unknown.status_code == 404
+    assert user.jobs_for(image)[0]["status"] == status_before
+    assert user.report(image) is None
+
+
+def test_given_two_face_collage_when_v3_swap_then_both_faces_replaced(user: User) -> None:
+    # Given a collage with two faces and a manifest swapping each
+    _faces(user)
+    image = user.prefix + "duo.jpg"
+    manifest = {"version": 1, "swaps": [{"source": "faces/astronaut.jpg", "target": 0},
+                                         {"source": "faces/hopper.jpg", "target": 1}]}
+    user.put(image, COLLAGE)
+    user.put_sidecar(image, manifest)
+    # Then AKOOL v3 was used and the job succeeded
+    report = user.wait_report(image)
+    assert report["status"] == "SUCCEEDED", report
+    assert report["akool"]["engine"] == "v3"
+    assert [s["entry"]["path"] for s in user.submissions()] == [
+        "/api/open/v3/faceswap/highquality/specifyimage"
+    ]
+
+
+def test_given_wrong_manifest_then_rejected_with_actionable_message(user: User) -> None:
+    # Given a manifest pointing at a spot with no face
+    _faces(user)
+    image = user.prefix + "wrong.jpg"
+    user.put(image, ASTRONAUT)
+    point = {"x": 5, "y": 5}
+    user.put_sidecar(image, {"version": 1, "swaps": [{"source": "faces/hopper.jpg", "target": point}]})
+    # Then REJECTED with a message naming the field and the faces found, and AKOOL never asked to swap
+    report = user.wait_report(image)
+    assert report["status"] == "REJECTED"
+    assert "swaps[0].target" in report["error"]["message"]
+    assert user.submissions() == []
+
+
+def test_given_twenty_jobs_at_once_then_all_succeed_once_each(user: User) -> None:
+    # Given 20 photos with sidecars dropped concurrently (the emulator's engine in passthrough to
+    # measure the pipeline, not the face swap)
+    _faces(user)
+    user.admin("POST", "engine", {"engine": "passthrough"})
+    try:
+        images = [f"{user.prefix}crowd/{i:02d}.jpg" for i in range(20)]
+        before = user.inbox_snapshot()
+        started = time.monotonic()
+
+        def drop(image: str) -> None:
+            user.put(image, ASTRONAUT)
+            user.put_sidecar(image, ONE_SWAP)
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(drop, images))
+        reports = [user.wait_report(i, timeout=180) for i in images]
+        wall = time.monotonic() - started
+    finally:
+        user.admin("POST", "engine", {"engine": "real"})
+    # Then every job succeeded, AKOOL saw exactly one submission per job, inputs untouched
+    assert Counter(r["status"] for r in reports) == {"SUCCEEDED": 20}
+    per_job = Counter(s["job_id"] for s in user.submissions())
+    assert sorted(per_job) == sorted(r["job_id"] for r in reports)
+    assert set(per_job.values()) == {1}
+    after = user.inbox_snapshot()
+    assert {k: after[k] for k in before} == before
+    print(f"20 jobs wall time: {wall:.2f}s")
