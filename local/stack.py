@@ -72,6 +72,9 @@ def _ensure_aws_env() -> None:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     os.environ["AWS_DEFAULT_REGION"] = REGION
+    # mediapipe's C++ logging (the emulator's face engine) is chatty on stderr; warnings and up only.
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 class LocalStack:
