@@ -1,0 +1,70 @@
+"""CLI: `python -m local.emulator --port 0 --client-id ID --api-key KEY` prints the URL, runs until Ctrl-C.
+
+The API key can come from $AKOOL_EMULATOR_API_KEY instead of the command line (keeps it out of `ps`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from types import FrameType
+
+from local.emulator.config import DEFAULT_ALLOWED_HOSTS, ENGINES, MODES, EmulatorConfig
+from local.emulator.server import start_emulator
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.emulator", description="AKOOL API emulator")
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default)")
+    parser.add_argument("--client-id", required=True)
+    parser.add_argument("--api-key", default=os.environ.get("AKOOL_EMULATOR_API_KEY"))
+    parser.add_argument("--mode", choices=MODES, default="realistic")
+    parser.add_argument("--engine", choices=ENGINES, default="real")
+    parser.add_argument("--credits", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--webhook-retries", type=int, default=5)
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=None,
+        help=f"host or network to fetch from / call back (repeatable; default {DEFAULT_ALLOWED_HOSTS})",
+    )
+    parser.add_argument("--public-url", default=None, help="base URL written into result and crop URLs")
+    args = parser.parse_args(argv)
+    if not args.api_key:
+        parser.error("--api-key (or $AKOOL_EMULATOR_API_KEY) is required")
+    try:
+        config = EmulatorConfig(
+            client_id=args.client_id,
+            api_key=args.api_key,
+            host=args.host,
+            port=args.port,
+            mode=args.mode,
+            engine=args.engine,
+            credits=args.credits,
+            workers=args.workers,
+            webhook_retries=args.webhook_retries,
+            allowed_hosts=tuple(args.allow_host) if args.allow_host else DEFAULT_ALLOWED_HOSTS,
+            public_url=args.public_url,
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    with start_emulator(config) as running:
+        print(running.url, flush=True)  # first line of output: scripts read the URL from here
+        stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
