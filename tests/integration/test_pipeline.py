@@ -228,9 +228,11 @@ def test_given_twenty_jobs_at_once_then_all_succeed_once_each(user: User) -> Non
         before = user.inbox_snapshot()
         started = time.monotonic()
 
+        crowd = {"version": 1, "swaps": [{"source": "../faces/hopper.jpg", "target": "largest"}]}
+
         def drop(image: str) -> None:
             user.put(image, ASTRONAUT)
-            user.put_sidecar(image, ONE_SWAP)
+            user.put_sidecar(image, crowd)
 
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(drop, images))

@@ -1,0 +1,315 @@
+"""The sidecar manifest (version 1): parse, validate against the published JSON Schema, resolve sources.
+
+The schema file ships inside this package (`schemas/manifest.schema.json`, the copy the Lambda reads);
+`schemas/manifest.schema.json` at the repository root is the published copy, kept identical by a test.
+Every error names the field and says how to fix it, because the user only ever sees the message.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import fastjsonschema
+
+from dropswap import keys
+from dropswap.faces import Point, Target
+
+SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "manifest.schema.json"
+SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+# Compiled once per process (cold start), reused by every invocation while warm.
+_validate = fastjsonschema.compile(SCHEMA)
+
+MAX_MANIFEST_BYTES = 256 * 1024
+MAX_SWAPS = int(SCHEMA["properties"]["swaps"]["maxItems"])
+
+Engine = Literal["auto", "pro", "v3"]
+
+_SOURCE_HELP = "use a key relative to the sidecar's folder, an s3://<drop bucket>/… URI or an https:// URL"
+_FIELD_HELP: dict[str, str] = {
+    "version": 'must be 1 (the only manifest version); add "version": 1',
+    "swaps": 'must be a list of 1 to 50 objects like {"source": "faces/alice.jpg", "target": 0}',
+    "swap": 'must be an object like {"source": "faces/alice.jpg", "target": 0}',
+    "source": f"must be a non-empty string; {_SOURCE_HELP}",
+    "target": (
+        'must be a face index (0 = leftmost face), "largest", "all" '
+        'or a point inside the face like {"x": 410, "y": 220} (non-negative integers)'
+    ),
+    "face_enhance": "must be true or false",
+    "engine": 'must be "auto", "pro" or "v3"',
+}
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+_NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
+_BLOCKED_HOST_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain")
+
+
+class ManifestError(ValueError):
+    """A manifest the pipeline cannot run: `field` is where (e.g. `swaps[1].source`), `message` how to fix."""
+
+    def __init__(self, field: str, message: str, code: str = "MANIFEST_INVALID") -> None:
+        self.field = field
+        self.message = message
+        self.code = code
+        super().__init__(f"{field}: {message}")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a swap's new face comes from: an S3 object (drop bucket or an allowed one) or an https URL."""
+
+    raw: str
+    bucket: str | None = None
+    key: str | None = None
+    url: str | None = None
+
+    @property
+    def is_s3(self) -> bool:
+        return self.key is not None
+
+    def describe(self) -> str:
+        return f"s3://{self.bucket}/{self.key}" if self.is_s3 else str(self.url)
+
+
+@dataclass(frozen=True)
+class Swap:
+    index: int
+    source: Source
+    target: Target
+
+    @property
+    def field(self) -> str:
+        return f"swaps[{self.index}]"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    version: int
+    swaps: tuple[Swap, ...]
+    face_enhance: bool = False
+    engine: Engine = "auto"
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else f'"{value}"'
+    return text if len(text) <= limit else text[: limit - 2] + '…"'
+
+
+def _field_name(path: list[Any]) -> str:
+    out = ""
+    for part in path[1:]:  # path[0] is fastjsonschema's "data"
+        text = str(part)
+        out += f"[{text}]" if text.isdigit() else (f".{text}" if out else text)
+    return out or "manifest"
+
+
+def _help_for(field: str) -> str:
+    if re.fullmatch(r"swaps\[\d+\]", field):
+        return _FIELD_HELP["swap"]
+    last = field.rsplit(".", 1)[-1]
+    return _FIELD_HELP.get(last, "does not match the manifest schema (schemas/manifest.schema.json)")
+
+
+def _schema_error(exc: fastjsonschema.JsonSchemaValueException) -> ManifestError:
+    path = list(exc.path or ["data"])
+    field = _field_name(path)
+    value = exc.value
+    rule = exc.rule
+    definition = exc.definition if isinstance(exc.definition, dict) else {}
+    if rule == "required" and isinstance(value, dict):
+        missing = [name for name in definition.get("required", []) if name not in value]
+        name = missing[0] if missing else "?"
+        allowed = list(definition.get("properties", {}))
+        # A misspelt field shows up as "missing"; naming the misspelling is the more useful message.
+        for extra in (k for k in value if k not in allowed):
+            if difflib.get_close_matches(extra, [name], n=1):
+                sub = f"{field}.{extra}" if field != "manifest" else extra
+                return ManifestError(sub, f'unknown field; did you mean "{name}"?')
+        sub = f"{field}.{name}" if field != "manifest" else name
+        return ManifestError(sub, f"is required; it {_help_for(sub)}")
+    if rule == "additionalProperties" and isinstance(value, dict):
+        allowed = list(definition.get("properties", {}))
+        extra = sorted(k for k in value if k not in allowed)
+        name = extra[0] if extra else "?"
+        sub = f"{field}.{name}" if field != "manifest" else name
+        close = difflib.get_close_matches(name, allowed, n=1)
+        hint = f'; did you mean "{close[0]}"?' if close else ""
+        names = ", ".join(f'"{a}"' for a in allowed)
+        return ManifestError(sub, f"unknown field{hint} (allowed here: {names})")
+    if field == "manifest" and rule == "type":
+        return ManifestError(field, 'must be a JSON object like {"version": 1, "swaps": [...]}')
+    if field == "swaps" and rule == "maxItems" and isinstance(value, list):
+        return ManifestError(
+            field, f"has {len(value)} swaps; at most {MAX_SWAPS} are allowed in one manifest", code="LIMIT"
+        )
+    if field == "swaps" and rule == "minItems":
+        return ManifestError(field, "is empty; " + _FIELD_HELP["swaps"])
+    return ManifestError(field, f"{_show(value)} is not valid: it {_help_for(field)}")
+
+
+def parse_manifest(
+    data: bytes,
+    *,
+    sidecar_key: str,
+    drop_bucket: str,
+    extra_source_buckets: tuple[str, ...] = (),
+) -> Manifest:
+    """Bytes of a sidecar → Manifest, or ManifestError naming the field and the fix."""
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ManifestError(
+            "manifest", f"is {len(data)} bytes; a manifest may be at most {MAX_MANIFEST_BYTES}", code="LIMIT"
+        )
+    try:
+        doc = json.loads(data)
+    except UnicodeDecodeError:
+        raise ManifestError(
+            "manifest", "is not UTF-8 text; save the sidecar as UTF-8 JSON", code="INVALID_JSON"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise ManifestError(
+            "manifest",
+            f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+            "check commas, quotes and brackets",
+            code="INVALID_JSON",
+        ) from None
+    try:
+        _validate(doc)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        raise _schema_error(exc) from None
+    folder = keys.folder_of(sidecar_key)
+    allowed_buckets = (drop_bucket, *extra_source_buckets)
+    swaps = tuple(
+        Swap(
+            index=i,
+            source=resolve_source(item["source"], f"swaps[{i}].source", folder, allowed_buckets),
+            target=_target(item["target"]),
+        )
+        for i, item in enumerate(doc["swaps"])
+    )
+    return Manifest(
+        version=1,
+        swaps=swaps,
+        face_enhance=bool(doc.get("face_enhance", False)),
+        engine=doc.get("engine", "auto"),
+    )
+
+
+def _target(value: Any) -> Target:
+    # Validated by the schema already; int() because JSON Schema counts 1.0 as an integer.
+    if isinstance(value, str):
+        return "largest" if value == "largest" else "all"
+    if isinstance(value, dict):
+        return Point(int(value["x"]), int(value["y"]))
+    return int(value)
+
+
+def _not_allowed(value: str, field: str, why: str = "") -> ManifestError:
+    reason = f" ({why})" if why else ""
+    message = f"{_show(value)} is not allowed{reason}; {_SOURCE_HELP}"
+    return ManifestError(field, message, code="INVALID_SOURCE")
+
+
+def resolve_source(raw: str, field: str, folder: str, allowed_buckets: tuple[str, ...]) -> Source:
+    """Apply the source rules: relative keys stay in inbox/, s3:// only in allowed buckets, public https."""
+    value = raw.strip()
+    if not value:
+        raise ManifestError(field, f"is empty; {_SOURCE_HELP}", code="INVALID_SOURCE")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise _not_allowed(value, field, "contains control characters")
+    scheme_match = _SCHEME.match(value)
+    if not scheme_match:
+        if value.startswith("/"):
+            raise _not_allowed(value, field, "keys are relative to the sidecar's folder, without a leading /")
+        return Source(raw=raw, bucket=allowed_buckets[0], key=_relative_key(value, field, folder))
+    scheme = scheme_match.group(1).lower()
+    if scheme == "s3":
+        return _s3_source(value, field, allowed_buckets)
+    if scheme == "https":
+        return Source(raw=raw, url=_https_url(value, field))
+    if scheme == "http":
+        raise _not_allowed(value, field, "plain http is not accepted; use https")
+    if scheme == "file":
+        raise _not_allowed(value, field, "local files cannot be read")
+    raise ManifestError(
+        field,
+        f"{_show(value)} is not allowed ({scheme}: is not a supported scheme); {_SOURCE_HELP}. "
+        f'If it is a key whose name contains ":", write it as "./{value}"',
+        code="INVALID_SOURCE",
+    )
+
+
+def _relative_key(value: str, field: str, folder: str) -> str:
+    # Resolve "." and ".." by segments; other segments (even empty ones) are kept, since S3 keys are
+    # literal strings and "a//b" names a different object than "a/b".
+    parts = folder.rstrip("/").split("/") if folder else []
+    for seg in value.split("/"):
+        if seg == ".":
+            continue
+        if seg == "..":
+            if len(parts) <= 1:  # would leave inbox/
+                raise _not_allowed(value, field, "it leads outside inbox/")
+            parts.pop()
+            continue
+        parts.append(seg)
+    key = "/".join(parts)
+    if not key.startswith(keys.INBOX) or key.endswith("/") or key == keys.INBOX.rstrip("/"):
+        raise _not_allowed(value, field, "it does not name a file under inbox/")
+    return key
+
+
+def _s3_source(value: str, field: str, allowed_buckets: tuple[str, ...]) -> Source:
+    rest = value[len("s3://") :] if value[:5].lower() == "s3://" else ""
+    bucket, _, key = rest.partition("/")
+    if not bucket or not key or key.endswith("/"):
+        raise _not_allowed(value, field, "an s3:// source needs a bucket and an object key: s3://bucket/key")
+    if bucket not in allowed_buckets:
+        raise ManifestError(
+            field,
+            f"{_show(value)} is not allowed: bucket {bucket!r} is not the drop bucket "
+            f"{allowed_buckets[0]!r}; use the drop bucket or ask the operator to list it in "
+            "ExtraSourceBuckets",
+            code="INVALID_SOURCE",
+        )
+    if any(seg in {".", ".."} for seg in key.split("/")):
+        # Such keys are mangled by URL normalisation on the way to AKOOL; never useful for a face photo.
+        raise _not_allowed(value, field, '"." and ".." segments are not allowed in s3:// keys')
+    return Source(raw=value, bucket=bucket, key=key)
+
+
+def _https_url(value: str, field: str) -> str:
+    if any(c.isspace() for c in value):
+        raise _not_allowed(value, field, "URLs cannot contain spaces; percent-encode them as %20")
+    try:
+        parts = urlsplit(value)
+        host = (parts.hostname or "").rstrip(".").lower()
+        _ = parts.port  # raises ValueError on a malformed port
+    except ValueError:
+        raise _not_allowed(value, field, "not a valid URL") from None
+    if not host:
+        raise _not_allowed(value, field, "the URL has no host")
+    if parts.username is not None or parts.password is not None:
+        raise _not_allowed(value, field, "credentials in URLs are not accepted")
+    if _private_host(host):
+        raise _not_allowed(value, field, f"host {host!r} is local or private; AKOOL needs a public URL")
+    return value
+
+
+def _private_host(host: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    if ip is not None:
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return not ip.is_global or ip.is_multicast or ip.is_reserved
+    if host == "localhost" or host.endswith(_BLOCKED_HOST_SUFFIXES) or "." not in host:
+        return True
+    # A numeric last label is never a DNS name: it is an IP in a form ipaddress does not parse
+    # (octal 0177.0.0.1, hex 0x7f.1, short 127.1) that resolvers still accept.
+    return bool(_NUMERIC_LABEL.match(host.rsplit(".", 1)[-1]))

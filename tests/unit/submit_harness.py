@@ -1,0 +1,88 @@
+"""Test harness for the submit path: moto S3/DynamoDB (the `resources` fixture) + the fake AKOOL."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from dropswap.akool_client import AkoolClient
+from dropswap.config import Settings, load_settings
+from dropswap.credentials import AkoolCredentials
+from dropswap.job_store import Job, JobStore
+from dropswap.jobs import job_id_for
+from dropswap.object_store import ObjectStore
+from dropswap.submit import Outcome, Submitter
+from tests.conftest import BUCKET, REGION, TABLE, TEST_API_KEY, TEST_CLIENT_ID
+from tests.unit.akool_fake import BASE, DETECT, FakeAkool
+
+CREDS = AkoolCredentials(client_id=TEST_CLIENT_ID, api_key=TEST_API_KEY)
+JPEG = b"\xff\xd8\xff\xe0fake-jpeg-bytes"
+# As dropswap.aws configures it: SigV4 presigned URLs.
+S3_CONFIG = Config(signature_version="s3v4")
+
+
+@dataclass
+class Harness:
+    akool: FakeAkool
+    settings: Settings
+
+    def __post_init__(self) -> None:
+        self.s3 = boto3.client("s3", region_name=REGION, config=S3_CONFIG)
+        self.store = JobStore(boto3.client("dynamodb", region_name=REGION), TABLE)
+        self.objects = ObjectStore(self.s3, BUCKET)
+
+    def submitter(self, objects: ObjectStore | None = None, **kwargs: Any) -> Submitter:
+        # Own clients per submitter, so threads in race tests do not share one.
+        store = JobStore(boto3.client("dynamodb", region_name=REGION), TABLE)
+        objs = objects or ObjectStore(boto3.client("s3", region_name=REGION, config=S3_CONFIG), BUCKET)
+        return Submitter(store, objs, lambda: AkoolClient(CREDS, BASE, DETECT), self.settings, **kwargs)
+
+    # uploads (what the user does) and their events
+    def put(self, key: str, body: bytes = JPEG, bucket: str = BUCKET) -> None:
+        self.s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+    def put_manifest(self, image_key: str, doc: Any) -> str:
+        key = image_key + ".faceswap.json"
+        self.put(key, doc if isinstance(doc, bytes) else json.dumps(doc).encode())
+        return key
+
+    def event(self, key: str, submitter: Submitter | None = None) -> list[Outcome]:
+        return (submitter or self.submitter()).handle_object_created(BUCKET, key)
+
+    def upload(self, key: str, body: bytes = JPEG) -> list[Outcome]:
+        self.put(key, body)
+        return self.event(key)
+
+    # what the user and the operator see
+    def job_id(self, image_key: str) -> str:
+        sidecar = image_key + ".faceswap.json"
+        info = self.objects.head(sidecar)
+        assert info is not None
+        return job_id_for(BUCKET, sidecar, info.version)
+
+    def job(self, image_key: str) -> Job:
+        job = self.store.get(self.job_id(image_key))
+        assert job is not None
+        return job
+
+    def report(self, image_key: str) -> dict[str, Any]:
+        key = "results/" + image_key[len("inbox/") :] + ".result.json"
+        data: dict[str, Any] = json.loads(self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+        return data
+
+    def has_report(self, image_key: str) -> bool:
+        return self.objects.head("results/" + image_key[len("inbox/") :] + ".result.json") is not None
+
+    def inbox_etags(self) -> dict[str, str]:
+        listing = self.s3.list_objects_v2(Bucket=BUCKET, Prefix="inbox/")
+        return {o["Key"]: o["ETag"] for o in listing.get("Contents", [])}
+
+
+def make_harness(akool: FakeAkool, **overrides: Any) -> Harness:
+    base = load_settings()
+    settings = Settings(**{**base.__dict__, **overrides})
+    return Harness(akool, settings)

@@ -1,0 +1,242 @@
+"""Sidecar manifest v1: the schema file, parsing, and the source rules, with messages a person can act on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dropswap import manifest as manifest_module
+from dropswap.faces import Point
+from dropswap.manifest import ManifestError, parse_manifest
+
+ROOT = Path(__file__).resolve().parents[2]
+DROP = "my-drop-bucket"
+SIDECAR = "inbox/party/team.jpg.faceswap.json"
+SOURCE_HELP = "use a key relative to the sidecar's folder, an s3://<drop bucket>/… URI or an https:// URL"
+
+
+def _parse(doc: Any, *, extra: tuple[str, ...] = (), raw: bytes | None = None):
+    data = raw if raw is not None else json.dumps(doc).encode()
+    return parse_manifest(data, sidecar_key=SIDECAR, drop_bucket=DROP, extra_source_buckets=extra)
+
+
+def _error(doc: Any, **kwargs: Any) -> ManifestError:
+    with pytest.raises(ManifestError) as info:
+        _parse(doc, **kwargs)
+    return info.value
+
+
+def _one(source: Any = "faces/alice.jpg", target: Any = 0, **top: Any) -> dict[str, Any]:
+    return {"version": 1, "swaps": [{"source": source, "target": target}], **top}
+
+
+# -- the schema file -----------------------------------------------------------------------------
+def test_given_published_schema_then_byte_identical_to_the_copy_the_lambda_reads() -> None:
+    published = (ROOT / "schemas" / "manifest.schema.json").read_bytes()
+    shipped = (ROOT / "layers" / "dropswap" / "dropswap" / "schemas" / "manifest.schema.json").read_bytes()
+    assert published == shipped
+    assert manifest_module.SCHEMA_PATH.read_bytes() == shipped
+
+
+def test_given_schema_then_draft07_and_no_additional_properties_anywhere() -> None:
+    schema = json.loads((ROOT / "schemas" / "manifest.schema.json").read_text(encoding="utf-8"))
+    assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
+
+    def objects(node: Any) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        if isinstance(node, dict):
+            if node.get("type") == "object":
+                found.append(node)
+            for value in node.values():
+                found.extend(objects(value))
+        elif isinstance(node, list):
+            for value in node:
+                found.extend(objects(value))
+        return found
+
+    assert len(objects(schema)) == 3  # manifest, swap, point
+    assert all(o.get("additionalProperties") is False for o in objects(schema))
+    assert schema["properties"]["swaps"]["minItems"] == 1 and schema["properties"]["swaps"]["maxItems"] == 50
+
+
+# -- valid manifests -----------------------------------------------------------------------------
+def test_given_contract_example_when_parsed_then_sources_and_targets_resolved() -> None:
+    doc = {
+        "version": 1,
+        "swaps": [
+            {"source": "faces/alice.jpg", "target": 0},
+            {"source": f"s3://{DROP}/people/bob.png", "target": {"x": 410, "y": 220}},
+            {"source": "https://cdn.example.com/carol.jpg", "target": "largest"},
+        ],
+        "face_enhance": False,
+        "engine": "auto",
+    }
+    m = _parse(doc)
+    assert [s.source.key for s in m.swaps] == ["inbox/party/faces/alice.jpg", "people/bob.png", None]
+    assert m.swaps[1].source.bucket == DROP and m.swaps[2].source.url == "https://cdn.example.com/carol.jpg"
+    assert [s.target for s in m.swaps] == [0, Point(410, 220), "largest"]
+
+
+def test_given_minimal_manifest_then_defaults_apply() -> None:
+    m = _parse(_one(target="all"))
+    assert m.face_enhance is False and m.engine == "auto" and m.swaps[0].target == "all"
+    assert _parse(_one(face_enhance=True, engine="v3")).engine == "v3"
+
+
+def test_given_relative_paths_with_dots_then_resolved_inside_inbox() -> None:
+    assert _parse(_one("../shared/a.jpg")).swaps[0].source.key == "inbox/shared/a.jpg"
+    assert _parse(_one("./a.jpg")).swaps[0].source.key == "inbox/party/a.jpg"
+    assert _parse(_one("./a:b.jpg")).swaps[0].source.key == "inbox/party/a:b.jpg"
+
+
+def test_given_extra_bucket_allowed_then_s3_source_accepted() -> None:
+    assert _parse(_one("s3://faces-lib/x/a.png"), extra=("faces-lib",)).swaps[0].source.bucket == "faces-lib"
+
+
+# -- rejections ----------------------------------------------------------------------------------
+def test_given_bad_json_then_error_says_where() -> None:
+    err = _error(None, raw=b'{"version": 1, "swaps": [}')
+    assert err.field == "manifest" and err.code == "INVALID_JSON" and "line 1, column 26" in err.message
+
+
+def test_given_not_utf8_or_not_an_object_then_clear_error() -> None:
+    assert "must be a JSON object" in str(_error([1, 2]))
+    assert _error(None, raw=b"\xff\x00\x00\x00\xff").code == "INVALID_JSON"
+
+
+@pytest.mark.parametrize(
+    ("doc", "expected"),
+    [
+        (
+            {"swaps": [{"source": "a.jpg", "target": 0}]},
+            'version: is required; it must be 1 (the only manifest version); add "version": 1',
+        ),
+        (
+            {"version": 2, "swaps": [{"source": "a.jpg", "target": 0}]},
+            "version: 2 is not valid: it must be 1",
+        ),
+        ({"version": 1}, "swaps: is required"),
+        ({"version": 1, "swaps": []}, "swaps: is empty"),
+        (
+            _one(target="larg"),
+            'swaps[0].target: "larg" is not valid: it must be a face index (0 = leftmost face), "largest"',
+        ),
+        (_one(target=-1), "swaps[0].target: -1 is not valid"),
+        (_one(target={"x": 1}), 'swaps[0].target: {"x": 1} is not valid'),
+        (_one(target={"x": 1, "y": 2, "z": 3}), "swaps[0].target: "),
+        (_one(target=True), "swaps[0].target: true is not valid"),
+        (_one(engine="v4"), 'engine: "v4" is not valid: it must be "auto", "pro" or "v3"'),
+        (_one(face_enhance="yes"), 'face_enhance: "yes" is not valid: it must be true or false'),
+        (
+            _one(colour="red"),
+            'colour: unknown field (allowed here: "version", "swaps", "face_enhance", "engine")',
+        ),
+        (
+            {"version": 1, "swaps": [{"source": "a.jpg", "tagret": 0}]},
+            'swaps[0].tagret: unknown field; did you mean "target"?',
+        ),
+        (
+            {"version": 1, "swaps": [{"target": 0}]},
+            "swaps[0].source: is required; it must be a non-empty string",
+        ),
+        (_one(source=""), 'swaps[0].source: "" is not valid: it must be a non-empty string'),
+        (_one(source="   "), "swaps[0].source: is empty"),
+        (_one(source=7), "swaps[0].source: 7 is not valid"),
+        ({"version": 1, "swaps": ["a.jpg"]}, 'swaps[0]: "a.jpg" is not valid: it must be an object like'),
+    ],
+)
+def test_given_schema_violation_then_field_named_and_fix_suggested(doc: Any, expected: str) -> None:
+    err = _error(doc)
+    assert str(err).startswith(expected), str(err)
+
+
+def test_given_51_swaps_then_limit_error() -> None:
+    err = _error({"version": 1, "swaps": [{"source": "a.jpg", "target": 0}] * 51})
+    assert str(err) == "swaps: has 51 swaps; at most 50 are allowed in one manifest" and err.code == "LIMIT"
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("http://169.254.169.254/latest/meta-data/", "plain http is not accepted; use https"),
+        ("file:///etc/passwd", "local files cannot be read"),
+        ("../../etc/passwd", "it leads outside inbox/"),
+        ("../../../x.jpg", "it leads outside inbox/"),
+        ("a/../../../results/x.jpg", "it leads outside inbox/"),
+        ("/inbox/a.jpg", "without a leading /"),
+        ("ftp://example.com/a.jpg", "ftp: is not a supported scheme"),
+        ("data:image/png;base64,AAAA", "data: is not a supported scheme"),
+        ("https://169.254.169.254/latest", "is local or private"),
+        ("https://10.1.2.3/a.jpg", "is local or private"),
+        ("https://192.168.0.10/a.jpg", "is local or private"),
+        ("https://127.0.0.1/a.jpg", "is local or private"),
+        ("https://[::1]/a.jpg", "is local or private"),
+        ("https://[fe80::1]/a.jpg", "is local or private"),
+        ("https://[::ffff:169.254.169.254]/a.jpg", "is local or private"),
+        ("https://0.0.0.0/a.jpg", "is local or private"),
+        ("https://240.0.0.1/a.jpg", "is local or private"),
+        ("https://localhost/a.jpg", "is local or private"),
+        ("https://LOCALHOST./a.jpg", "is local or private"),
+        ("https://api.localhost/a.jpg", "is local or private"),
+        ("https://fileserver/a.jpg", "is local or private"),
+        ("https://2852039166/a.jpg", "is local or private"),
+        ("https://0251.0376.0251.0376/a.jpg", "is local or private"),
+        ("https://0x7f.1/a.jpg", "is local or private"),
+        ("https://user:pw@cdn.example.com/a.jpg", "credentials in URLs are not accepted"),
+        ("https://cdn.example.com/a b.jpg", "URLs cannot contain spaces"),
+        ("https:///a.jpg", "the URL has no host"),
+        ("s3://my-drop-bucket/", "needs a bucket and an object key"),
+        ("s3://my-drop-bucket/a/../b.jpg", '"." and ".." segments are not allowed'),
+    ],
+)
+def test_given_forbidden_source_then_rejected_with_reason_and_alternatives(source: str, reason: str) -> None:
+    err = _error(_one(source=source))
+    assert err.field == "swaps[0].source" and err.code == "INVALID_SOURCE"
+    assert reason in err.message and SOURCE_HELP in err.message, err.message
+
+
+def test_given_http_source_then_message_matches_the_contract_shape() -> None:
+    doc = {
+        "version": 1,
+        "swaps": [{"source": "a.jpg", "target": 0}, {"source": "http://cdn.example.com/b.jpg", "target": 1}],
+    }
+    assert str(_error(doc)) == (
+        'swaps[1].source: "http://cdn.example.com/b.jpg" is not allowed '
+        "(plain http is not accepted; use https); " + SOURCE_HELP
+    )
+
+
+def test_given_other_bucket_then_rejected_naming_the_parameter() -> None:
+    err = _error(_one(source="s3://someone-else/a.jpg"))
+    assert "'someone-else' is not the drop bucket 'my-drop-bucket'" in err.message
+    assert "ExtraSourceBuckets" in err.message
+
+
+def test_given_public_https_sources_then_passed_as_is() -> None:
+    for url in (
+        "https://cdn.example.com/a.jpg?sig=1",
+        "https://8.8.8.8/a.jpg",
+        "https://[2606:4700::1111]/a.jpg",
+    ):
+        assert _parse(_one(source=url)).swaps[0].source.url == url
+
+
+def test_given_huge_manifest_then_rejected_before_parsing() -> None:
+    err = _error(None, raw=b" " * (manifest_module.MAX_MANIFEST_BYTES + 1))
+    assert err.code == "LIMIT" and err.field == "manifest"
+
+
+@given(st.lists(st.sampled_from(["..", ".", "a", "b", "", "inbox", "c.jpg"]), min_size=1, max_size=8))
+def test_given_any_relative_path_then_result_is_under_inbox_or_rejected(parts: list[str]) -> None:
+    source = "/".join(parts)
+    try:
+        m = _parse(_one(source=source))
+    except ManifestError:
+        return
+    key = m.swaps[0].source.key
+    assert key is not None and key.startswith("inbox/") and "/../" not in f"/{key}/"
