@@ -493,9 +493,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="sync a local folder: files dropped in it go to inbox/, results come back")
     parser.add_argument("--mode", choices=["realistic", "instant"], default="realistic")
     parser.add_argument("--reconcile-every", type=float, default=15.0)
+    parser.add_argument("--state-dir", type=Path, default=STATE_DIR,
+                        help="where local.json and the functions' logs go (default .dropswap/)")
     args = parser.parse_args(argv)
     mode: Mode = "instant" if args.mode == "instant" else "realistic"
-    config = StackConfig(mode=mode, watch_dir=args.watch, reconcile_every_seconds=args.reconcile_every)
+    config = StackConfig(mode=mode, watch_dir=args.watch, reconcile_every_seconds=args.reconcile_every,
+                         state_dir=args.state_dir)
     stack = LocalStack(config)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
