@@ -161,8 +161,8 @@ def write_page(stack: LocalStack, images: dict[str, bytes], reports: dict[str, d
 body {{ font-family: system-ui, sans-serif; margin: 2rem; background: #fafafa; color: #222; }}
 section {{ background: #fff; border: 1px solid #ddd; border-radius: 8px;
   padding: 1rem 1.5rem; margin: 1rem 0; }}
-.pair {{ display: flex; gap: 1rem; }} figure {{ margin: 0; }}
-img {{ max-height: 360px; max-width: 48vw; border-radius: 4px; }}
+.pair {{ display: flex; gap: 1rem; }} figure {{ margin: 0; flex: 1 1 0; min-width: 0; }}
+img {{ width: 100%; max-height: 420px; object-fit: contain; object-position: left; border-radius: 4px; }}
 .none {{ width: 300px; height: 200px; display: grid; place-items: center; background: #eee; }}
 .s-SUCCEEDED {{ color: #0a7a2f; font-weight: bold; }}
 .s-REJECTED, .s-FAILED {{ color: #b00020; font-weight: bold; }}
