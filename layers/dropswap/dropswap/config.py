@@ -43,6 +43,15 @@ class Settings:
     waiting_recheck_seconds: int = 300
     akool_timeout_seconds: float = 10.0
     akool_max_attempts: int = 4
+    # WAITING jobs whose inputs have not all arrived after this long are REJECTED by the reconciler.
+    max_waiting_age_seconds: int = 86400
+    # Finalisation lease (job_store.claim_finalisation); must exceed every finalising function's timeout.
+    finalise_lease_seconds: int = 600
+    # Reconciler: ids per AKOOL listbyids call, and open jobs looked at per run (bounded work).
+    reconcile_batch_size: int = 20
+    reconcile_max_jobs: int = 200
+    # Result download: seconds to wait for the connection and between received bytes.
+    result_timeout_seconds: float = 30.0
 
 
 def load_settings() -> Settings:
@@ -65,6 +74,13 @@ def load_settings() -> Settings:
         waiting_recheck_seconds=_int("WAITING_RECHECK_SECONDS", Settings.waiting_recheck_seconds),
         akool_timeout_seconds=float(env.get("AKOOL_TIMEOUT_SECONDS", "") or Settings.akool_timeout_seconds),
         akool_max_attempts=_int("AKOOL_MAX_ATTEMPTS", Settings.akool_max_attempts),
+        max_waiting_age_seconds=_int("MAX_WAITING_AGE_SECONDS", Settings.max_waiting_age_seconds),
+        finalise_lease_seconds=_int("FINALISE_LEASE_SECONDS", Settings.finalise_lease_seconds),
+        reconcile_batch_size=_int("RECONCILE_BATCH_SIZE", Settings.reconcile_batch_size),
+        reconcile_max_jobs=_int("RECONCILE_MAX_JOBS", Settings.reconcile_max_jobs),
+        result_timeout_seconds=float(
+            env.get("RESULT_TIMEOUT_SECONDS", "") or Settings.result_timeout_seconds
+        ),
     )
 
 

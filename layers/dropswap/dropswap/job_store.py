@@ -7,7 +7,9 @@ Table layout (see template.yaml):
   `open_state`), so the reconciler never scans the table;
 - GSI `waiting-for` on `waiting_for` (sparse, KEYS_ONLY): the first input a WAITING job still needs, so an
   upload of that key finds the jobs it unblocks;
-- `ttl` (epoch seconds) for DynamoDB's TTL.
+- `ttl` (epoch seconds) for DynamoDB's TTL;
+- `claim_owner`/`claim_until`: the submission claim (WAITING only); `finaliser`/`finalise_until`: the
+  finalisation lease (SUBMITTED/PROCESSING only, see finalise.py). Both go when the job turns terminal.
 
 A refused transition is not an error: it returns the job as it is (ReturnValuesOnConditionCheckFailure).
 """
@@ -193,11 +195,13 @@ class JobStore:
         set_fields: Mapping[str, Any] | None = None,
         remove_fields: tuple[str, ...] = (),
         expect_owner: str | None = None,
+        expect_finaliser: str | None = None,
     ) -> TransitionResult:
         """Move a job to `new_status` if the state machine allows it from where it is now.
 
         `set_fields` are written with the status (None values are removed). `expect_owner`, when given,
-        additionally requires that the caller holds the submission claim (see `claim`).
+        additionally requires that the caller holds the submission claim (see `claim`);
+        `expect_finaliser`, that it holds the finalisation lease (see `claim_finalisation`).
         """
         fields = dict(set_fields or {})
         unknown = set(fields) - set(_FIELDS)
@@ -220,7 +224,9 @@ class JobStore:
             values[f":f{i}"] = _SER.serialize(value)
             sets.append(f"#f{i} = :f{i}")
         if new_status in TERMINAL:
-            removes.extend(["open_state", "waiting_for", "claim_owner", "claim_until"])
+            removes.extend(
+                ["open_state", "waiting_for", "claim_owner", "claim_until", "finaliser", "finalise_until"]
+            )
         else:
             names["#o"] = "open_state"
             sets.append("#o = :new")
@@ -240,6 +246,10 @@ class JobStore:
             names["#co"] = "claim_owner"
             values[":owner"] = {"S": expect_owner}
             condition += " AND #co = :owner"
+        if expect_finaliser is not None:
+            names["#fo"] = "finaliser"
+            values[":finaliser"] = {"S": expect_finaliser}
+            condition += " AND #fo = :finaliser"
 
         expr = "SET " + ", ".join(sets)
         removes = list(dict.fromkeys(r for r in removes if r not in fields or fields[r] is None))
@@ -332,6 +342,57 @@ class JobStore:
                 Key={"job_id": {"S": job_id}},
                 UpdateExpression="REMOVE claim_owner, claim_until",
                 ConditionExpression="claim_owner = :o",
+                ExpressionAttributeValues={":o": {"S": owner}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
+    def claim_finalisation(self, job_id: str, owner: str, lease_seconds: int) -> TransitionResult:
+        """Take the right to finalise an open (SUBMITTED/PROCESSING) job: one holder at a time.
+
+        Only the holder downloads the result and writes the terminal state, so duplicate callbacks and
+        the reconciler never store a result twice. The lease outlives the caller's Lambda timeout, so an
+        expired lease means its holder is gone and another may take over. `updated_at` is left alone:
+        the claim is not a status change, and the reconciler's staleness clock must keep running.
+        """
+        now = int(self._clock())
+        names = {"#status": "status", "#fo": "finaliser", "#fu": "finalise_until"}
+        values: dict[str, Any] = {
+            ":owner": {"S": owner},
+            ":until": {"N": str(now + lease_seconds)},
+            ":nowN": {"N": str(now)},
+            ":s": {"S": Status.SUBMITTED.value},
+            ":p": {"S": Status.PROCESSING.value},
+        }
+        try:
+            resp = self._ddb.update_item(
+                TableName=self._table,
+                Key={"job_id": {"S": job_id}},
+                UpdateExpression="SET #fo = :owner, #fu = :until",
+                ConditionExpression=(
+                    "(#status = :s OR #status = :p) AND (attribute_not_exists(#fu) OR #fu < :nowN)"
+                ),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            item: Any = exc.response.get("Item")
+            return TransitionResult(False, self._current(job_id, item))
+        return TransitionResult(True, Job.from_item(resp["Attributes"]))
+
+    def release_finalisation(self, job_id: str, owner: str) -> None:
+        """Give the finalisation lease back (the attempt failed) so a retry need not wait for it to expire."""
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"job_id": {"S": job_id}},
+                UpdateExpression="REMOVE finaliser, finalise_until",
+                ConditionExpression="finaliser = :o",
                 ExpressionAttributeValues={":o": {"S": owner}},
             )
         except ClientError as exc:

@@ -1,0 +1,282 @@
+"""Reconciler: finishes jobs whose webhook never came, expires the hopeless, and unsticks WAITING jobs."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+import responses
+
+from dropswap.jobs import Status
+from dropswap.reconcile import ReconcileLimits, Reconciler
+from events.generate import AKOOL_ID, JOB_ID, RESULT_URL
+from tests.conftest import BUCKET, load_event, load_handler
+from tests.unit.test_finalise_support import (
+    JPEG,
+    REPORT_KEY,
+    RESULT_KEY,
+    FakeAkool,
+    FakeContext,
+    finaliser,
+    get_job,
+    make_job,
+    make_waiting_job,
+    objects,
+    s3_bytes,
+    s3_json,
+    s3_keys,
+    store,
+)
+
+HOUR = 3600.0
+LIMITS = ReconcileLimits(
+    reconcile_after_seconds=600,
+    max_job_age_seconds=48 * 3600,
+    waiting_recheck_seconds=300,
+    max_waiting_age_seconds=24 * 3600,
+    batch_size=20,
+    max_jobs=200,
+)
+
+
+class Rechecker:
+    def __init__(self, fail_for: str | None = None) -> None:
+        self.calls: list[str] = []
+        self.fail_for = fail_for
+
+    def recheck_waiting(self, job_id: str) -> None:
+        self.calls.append(job_id)
+        if job_id == self.fail_for:
+            raise RuntimeError("S3 is having a moment")
+
+
+def _reconciler(
+    akool: FakeAkool,
+    rechecker: Rechecker | None = None,
+    limits: ReconcileLimits = LIMITS,
+    remaining: float | None = None,
+) -> Reconciler:
+    return Reconciler(
+        store(),
+        finaliser()[0],
+        objects(),
+        lambda: akool,
+        rechecker or Rechecker(),
+        limits,
+        remaining_seconds=(lambda: remaining) if remaining is not None else None,
+    )
+
+
+@pytest.fixture
+def result_served() -> Any:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.get(RESULT_URL.split("?")[0], body=JPEG, content_type="image/jpeg")
+        yield mock
+
+
+def test_given_job_whose_webhook_never_came_when_akool_says_done_then_completed(
+    resources, result_served
+) -> None:
+    # Given a job submitted 15 minutes ago with no callback since, which AKOOL lists as done
+    make_job(at=time.time() - 900)
+    akool = FakeAkool(jobs={AKOOL_ID: (3, RESULT_URL)})
+    # When the reconciler runs
+    summary = _reconciler(akool).run()
+    # Then it finalised the job exactly as the webhook would: result, report, SUCCEEDED
+    assert summary.counts == {"checked": 1, "succeeded": 1} and not summary.stopped_early
+    assert akool.calls == [[AKOOL_ID]]
+    assert get_job().status is Status.SUCCEEDED and s3_bytes(RESULT_KEY) == JPEG
+    assert s3_json(REPORT_KEY)["akool"]["source"] == "listbyids"
+
+
+def test_given_recently_updated_job_then_left_to_the_webhook(resources) -> None:
+    # Given a job submitted a minute ago
+    make_job(at=time.time() - 60)
+    akool = FakeAkool(jobs={AKOOL_ID: (3, RESULT_URL)})
+    # When the reconciler runs, Then AKOOL is not even asked
+    assert _reconciler(akool).run().counts == {}
+    assert akool.calls == [] and get_job().status is Status.SUBMITTED
+
+
+def test_given_job_older_than_max_age_and_akool_still_processing_then_failed_too_old(resources) -> None:
+    # Given a job submitted three days ago that AKOOL still reports as processing
+    make_job(at=time.time() - 72 * HOUR, status=Status.PROCESSING)
+    akool = FakeAkool(jobs={AKOOL_ID: (2, None)})
+    # When the reconciler runs
+    summary = _reconciler(akool).run()
+    # Then the job FAILED with a reason that says why, with a report
+    assert summary.counts == {"checked": 1, "expired": 1}
+    job = get_job()
+    assert job.status is Status.FAILED and job.error and job.error["code"] == "JOB_TOO_OLD"
+    assert "7 days" in job.error["message"] and "status 2" in job.error["message"]
+    assert s3_json(REPORT_KEY)["error"]["code"] == "JOB_TOO_OLD"
+
+
+def test_given_old_job_that_akool_finished_then_result_taken_not_expired(resources, result_served) -> None:
+    make_job(at=time.time() - 72 * HOUR)
+    summary = _reconciler(FakeAkool(jobs={AKOOL_ID: (3, RESULT_URL)})).run()
+    assert summary.counts == {"checked": 1, "succeeded": 1} and get_job().status is Status.SUCCEEDED
+
+
+def test_given_akool_status_4_then_failed_with_akool_failed(resources) -> None:
+    make_job(at=time.time() - 900)
+    assert _reconciler(FakeAkool(jobs={AKOOL_ID: (4, None)})).run().counts == {"checked": 1, "failed": 1}
+    job = get_job()
+    assert job.error and job.error["code"] == "AKOOL_FAILED"
+
+
+def test_given_akool_still_processing_then_processing_and_sent_to_back_of_queue(resources) -> None:
+    # Given a stale SUBMITTED job that AKOOL is still working on
+    before = make_job(at=time.time() - 900)
+    # When reconciled, Then PROCESSING, and its updated_at is refreshed so others get their turn
+    summary = _reconciler(FakeAkool(jobs={AKOOL_ID: (2, None)})).run()
+    assert summary.counts == {"checked": 1, "still_processing": 1}
+    job = get_job()
+    assert job.status is Status.PROCESSING and job.updated_at > before.updated_at
+
+
+def test_given_akool_unreachable_then_deferred_but_too_old_jobs_still_expired(resources) -> None:
+    # Given one recent-stale job and one too-old job, and AKOOL failing
+    make_job("recent", akool_id="a" * 24, at=time.time() - 900)
+    make_job("ancient", akool_id="b" * 24, at=time.time() - 72 * HOUR, image_key="inbox/old/x.jpg")
+    summary = _reconciler(FakeAkool(fail=True)).run()
+    # Then the recent one waits for the next run and the old one is failed
+    assert summary.counts == {"checked": 2, "akool_errors": 1, "deferred": 1, "expired": 1}
+    assert get_job("recent").status is Status.SUBMITTED and get_job("ancient").status is Status.FAILED
+
+
+def test_given_many_stale_jobs_then_asked_in_batches_of_20(resources) -> None:
+    # Given 45 stale jobs AKOOL is still processing
+    at = time.time() - 900
+    for i in range(45):
+        make_job(f"job{i:02d}", akool_id=f"{i:024x}", at=at, image_key=f"inbox/b/{i}.jpg")
+    akool = FakeAkool(jobs={f"{i:024x}": (2, None) for i in range(45)})
+    # When reconciled, Then listbyids is called in batches of at most 20 ids
+    summary = _reconciler(akool).run()
+    assert [len(c) for c in akool.calls] == [20, 20, 5]
+    assert summary.counts == {"checked": 45, "still_processing": 45}
+
+
+def test_given_more_jobs_than_the_per_run_cap_then_bounded(resources) -> None:
+    at = time.time() - 900
+    for i in range(6):
+        make_job(f"job{i}", akool_id=f"{i:024x}", at=at, image_key=f"inbox/c/{i}.jpg")
+    limits = ReconcileLimits(**{**LIMITS.__dict__, "max_jobs": 4})
+    akool = FakeAkool(jobs={f"{i:024x}": (2, None) for i in range(6)})
+    assert _reconciler(akool, limits=limits).run().counts["checked"] == 4
+
+
+def test_given_little_time_left_then_no_new_work_started(resources) -> None:
+    # Given stale jobs but only 10 s left in the invocation (reserve is 45 s)
+    make_job(at=time.time() - 900)
+    make_waiting_job("w1", waiting_for="inbox/w/face.jpg", at=time.time() - HOUR)
+    akool, rechecker = FakeAkool(jobs={AKOOL_ID: (3, RESULT_URL)}), Rechecker()
+    # When the reconciler runs, Then it stops at once and says so
+    summary = _reconciler(akool, rechecker, remaining=10.0).run()
+    assert summary.stopped_early and akool.calls == [] and rechecker.calls == []
+    assert summary.as_dict()["stopped_early"] is True
+
+
+def test_given_stale_waiting_job_then_rechecked_via_submitter(resources) -> None:
+    # Given a WAITING job last looked at an hour ago, and a fresh one
+    make_waiting_job("w1", waiting_for="inbox/w/face.jpg", at=time.time() - HOUR)
+    make_waiting_job("w2", waiting_for="inbox/w/face.jpg", at=time.time() - 10)
+    rechecker = Rechecker()
+    # When reconciled, Then only the stale one is handed to Submitter.recheck_waiting
+    assert _reconciler(FakeAkool(), rechecker).run().counts == {"rechecked": 1}
+    assert rechecker.calls == ["w1"]
+
+
+def test_given_waiting_job_older_than_max_then_rejected_naming_the_missing_input(resources) -> None:
+    # Given a job waiting two days for a face image that never came
+    make_waiting_job("w1", waiting_for="inbox/w/faces/alice.jpg", at=time.time() - 48 * HOUR)
+    rechecker = Rechecker()
+    # When reconciled
+    summary = _reconciler(FakeAkool(), rechecker).run()
+    # Then it is REJECTED with a message naming the input, and a report; no recheck
+    assert summary.counts == {"rejected": 1} and rechecker.calls == []
+    job = get_job("w1")
+    assert job.status is Status.REJECTED and job.error and job.error["code"] == "INPUT_NEVER_ARRIVED"
+    assert f"s3://{BUCKET}/inbox/w/faces/alice.jpg never arrived" in job.error["message"]
+    report = s3_json("results/w/w1.jpg.result.json")
+    assert report["status"] == "REJECTED" and report["error"] == job.error
+    assert "claim_owner" not in job.extra and "open_state" not in job.extra
+
+
+def test_given_old_waiting_job_being_submitted_right_now_then_not_rejected(resources) -> None:
+    # Given an old WAITING job whose submission claim a live submitter took 10 minutes ago (lease 1 h)
+    make_waiting_job("w1", waiting_for="inbox/w/a.jpg", at=time.time() - 48 * HOUR)
+    assert store(clock=lambda: time.time() - 600).claim("w1", "submitter", 3600, create_fields={}).applied
+    # When reconciled, Then it is left to the submitter
+    assert _reconciler(FakeAkool()).run().counts == {"busy": 1}
+    assert get_job("w1").status is Status.WAITING and s3_keys() == []
+
+
+def test_given_one_job_failing_then_others_still_processed_and_error_counted(resources) -> None:
+    at = time.time() - HOUR
+    make_waiting_job("w1", waiting_for="inbox/w/a.jpg", at=at)
+    make_waiting_job("w2", waiting_for="inbox/w/b.jpg", at=at + 1)
+    rechecker = Rechecker(fail_for="w1")
+    summary = _reconciler(FakeAkool(), rechecker).run()
+    assert rechecker.calls == ["w1", "w2"] and summary.counts == {"errors": 1, "rechecked": 1}
+
+
+# -- the function, driven with the events/ schedule sample ------------------------------------------
+def test_given_schedule_event_then_handler_completes_stale_job_and_returns_summary(resources, capsys) -> None:
+    # Given a stale job and AKOOL (real client, HTTP faked at the requests boundary) listing it as done
+    make_job(at=time.time() - 900)
+    handler = load_handler("reconcile")
+    with responses.RequestsMock() as rsps:
+        rsps.get(
+            "https://openapi.akool.test/api/open/v3/faceswap/result/listbyids",
+            json={"code": 1000, "msg": "OK", "data": {"result": [
+                {"_id": AKOOL_ID, "faceswap_status": 3, "url": RESULT_URL}
+            ]}},
+        )
+        rsps.get(RESULT_URL.split("?")[0], body=JPEG, content_type="image/jpeg")
+        # When the scheduled event invokes the function
+        summary = handler.lambda_handler(
+            load_event("schedule-reconcile.json"), FakeContext(remaining_ms=300_000)
+        )
+    # Then the job is complete and the summary counts it
+    assert summary == {"checked": 1, "succeeded": 1, "stopped_early": False}
+    assert get_job(JOB_ID).status is Status.SUCCEEDED
+    out = capsys.readouterr().out
+    assert "JobsSucceeded" in out and "Signature=" not in out
+
+
+def test_given_stale_waiting_job_then_handler_rechecks_it_with_the_real_submitter(resources) -> None:
+    # Given a stale WAITING job whose sidecar has disappeared
+    make_waiting_job("w1", waiting_for="inbox/w/a.jpg", at=time.time() - HOUR)
+    handler = load_handler("reconcile")
+    # When the scheduled run happens
+    summary = handler.lambda_handler(load_event("schedule-reconcile.json"), FakeContext(remaining_ms=300_000))
+    # Then Submitter.recheck_waiting looked at it (and, the sidecar being gone, rejected it)
+    assert summary["rechecked"] == 1
+    job = get_job("w1")
+    assert job.status is Status.REJECTED and job.error and job.error["code"] == "SIDECAR_GONE"
+
+
+def test_given_a_job_erroring_then_handler_finishes_the_run_and_raises(resources, monkeypatch) -> None:
+    # Given two stale WAITING jobs, the first of which cannot be rechecked
+    at = time.time() - HOUR
+    make_waiting_job("w1", waiting_for="inbox/w/a.jpg", at=at)
+    make_waiting_job("w2", waiting_for="inbox/w/b.jpg", at=at + 1)
+    handler = load_handler("reconcile")
+    seen: list[str] = []
+
+    class BrokenSubmitter:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+        def recheck_waiting(self, job_id: str) -> None:
+            seen.append(job_id)
+            if job_id == "w1":
+                raise RuntimeError("boom")
+
+    monkeypatch.setattr(handler, "Submitter", BrokenSubmitter)
+    # When the run happens, Then every job is tried and the invocation fails (so the Errors alarm fires)
+    with pytest.raises(handler.ReconcileIncomplete):
+        handler.lambda_handler(load_event("schedule-reconcile.json"), FakeContext(remaining_ms=300_000))
+    assert seen == ["w1", "w2"]

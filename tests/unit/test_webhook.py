@@ -1,0 +1,338 @@
+"""WebhookFunction: AKOOL callbacks are verified in order, finalised once, and answered as AKOOL needs."""
+
+from __future__ import annotations
+
+import base64
+import json
+from types import ModuleType
+from typing import Any
+
+import pytest
+import responses
+
+from dropswap.finalise import Action
+from dropswap.jobs import Status
+from dropswap.webhook import WebhookService, parse_callback
+from dropswap.webhook_crypto import build_callback
+from events.generate import AKOOL_ID, JOB_ID, RESULT_URL, TOKEN, api_event, callback_body, render
+from events.generate import build_events as generate_events
+from tests.conftest import EVENTS, TEST_API_KEY, TEST_CLIENT_ID, load_event, load_handler
+from tests.unit.test_finalise_support import (
+    JPEG,
+    REPORT_KEY,
+    RESULT_KEY,
+    FakeAkool,
+    FakeContext,
+    finaliser,
+    get_job,
+    make_job,
+    s3_bytes,
+    s3_json,
+    s3_keys,
+    store,
+)
+from tests.unit.test_webhook_crypto import DOC_DATA, DOC_SIGNATURE
+
+LIST_URL = "https://openapi.akool.test/api/open/v3/faceswap/result/listbyids"
+RESULT_BASE = RESULT_URL.split("?")[0]
+
+
+def _listbyids(rsps: responses.RequestsMock, status: int | None, url: str | None = RESULT_URL) -> None:
+    """AKOOL's listbyids answering for AKOOL_ID (status None: AKOOL does not know the id)."""
+    result = [] if status is None else [{"_id": AKOOL_ID, "faceswap_status": status, "url": url}]
+    rsps.get(LIST_URL, json={"code": 1000, "msg": "OK", "data": {"result": result}})
+
+
+def _invoke(handler: ModuleType, event: dict[str, Any]) -> dict[str, Any]:
+    reply: dict[str, Any] = handler.lambda_handler(event, FakeContext())
+    return reply
+
+
+def _snapshot() -> tuple[Any, ...]:
+    job = get_job()
+    return job.status, job.updated_at, job.akool_status, tuple(sorted(job.extra)), tuple(s3_keys())
+
+
+@pytest.fixture
+def handler(resources) -> ModuleType:
+    return load_handler("webhook")
+
+
+@pytest.fixture
+def rsps() -> Any:
+    # Every HTTP call the webhook makes must be one the test expects (unexpected ones fail loudly).
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.get(RESULT_BASE, body=JPEG, content_type="image/jpeg")
+        yield mock
+
+
+def _result_downloads(mock: responses.RequestsMock) -> int:
+    return sum(1 for c in mock.calls if c.request.url and c.request.url.startswith(RESULT_BASE))
+
+
+# -- events/ samples ---------------------------------------------------------------------------------
+def test_given_generator_then_events_on_disk_are_current() -> None:
+    # Given the committed events/ samples, When regenerated, Then byte-identical (reproducible)
+    for name, event in generate_events().items():
+        on_disk = (EVENTS / name).read_text(encoding="utf-8")
+        assert on_disk == render(event), f"events/{name} is stale: run python -m events.generate"
+
+
+def test_given_status_3_event_then_result_and_report_stored_and_succeeded(handler, rsps, capsys) -> None:
+    # Given a SUBMITTED job and AKOOL's signed, encrypted status-3 callback (events/)
+    make_job()
+    # When the webhook function receives it
+    reply = _invoke(handler, load_event("apigw-webhook-status3.json"))
+    # Then 200, the result and the report are stored, and the job SUCCEEDED
+    assert reply["statusCode"] == 200
+    assert json.loads(reply["body"]) == {"ok": True, "job_id": JOB_ID, "status": "SUCCEEDED"}
+    assert s3_bytes(RESULT_KEY) == JPEG and s3_json(REPORT_KEY)["status"] == "SUCCEEDED"
+    job = get_job()
+    assert job.status is Status.SUCCEEDED and job.result_key == RESULT_KEY
+    # And the metrics are emitted, while the logs hold no token, secret or signed-URL query string
+    out = capsys.readouterr().out
+    assert "WebhooksAccepted" in out and "JobsSucceeded" in out
+    for secret in (TOKEN, TEST_API_KEY, "Signature=", "Expires="):
+        assert secret not in out
+
+
+def test_given_same_callback_5_times_then_stored_once_and_200_each_time(handler, rsps) -> None:
+    # Given a SUBMITTED job
+    make_job()
+    event = load_event("apigw-webhook-status3.json")
+    # When AKOOL delivers the same status-3 callback five times
+    replies = [_invoke(handler, event)["statusCode"] for _ in range(5)]
+    # Then every delivery gets 200 and the result was downloaded and stored once
+    assert replies == [200] * 5
+    assert _result_downloads(rsps) == 1
+    assert get_job().status is Status.SUCCEEDED and s3_keys() == sorted([RESULT_KEY, REPORT_KEY])
+
+
+def test_given_status_2_event_then_processing(handler, rsps) -> None:
+    make_job()
+    reply = _invoke(handler, load_event("apigw-webhook-status2.json"))
+    assert reply["statusCode"] == 200
+    job = get_job()
+    assert job.status is Status.PROCESSING and job.akool_status == 2
+
+
+def test_given_status_2_after_3_then_200_and_nothing_changes(handler, rsps) -> None:
+    # Given a job finalised by the status-3 callback
+    make_job()
+    assert _invoke(handler, load_event("apigw-webhook-status3.json"))["statusCode"] == 200
+    before = _snapshot()
+    # When the status-2 callback arrives late
+    reply = _invoke(handler, load_event("apigw-webhook-status2.json"))
+    # Then it is answered 200 (authentic) and changes nothing
+    assert reply["statusCode"] == 200 and json.loads(reply["body"])["status"] == "SUCCEEDED"
+    assert _snapshot() == before
+
+
+def test_given_base64_status_4_event_then_failed_with_report(handler, rsps, capsys) -> None:
+    # Given a PROCESSING job and a base64-encoded status-4 callback
+    make_job(status=Status.PROCESSING)
+    event = load_event("apigw-webhook-status4.json")
+    assert event["isBase64Encoded"] is True
+    # When received
+    reply = _invoke(handler, event)
+    # Then 200; the job FAILED with AKOOL_FAILED and a report; nothing downloaded
+    assert reply["statusCode"] == 200
+    job = get_job()
+    assert job.status is Status.FAILED and job.error and job.error["code"] == "AKOOL_FAILED"
+    assert s3_json(REPORT_KEY)["status"] == "FAILED" and _result_downloads(rsps) == 0
+    assert "JobsFailed" in capsys.readouterr().out
+
+
+def test_given_forged_token_then_401_and_nothing_changes(handler, rsps, capsys) -> None:
+    # Given a SUBMITTED job and a genuine body posted with the wrong token
+    make_job()
+    before = _snapshot()
+    # When received
+    reply = _invoke(handler, load_event("apigw-webhook-bad-token.json"))
+    # Then 401, no AKOOL call, no download, nothing written
+    assert reply["statusCode"] == 401 and len(rsps.calls) == 0
+    assert _snapshot() == before
+    assert "WebhooksRejected" in capsys.readouterr().out
+
+
+def test_given_unknown_job_then_404_and_nothing_written(handler, rsps) -> None:
+    # Given no job with the event's id
+    # When the callback arrives, Then 404 and nothing is created
+    reply = _invoke(handler, load_event("apigw-webhook-status3.json"))
+    assert reply["statusCode"] == 404 and len(rsps.calls) == 0
+    assert store().get(JOB_ID) is None and s3_keys() == []
+
+
+def test_given_tampered_data_and_akool_unaware_then_401_and_nothing_changes(handler, rsps) -> None:
+    # Given a job, a status-3 callback whose dataEncrypt was altered, and AKOOL not (yet) listing the job
+    make_job()
+    _listbyids(rsps, None)
+    before = _snapshot()
+    # When received
+    reply = _invoke(handler, load_event("apigw-webhook-tampered.json"))
+    # Then 401; AKOOL was asked instead of trusting the body; nothing changed
+    assert reply["statusCode"] == 401
+    assert [str(c.request.url).split("?")[0] for c in rsps.calls] == [LIST_URL]
+    assert _snapshot() == before
+
+
+def test_given_wrong_signature_with_valid_token_then_401_and_listbyids_truth_finalised(handler, rsps) -> None:
+    # Given a job, a callback with a wrong signature, and AKOOL saying (listbyids) the job is done
+    make_job()
+    event = load_event("apigw-webhook-status3.json")
+    body = json.loads(event["body"])
+    body["signature"] = "0" * 40
+    event["body"] = json.dumps(body)
+    _listbyids(rsps, 3)
+    # When received
+    reply = _invoke(handler, event)
+    # Then the call is rejected (401) but AKOOL's own answer finalised the job
+    assert reply["statusCode"] == 401
+    assert get_job().status is Status.SUCCEEDED and s3_bytes(RESULT_KEY) == JPEG
+    assert s3_json(REPORT_KEY)["akool"]["source"] == "listbyids"
+
+
+def test_given_wrong_signature_and_akool_still_processing_then_401_and_processing(handler, rsps) -> None:
+    make_job()
+    event = load_event("apigw-webhook-status3.json")
+    body = json.loads(event["body"])
+    body["signature"] = body["signature"][::-1]
+    event["body"] = json.dumps(body)
+    _listbyids(rsps, 2)
+    assert _invoke(handler, event)["statusCode"] == 401
+    assert get_job().status is Status.PROCESSING and _result_downloads(rsps) == 0
+
+
+def test_given_akool_docs_sample_webhook_then_rejected(handler, rsps) -> None:
+    # Given the sample callback from AKOOL's docs (akool-api.md §5), posted with a valid token
+    make_job()
+    _listbyids(rsps, None)
+    before = _snapshot()
+    sample = {
+        "signature": DOC_SIGNATURE, "dataEncrypt": DOC_DATA, "timestamp": 1710757981609, "nonce": "1529"
+    }
+    # When received, Then it does not verify: 401 and nothing changes
+    assert _invoke(handler, api_event(json.dumps(sample)))["statusCode"] == 401
+    assert _snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "[]",
+        json.dumps({"signature": "a" * 40, "dataEncrypt": "abc", "timestamp": 1}),  # no nonce
+        json.dumps({"signature": "a" * 40, "dataEncrypt": "abc", "timestamp": True, "nonce": "1"}),
+        json.dumps({"signature": 5, "dataEncrypt": "abc", "timestamp": 1, "nonce": "1"}),
+        "",
+    ],
+    ids=["not-json", "array", "missing-nonce", "bool-timestamp", "numeric-signature", "empty"],
+)
+def test_given_malformed_body_with_valid_token_then_400_and_nothing_changes(handler, rsps, body: str) -> None:
+    make_job()
+    before = _snapshot()
+    assert _invoke(handler, api_event(body))["statusCode"] == 400
+    assert _snapshot() == before and len(rsps.calls) == 0
+
+
+def test_given_invalid_base64_body_then_400(handler, rsps) -> None:
+    make_job()
+    event = api_event("x")
+    event.update(body="%%% not base64 %%%", isBase64Encoded=True)
+    assert _invoke(handler, event)["statusCode"] == 400
+
+
+def test_given_authentic_callback_for_another_akool_id_then_401_and_listbyids_used(handler, rsps) -> None:
+    # Given a correctly signed callback whose _id is not the job's
+    make_job()
+    _listbyids(rsps, 2)
+    event = api_event(callback_body(3, nonce="9", url=RESULT_URL, akool_id="ffffffffffffffffffffffff"))
+    # When received, Then rejected, and the job moved only as far as AKOOL itself says
+    assert _invoke(handler, event)["statusCode"] == 401
+    assert get_job().status is Status.PROCESSING and _result_downloads(rsps) == 0
+
+
+def test_given_numeric_nonce_and_string_timestamp_then_accepted(handler, rsps) -> None:
+    # Given AKOOL's documented variants: nonce as a number, timestamp as a string
+    make_job()
+    payload = {"_id": AKOOL_ID, "status": 2, "type": "faceswap"}
+    body = build_callback(payload, TEST_CLIENT_ID, TEST_API_KEY, timestamp=1710757981609, nonce="77")
+    body.update(nonce=77, timestamp="1710757981609")
+    assert _invoke(handler, api_event(json.dumps(body)))["statusCode"] == 200
+    assert get_job().status is Status.PROCESSING
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics")
+def test_given_wrong_method_or_path_then_not_handled(handler) -> None:
+    event = load_event("apigw-webhook-status2.json")
+    event["httpMethod"] = "GET"
+    assert _invoke(handler, event)["statusCode"] in (404, 405)
+
+
+# -- logic-level cases -------------------------------------------------------------------------------
+def _service(akool: FakeAkool) -> WebhookService:
+    from dropswap.credentials import AkoolCredentials
+
+    creds = AkoolCredentials(client_id=TEST_CLIENT_ID, api_key=TEST_API_KEY)
+    return WebhookService(store(), finaliser()[0], credentials=lambda: creds, akool=lambda _c: akool)
+
+
+def _body(status: int, **kw: Any) -> str:
+    return callback_body(status, nonce="5", **kw)
+
+
+def test_given_bad_signature_and_akool_unreachable_then_401_and_nothing_changes(resources) -> None:
+    # Given a valid token, a broken signature and AKOOL's listbyids failing
+    make_job()
+    akool = FakeAkool(fail=True)
+    body = json.loads(_body(2))
+    body["signature"] = "f" * 40
+    before = _snapshot()
+    # When handled, Then 401; AKOOL was tried; nothing changed
+    reply = _service(akool).handle(JOB_ID, TOKEN, json.dumps(body), is_base64=False)
+    assert reply.status_code == 401 and reply.reason == "bad_signature" and akool.calls == [[AKOOL_ID]]
+    assert _snapshot() == before
+
+
+def test_given_terminal_job_and_bad_signature_then_401_without_asking_akool(resources) -> None:
+    make_job()
+    store().transition(JOB_ID, Status.FAILED, set_fields={"error": {"code": "X", "message": "m"}})
+    akool = FakeAkool(jobs={AKOOL_ID: (3, RESULT_URL)})
+    body = json.loads(_body(3, url=RESULT_URL))
+    body["dataEncrypt"] = base64.b64encode(b"0" * 32).decode()
+    reply = _service(akool).handle(JOB_ID, TOKEN, json.dumps(body), is_base64=False)
+    assert reply.status_code == 401 and akool.calls == []
+
+
+def test_given_callback_before_submit_recorded_then_409_so_akool_retries(resources) -> None:
+    # Given a job the submitter has not yet marked SUBMITTED (no AKOOL _id yet), token already stored
+    from dropswap.tokens import hash_token
+
+    store().transition(JOB_ID, Status.WAITING, set_fields={"token_hash": hash_token(TOKEN)})
+    # When an authentic callback outruns the submitter's write
+    reply = _service(FakeAkool()).handle(JOB_ID, TOKEN, _body(2), is_base64=False)
+    # Then it is not acknowledged (AKOOL retries) and nothing is written
+    assert reply.status_code == 409 and get_job().status is Status.WAITING
+
+
+def test_given_no_token_or_overlong_job_id_then_rejected(resources) -> None:
+    make_job()
+    service = _service(FakeAkool())
+    assert service.handle(JOB_ID, None, _body(2), is_base64=False).status_code == 401
+    assert service.handle("x" * 500, TOKEN, _body(2), is_base64=False).status_code == 404
+
+
+def test_given_duplicate_authentic_callback_then_reason_says_duplicate(resources) -> None:
+    make_job()
+    service = _service(FakeAkool())
+    first = service.handle(JOB_ID, TOKEN, _body(4), is_base64=False)
+    again = service.handle(JOB_ID, TOKEN, _body(4), is_base64=False)
+    assert first.outcome and first.outcome.action is Action.FAILED
+    assert again.status_code == 200 and again.reason == "duplicate_or_late"
+
+
+def test_given_callback_fields_then_parsed_with_original_types() -> None:
+    text = json.dumps({"signature": "s", "dataEncrypt": "d", "timestamp": 1, "nonce": 2})
+    cb = parse_callback(text, is_base64=False)
+    assert cb is not None and cb.timestamp == 1 and cb.nonce == 2
+    assert parse_callback("x" * 70_000, is_base64=False) is None
