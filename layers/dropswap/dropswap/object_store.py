@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
@@ -78,10 +78,6 @@ class ObjectStore:
         self._s3.put_object(
             Bucket=self.bucket, Key=key, Body=body, ContentType="application/json; charset=utf-8"
         )
-
-    def put_stream(self, key: str, stream: IO[bytes], content_type: str) -> None:
-        """Upload from a file-like object in parts, never holding the whole body in memory."""
-        self._s3.upload_fileobj(stream, self.bucket, key, ExtraArgs={"ContentType": content_type})
 
     def put_file(self, key: str, path: str, content_type: str) -> None:
         """Upload a file from disk with flat memory. By filename, s3transfer reads each multipart part
