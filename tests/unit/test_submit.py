@@ -174,6 +174,33 @@ def test_given_missing_input_uploaded_while_marking_waiting_then_job_starts_with
     assert len(h.akool.submissions()) == 1
 
 
+def test_given_sidecar_overwritten_between_head_and_read_then_old_event_ignored_new_one_submits(
+    h: Harness,
+) -> None:
+    # Given the sidecar is replaced right after this event's HEAD saw the first version
+    h.put(IMAGE)
+    h.put(ALICE)
+    sidecar = h.put_manifest(IMAGE, _manifest(("faces/alice.jpg", 0)))
+
+    class OverwrittenAfterHead(ObjectStore):
+        done = False
+
+        def head(self, key: str, bucket: str | None = None) -> ObjectInfo | None:
+            info = super().head(key, bucket)
+            if key == sidecar and not self.done:
+                self.done = True
+                h.put_manifest(IMAGE, _manifest(("faces/alice.jpg", 1)))
+            return info
+
+    # When the first event is processed, Then it does not read the new content under the old job id
+    outcomes = h.event(sidecar, h.submitter(objects=OverwrittenAfterHead(h.s3, BUCKET)))
+    assert [o.kind for o in outcomes] == ["IGNORED"]
+    assert h.akool.submissions() == []
+    # And the new version's own event submits it, with the new content
+    assert [o.kind for o in h.event(sidecar)] == ["SUBMITTED"]
+    assert len(h.akool.submissions()) == 1
+
+
 def test_given_waiting_job_when_reconciler_rechecks_after_upload_without_event_then_submitted(
     h: Harness,
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,14 @@ _FILE_UPLOAD = TransferConfig(use_threads=False)
 
 class ObjectTooLarge(Exception):
     """An object is bigger than the caller allows."""
+
+
+class ObjectChanged(Exception):
+    """The object is no longer the version the caller saw (overwritten since)."""
+
+
+# An S3 ETag: MD5 hex, with "-<parts>" for multipart uploads. A version id never looks like one.
+_ETAG = re.compile(r"[0-9a-f]{32}(-\d+)?")
 
 
 @dataclass(frozen=True)
@@ -63,9 +72,26 @@ class ObjectStore:
             version_id=version if version and version != "null" else None,
         )
 
-    def get_bytes(self, key: str, max_bytes: int, bucket: str | None = None) -> bytes:
-        """A small object's content; ObjectTooLarge past `max_bytes` (read at most max_bytes + 1)."""
-        resp = self._s3.get_object(Bucket=bucket or self.bucket, Key=key)
+    def get_bytes(
+        self, key: str, max_bytes: int, bucket: str | None = None, *, version: str | None = None
+    ) -> bytes:
+        """A small object's content; ObjectTooLarge past `max_bytes` (read at most max_bytes + 1).
+
+        `version` (an ObjectInfo.version: ETag or version id) pins the read to what the caller saw, so
+        an overwrite between HEAD and GET raises ObjectChanged instead of mixing two versions.
+        """
+        kwargs: dict[str, Any] = {"Bucket": bucket or self.bucket, "Key": key}
+        if version:
+            if _ETAG.fullmatch(version):
+                kwargs["IfMatch"] = f'"{version}"'
+            else:
+                kwargs["VersionId"] = version
+        try:
+            resp = self._s3.get_object(**kwargs)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"PreconditionFailed", "412"}:
+                raise ObjectChanged(f"{key} changed since version {version}") from None
+            raise
         body = resp["Body"]
         data = body.read(max_bytes + 1)
         body.close()

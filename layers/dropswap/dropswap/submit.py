@@ -26,7 +26,7 @@ from dropswap.faces import DetectedFace, FaceSelectionError, SelectedFace, large
 from dropswap.job_store import Job, JobStore
 from dropswap.jobs import Status, job_id_for
 from dropswap.manifest import MAX_MANIFEST_BYTES, Manifest, ManifestError, Source, Swap, parse_manifest
-from dropswap.object_store import ObjectStore, ObjectTooLarge
+from dropswap.object_store import ObjectChanged, ObjectStore, ObjectTooLarge
 from dropswap.report import build_report
 
 log = logging.getLogger(__name__)
@@ -186,6 +186,11 @@ class Submitter:
             waiting = self._wait_for_inputs(ref, manifest)
         except ManifestError as exc:
             return self._reject(ref, exc, owner=None)
+        except ObjectChanged:
+            # Overwritten between our HEAD and GET: that newer upload has its own event and job.
+            log.info("sidecar changed while reading it", extra={"job_id": ref.job_id})
+            detail = "sidecar changed; the newer upload's job runs"
+            return Outcome("IGNORED", ref.sidecar_key, ref.job_id, detail)
         if waiting is not None:
             return waiting
         owner = self._new_owner()
@@ -205,7 +210,7 @@ class Submitter:
 
     def _read_manifest(self, ref: _JobRef) -> Manifest:
         try:
-            data = self._objects.get_bytes(ref.sidecar_key, MAX_MANIFEST_BYTES)
+            data = self._objects.get_bytes(ref.sidecar_key, MAX_MANIFEST_BYTES, version=ref.sidecar_version)
         except ObjectTooLarge:
             raise ManifestError(
                 "manifest",
