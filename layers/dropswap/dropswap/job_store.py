@@ -186,6 +186,43 @@ class JobStore:
             return Job.from_item(item)
         return self.get(job_id)
 
+    def _update(
+        self, job_id: str, expr: str, condition: str, names: dict[str, str], values: dict[str, Any]
+    ) -> TransitionResult:
+        """One conditional UpdateItem; a failed condition is an answer (the job as it is), not an error."""
+        try:
+            resp = self._ddb.update_item(
+                TableName=self._table,
+                Key={"job_id": {"S": job_id}},
+                UpdateExpression=expr,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            item: Any = exc.response.get("Item")
+            return TransitionResult(False, self._current(job_id, item))
+        return TransitionResult(True, Job.from_item(resp["Attributes"]))
+
+    def _drop_lease(self, job_id: str, owner: str, owner_attr: str, until_attr: str) -> None:
+        """Remove a lease if `owner` still holds it; someone else's lease is left alone."""
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"job_id": {"S": job_id}},
+                UpdateExpression="REMOVE #o, #u",
+                ConditionExpression="#o = :o",
+                ExpressionAttributeNames={"#o": owner_attr, "#u": until_attr},
+                ExpressionAttributeValues={":o": {"S": owner}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
     # -- writes --------------------------------------------------------------------------------
     def transition(
         self,
@@ -257,23 +294,7 @@ class JobStore:
             for k, name in enumerate(removes):
                 names[f"#r{k}"] = name
             expr += " REMOVE " + ", ".join(f"#r{k}" for k in range(len(removes)))
-        try:
-            resp = self._ddb.update_item(
-                TableName=self._table,
-                Key={"job_id": {"S": job_id}},
-                UpdateExpression=expr,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-            item: Any = exc.response.get("Item")
-            return TransitionResult(False, self._current(job_id, item))
-        return TransitionResult(True, Job.from_item(resp["Attributes"]))
+        return self._update(job_id, expr, condition, names, values)
 
     def claim(
         self,
@@ -316,37 +337,12 @@ class JobStore:
             "(attribute_not_exists(job_id) OR #status = :waiting) "
             "AND (attribute_not_exists(#cu) OR #cu < :nowN)"
         )
-        try:
-            resp = self._ddb.update_item(
-                TableName=self._table,
-                Key={"job_id": {"S": job_id}},
-                UpdateExpression="SET " + ", ".join(sets) + " REMOVE waiting_for",
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-            item: Any = exc.response.get("Item")
-            return TransitionResult(False, self._current(job_id, item))
-        return TransitionResult(True, Job.from_item(resp["Attributes"]))
+        expr = "SET " + ", ".join(sets) + " REMOVE waiting_for"
+        return self._update(job_id, expr, condition, names, values)
 
     def release(self, job_id: str, owner: str) -> None:
         """Give a claim back (e.g. the submit hit a retryable error) so the next delivery can try."""
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key={"job_id": {"S": job_id}},
-                UpdateExpression="REMOVE claim_owner, claim_until",
-                ConditionExpression="claim_owner = :o",
-                ExpressionAttributeValues={":o": {"S": owner}},
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
+        self._drop_lease(job_id, owner, "claim_owner", "claim_until")
 
     def claim_finalisation(self, job_id: str, owner: str, lease_seconds: int) -> TransitionResult:
         """Take the right to finalise an open (SUBMITTED/PROCESSING) job: one holder at a time.
@@ -365,36 +361,9 @@ class JobStore:
             ":s": {"S": Status.SUBMITTED.value},
             ":p": {"S": Status.PROCESSING.value},
         }
-        try:
-            resp = self._ddb.update_item(
-                TableName=self._table,
-                Key={"job_id": {"S": job_id}},
-                UpdateExpression="SET #fo = :owner, #fu = :until",
-                ConditionExpression=(
-                    "(#status = :s OR #status = :p) AND (attribute_not_exists(#fu) OR #fu < :nowN)"
-                ),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-            item: Any = exc.response.get("Item")
-            return TransitionResult(False, self._current(job_id, item))
-        return TransitionResult(True, Job.from_item(resp["Attributes"]))
+        condition = "(#status = :s OR #status = :p) AND (attribute_not_exists(#fu) OR #fu < :nowN)"
+        return self._update(job_id, "SET #fo = :owner, #fu = :until", condition, names, values)
 
     def release_finalisation(self, job_id: str, owner: str) -> None:
         """Give the finalisation lease back (the attempt failed) so a retry need not wait for it to expire."""
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key={"job_id": {"S": job_id}},
-                UpdateExpression="REMOVE finaliser, finalise_until",
-                ConditionExpression="finaliser = :o",
-                ExpressionAttributeValues={":o": {"S": owner}},
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
+        self._drop_lease(job_id, owner, "finaliser", "finalise_until")

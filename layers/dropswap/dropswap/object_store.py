@@ -47,6 +47,12 @@ class ObjectInfo:
         return self.version_id or self.etag
 
 
+@dataclass(frozen=True)
+class SmallObject:
+    info: ObjectInfo
+    data: bytes | None  # None: larger than the limit the caller gave
+
+
 class ObjectStore:
     def __init__(self, client: S3Client, bucket: str) -> None:
         self._s3 = client
@@ -71,6 +77,30 @@ class ObjectStore:
             content_type=str(resp.get("ContentType", "")),
             version_id=version if version and version != "null" else None,
         )
+
+    def read_small(self, key: str, max_bytes: int, bucket: str | None = None) -> SmallObject | None:
+        """A small object's metadata and content from one GET (so both are of the same version), or
+        None when it does not exist. `data` is None past `max_bytes` (at most max_bytes + 1 are read)."""
+        b = bucket or self.bucket
+        try:
+            resp = self._s3.get_object(Bucket=b, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code", "") in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise
+        body = resp["Body"]
+        data = body.read(max_bytes + 1)
+        body.close()
+        version = resp.get("VersionId")
+        info = ObjectInfo(
+            bucket=b,
+            key=key,
+            size=int(resp.get("ContentLength", 0)),
+            etag=str(resp.get("ETag", "")).strip('"'),
+            content_type=str(resp.get("ContentType", "")),
+            version_id=version if version and version != "null" else None,
+        )
+        return SmallObject(info, data if len(data) <= max_bytes else None)
 
     def get_bytes(
         self, key: str, max_bytes: int, bucket: str | None = None, *, version: str | None = None

@@ -26,7 +26,7 @@ from dropswap.faces import DetectedFace, FaceSelectionError, SelectedFace, large
 from dropswap.job_store import Job, JobStore
 from dropswap.jobs import Status, job_id_for
 from dropswap.manifest import MAX_MANIFEST_BYTES, Manifest, ManifestError, Source, Swap, parse_manifest
-from dropswap.object_store import ObjectChanged, ObjectStore, ObjectTooLarge
+from dropswap.object_store import ObjectStore
 from dropswap.report import build_report
 
 log = logging.getLogger(__name__)
@@ -119,12 +119,18 @@ class Submitter:
         outcomes: list[Outcome] = []
         kind = keys.classify(key)
         if kind is keys.KeyKind.SIDECAR:
-            outcomes.append(self._process_sidecar(key))
+            outcomes.append(
+                self._process_sidecar(key) or Outcome("IGNORED", key, detail="sidecar no longer exists")
+            )
         elif kind is keys.KeyKind.IMAGE:
-            sidecar = keys.sidecar_key_for_image(key)
-            if self._objects.head(sidecar) is not None:
-                outcomes.append(self._process_sidecar(sidecar))
-        if key.startswith(keys.INBOX):
+            # The image's own sidecar may be waiting for it. Its job's waiting-for marker would find it
+            # too, but that GSI is eventually consistent: a marker written just now may not show yet.
+            outcome = self._process_sidecar(keys.sidecar_key_for_image(key))
+            if outcome is not None:
+                outcomes.append(outcome)
+        if kind is keys.KeyKind.IMAGE:
+            # Only images are ever waited for: every input must be an image (see _first_missing), so a
+            # sidecar or any other upload cannot unblock a job and costs no query.
             seen = {o.job_id for o in outcomes}
             error: Exception | None = None
             # Every job this upload may unblock; one failing must not starve the others.
@@ -151,46 +157,45 @@ class Submitter:
         job = self._store.get(job_id)
         if job is None or job.status is not Status.WAITING or not job.sidecar_key:
             return Outcome("DUPLICATE", job.sidecar_key if job else "", job_id, "not waiting")
-        info = self._objects.head(job.sidecar_key)
+        sidecar = self._objects.read_small(job.sidecar_key, MAX_MANIFEST_BYTES)
         ref = _JobRef(self._bucket, job_id, job.sidecar_key, job.sidecar_etag)
-        if info is None:
+        if sidecar is None:
             gone = ManifestError(
                 "manifest",
                 f"{job.sidecar_key} was deleted before the job could start; upload it again",
                 code="SIDECAR_GONE",
             )
             return self._reject(ref, gone, owner=None)
-        if info.version != job.sidecar_etag:
+        if sidecar.info.version != job.sidecar_etag:
             # A newer sidecar replaced this one and has its own job; close this one quietly, without
             # a report, since the report key is shared with the newer job.
             error = {"code": "SUPERSEDED", "message": "a newer version of the sidecar replaced this one"}
             fields = {"error": error, "finished_at": self._now()}
             self._store.transition(job_id, Status.REJECTED, set_fields=fields)
             return Outcome("IGNORED", job.sidecar_key, job_id, "superseded")
-        return self._run(ref)
+        return self._run(ref, sidecar.data)
 
-    def _process_sidecar(self, sidecar_key: str) -> Outcome:
-        info = self._objects.head(sidecar_key)
-        if info is None:
-            return Outcome("IGNORED", sidecar_key, detail="sidecar no longer exists")
-        job_id = job_id_for(self._bucket, sidecar_key, info.version)
-        ref = _JobRef(self._bucket, job_id, sidecar_key, info.version)
+    def _process_sidecar(self, sidecar_key: str) -> Outcome | None:
+        """The job of the sidecar as it is now; None when there is no sidecar (any more)."""
+        # One GET gives the content and the version it belongs to, so the job id (from the version)
+        # and the manifest always match, even if the sidecar is overwritten meanwhile.
+        sidecar = self._objects.read_small(sidecar_key, MAX_MANIFEST_BYTES)
+        if sidecar is None:
+            return None
+        version = sidecar.info.version
+        ref = _JobRef(self._bucket, job_id_for(self._bucket, sidecar_key, version), sidecar_key, version)
         existing = self._store.get(ref.job_id)
         if existing is not None and existing.status is not Status.WAITING:
             return Outcome("DUPLICATE", sidecar_key, ref.job_id, existing.status.value)
-        return self._run(ref)
+        return self._run(ref, sidecar.data)
 
-    def _run(self, ref: _JobRef) -> Outcome:
+    def _run(self, ref: _JobRef, sidecar: bytes | None) -> Outcome:
+        """`sidecar` is the content of the sidecar version `ref` names (None: over the size limit)."""
         try:
-            manifest = self._read_manifest(ref)
+            manifest = self._parse_manifest(ref, sidecar)
             waiting = self._wait_for_inputs(ref, manifest)
         except ManifestError as exc:
             return self._reject(ref, exc, owner=None)
-        except ObjectChanged:
-            # Overwritten between our HEAD and GET: that newer upload has its own event and job.
-            log.info("sidecar changed while reading it", extra={"job_id": ref.job_id})
-            detail = "sidecar changed; the newer upload's job runs"
-            return Outcome("IGNORED", ref.sidecar_key, ref.job_id, detail)
         if waiting is not None:
             return waiting
         owner = self._new_owner()
@@ -208,15 +213,13 @@ class Submitter:
             self._store.release(ref.job_id, owner)
             raise
 
-    def _read_manifest(self, ref: _JobRef) -> Manifest:
-        try:
-            data = self._objects.get_bytes(ref.sidecar_key, MAX_MANIFEST_BYTES, version=ref.sidecar_version)
-        except ObjectTooLarge:
+    def _parse_manifest(self, ref: _JobRef, data: bytes | None) -> Manifest:
+        if data is None:
             raise ManifestError(
                 "manifest",
                 f"is larger than {MAX_MANIFEST_BYTES} bytes; a manifest is a small JSON file",
                 code="LIMIT",
-            ) from None
+            )
         return parse_manifest(
             data,
             sidecar_key=ref.sidecar_key,
