@@ -49,8 +49,12 @@ up: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
 
+# Load + faults on the local stack (writes the Soak section of benchmarks/REPORT.md), then the fuzz
+# tests with the large hypothesis profile, whose result is added to that section.
 soak: $(STAMP)
 	$(PY) -m benchmarks.soak
+	HYPOTHESIS_PROFILE=soak $(VENV)/bin/pytest tests/fuzz -q -p no:cacheprovider --junitxml=.dropswap/fuzz-soak.xml
+	$(PY) -m benchmarks.soak --record-fuzz .dropswap/fuzz-soak.xml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-out .dropswap

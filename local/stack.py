@@ -36,6 +36,7 @@ from botocore.config import Config
 
 from local import moto_atomic
 from local import template as tpl
+from local.aws_requests import AwsRequestCounter
 from local.emulator.config import EngineKind, Mode
 from local.gateway import Gateway, Route, compile_route
 from local.lambda_runtime import FunctionPool, FunctionSpec, InvocationError
@@ -63,6 +64,9 @@ class StackConfig:
     gateway_port: int = 0
     emulator_port: int = 0
     quiet: bool = False
+    # Count the AWS requests the moto server gets, by caller (function), service and operation
+    # (local/aws_requests.py; `LocalStack.aws_requests`). For benchmarks and the soak suite.
+    count_aws_requests: bool = False
 
 
 def _ensure_aws_env() -> None:
@@ -94,6 +98,7 @@ class LocalStack:
         self.async_failures: list[dict[str, Any]] = []
         self._inflight = 0
         self._inflight_lock = threading.Lock()
+        self.aws_requests: AwsRequestCounter | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     def __enter__(self) -> LocalStack:
@@ -142,6 +147,11 @@ class LocalStack:
         moto_atomic.install()  # DynamoDB's conditional writes are atomic; moto's must be too
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.config.moto_port, verbose=False)
         self._moto.start()
+        if self.config.count_aws_requests:
+            # Before the first request: werkzeug's request handler calls `server.app` per request.
+            server = self._moto._server
+            self.aws_requests = AwsRequestCounter(server.app)
+            server.app = self.aws_requests
         port = self._moto.get_host_and_port()[1]
         self.aws_endpoint = f"http://127.0.0.1:{port}"
 
@@ -277,6 +287,8 @@ class LocalStack:
             import os
 
             env["PATH"] = os.environ.get("PATH", "")
+            if self.config.count_aws_requests:
+                env["AWS_SDK_UA_APP_ID"] = name  # botocore puts app/<name> in the User-Agent
             specs.append(FunctionSpec(
                 name=name,
                 code_dir=ROOT / str(props["CodeUri"]),

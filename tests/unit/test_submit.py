@@ -12,7 +12,7 @@ import pytest
 from dropswap import tokens
 from dropswap.akool_client import AkoolError
 from dropswap.jobs import Status
-from dropswap.object_store import ObjectInfo, ObjectStore
+from dropswap.object_store import ObjectInfo, ObjectStore, SmallObject
 from tests.conftest import BUCKET
 from tests.unit.akool_fake import FakeAkool, face, fake_akool, landmarks_str, pro_problems, v3_problems
 from tests.unit.submit_harness import JPEG, Harness, make_harness
@@ -174,31 +174,34 @@ def test_given_missing_input_uploaded_while_marking_waiting_then_job_starts_with
     assert len(h.akool.submissions()) == 1
 
 
-def test_given_sidecar_overwritten_between_head_and_read_then_old_event_ignored_new_one_submits(
+def test_given_sidecar_overwritten_right_after_it_was_read_then_each_version_runs_with_its_own_content(
     h: Harness,
 ) -> None:
-    # Given the sidecar is replaced right after this event's HEAD saw the first version
+    # Given the sidecar is replaced right after this event read the first version
     h.put(IMAGE)
     h.put(ALICE)
     sidecar = h.put_manifest(IMAGE, _manifest(("faces/alice.jpg", 0)))
+    first_id = h.job_id(IMAGE)
 
-    class OverwrittenAfterHead(ObjectStore):
+    class OverwrittenAfterRead(ObjectStore):
         done = False
 
-        def head(self, key: str, bucket: str | None = None) -> ObjectInfo | None:
-            info = super().head(key, bucket)
+        def read_small(self, key: str, max_bytes: int, bucket: str | None = None) -> SmallObject | None:
+            read = super().read_small(key, max_bytes, bucket)
             if key == sidecar and not self.done:
                 self.done = True
                 h.put_manifest(IMAGE, _manifest(("faces/alice.jpg", 1)))
-            return info
+            return read
 
-    # When the first event is processed, Then it does not read the new content under the old job id
-    outcomes = h.event(sidecar, h.submitter(objects=OverwrittenAfterHead(h.s3, BUCKET)))
-    assert [o.kind for o in outcomes] == ["IGNORED"]
-    assert h.akool.submissions() == []
-    # And the new version's own event submits it, with the new content
-    assert [o.kind for o in h.event(sidecar)] == ["SUBMITTED"]
-    assert len(h.akool.submissions()) == 1
+    # When the first event is processed, Then its job is the first version's, with the first content:
+    # the job id and the manifest come from one GET, so they can never be of two versions
+    [first] = h.event(sidecar, h.submitter(objects=OverwrittenAfterRead(h.s3, BUCKET)))
+    assert first.kind == "SUBMITTED" and first.job_id == first_id
+    assert h.akool.submissions()[0].body["targetImage"][0]["opts"] == landmarks_str(LEFT)  # type: ignore[index]
+    # And the new version's own event makes its own job, with the new content
+    [second] = h.event(sidecar)
+    assert second.kind == "SUBMITTED" and second.job_id == h.job_id(IMAGE) != first_id
+    assert h.akool.submissions()[1].body["targetImage"][0]["opts"] == landmarks_str(RIGHT)  # type: ignore[index]
 
 
 def test_given_waiting_job_when_reconciler_rechecks_after_upload_without_event_then_submitted(

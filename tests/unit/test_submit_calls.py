@@ -1,0 +1,107 @@
+"""How many AWS calls the submit path makes: each one it needs, none twice (benchmarks/REPORT.md counts them
+per job on the local stack; these pin the submit function's share)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from dropswap.job_store import JobStore
+from dropswap.submit import Submitter
+from tests.conftest import BUCKET, REGION, TABLE
+from tests.unit.akool_fake import FakeAkool, face, fake_akool
+from tests.unit.submit_harness import CREDS, S3_CONFIG, Harness, make_harness
+
+IMAGE = "inbox/party/team.jpg"
+ALICE = "inbox/party/faces/alice.jpg"
+ONE_SWAP = {"version": 1, "swaps": [{"source": "faces/alice.jpg", "target": "largest"}]}
+
+
+@pytest.fixture
+def akool(resources: dict[str, str]) -> Iterator[FakeAkool]:
+    yield from fake_akool()
+
+
+@pytest.fixture
+def h(akool: FakeAkool) -> Harness:
+    akool.faces["party/team.jpg"] = [face(120, 80, 90, 110)]
+    akool.faces["faces/alice.jpg"] = [face(20, 30, 120, 140)]
+    return make_harness(akool)
+
+
+class Counting:
+    """A Submitter on its own boto3 clients, counting every API call they make by operation."""
+
+    def __init__(self, h: Harness) -> None:
+        from dropswap.akool_client import AkoolClient
+        from dropswap.object_store import ObjectStore
+        from tests.unit.akool_fake import BASE, DETECT
+
+        self.calls: Counter[str] = Counter()
+        s3 = boto3.client("s3", region_name=REGION, config=S3_CONFIG)
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        for client in (s3, ddb):
+            client.meta.events.register("before-call.*.*", self._count)
+        self.submitter = Submitter(
+            JobStore(ddb, TABLE), ObjectStore(s3, BUCKET), lambda: AkoolClient(CREDS, BASE, DETECT),
+            h.settings,
+        )
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.calls[model.name] += 1
+
+    def event(self, key: str) -> list[str]:
+        self.calls.clear()
+        return [o.kind for o in self.submitter.handle_object_created(BUCKET, key)]
+
+
+def test_given_ready_job_when_sidecar_arrives_then_each_needed_call_once(h: Harness) -> None:
+    # Given the face and the image are there
+    h.put(ALICE)
+    h.put(IMAGE)
+    sidecar = h.put_manifest(IMAGE, ONE_SWAP)
+    counting = Counting(h)
+    # When the sidecar's event is processed
+    assert counting.event(sidecar) == ["SUBMITTED"]
+    # Then: one GET of the sidecar (content and version together, no HEAD before it), the dedupe read,
+    # one HEAD per input, the claim and the SUBMITTED write; no waiting-for query (nothing waits for a
+    # sidecar)
+    assert counting.calls == Counter(
+        {"GetObject": 1, "GetItem": 1, "HeadObject": 2, "UpdateItem": 2}
+    )
+
+
+def test_given_image_before_its_sidecar_then_one_read_and_one_query(h: Harness) -> None:
+    counting = Counting(h)
+    h.put(IMAGE)
+    assert counting.event(IMAGE) == ["IGNORED"]
+    # Its sidecar (absent: one GET answered 404) and the jobs waiting for it (one query)
+    assert counting.calls == Counter({"GetObject": 1, "Query": 1})
+
+
+def test_given_sidecar_first_when_image_arrives_then_the_sidecar_is_read_once(h: Harness) -> None:
+    h.put(ALICE)
+    sidecar = h.put_manifest(IMAGE, ONE_SWAP)
+    counting = Counting(h)
+    assert counting.event(sidecar) == ["WAITING"]
+    h.put(IMAGE)
+    assert counting.event(IMAGE) == ["SUBMITTED"]
+    # The sidecar once (no HEAD and GET of it), the job once, each input once, claim + SUBMITTED, and
+    # the waiting-for query (which finds the same job, already handled)
+    assert counting.calls == Counter(
+        {"GetObject": 1, "GetItem": 1, "HeadObject": 2, "UpdateItem": 2, "Query": 1}
+    )
+
+
+def test_given_duplicate_sidecar_event_then_two_reads_and_no_write(h: Harness) -> None:
+    h.put(ALICE)
+    h.put(IMAGE)
+    sidecar = h.put_manifest(IMAGE, ONE_SWAP)
+    counting = Counting(h)
+    counting.event(sidecar)
+    assert counting.event(sidecar) == ["DUPLICATE"]
+    assert counting.calls == Counter({"GetObject": 1, "GetItem": 1})
