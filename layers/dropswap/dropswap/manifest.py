@@ -45,6 +45,7 @@ _FIELD_HELP: dict[str, str] = {
     "engine": 'must be "auto", "pro" or "v3"',
 }
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+_PLAIN_KEY = re.compile(r"[^\W\d][\w-]*")
 _NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
 _BLOCKED_HOST_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain")
 
@@ -108,6 +109,11 @@ def _field_name(path: list[Any]) -> str:
     return out or "manifest"
 
 
+def _key(name: str) -> str:
+    """A key as it appears in a field path: bare when it is a plain name, else quoted (`""`, `"a b"`)."""
+    return name if _PLAIN_KEY.fullmatch(name) else json.dumps(name, ensure_ascii=False)
+
+
 def _help_for(field: str) -> str:
     if re.fullmatch(r"swaps\[\d+\]", field):
         return _FIELD_HELP["swap"]
@@ -128,7 +134,7 @@ def _schema_error(exc: fastjsonschema.JsonSchemaValueException) -> ManifestError
         # A misspelt field shows up as "missing"; naming the misspelling is the more useful message.
         for extra in (k for k in value if k not in allowed):
             if difflib.get_close_matches(extra, [name], n=1):
-                sub = f"{field}.{extra}" if field != "manifest" else extra
+                sub = f"{field}.{_key(extra)}" if field != "manifest" else _key(extra)
                 return ManifestError(sub, f'unknown field; did you mean "{name}"?')
         sub = f"{field}.{name}" if field != "manifest" else name
         return ManifestError(sub, f"is required; it {_help_for(sub)}")
@@ -136,7 +142,7 @@ def _schema_error(exc: fastjsonschema.JsonSchemaValueException) -> ManifestError
         allowed = list(definition.get("properties", {}))
         extra = sorted(k for k in value if k not in allowed)
         name = extra[0] if extra else "?"
-        sub = f"{field}.{name}" if field != "manifest" else name
+        sub = f"{field}.{_key(name)}" if field != "manifest" else _key(name)
         close = difflib.get_close_matches(name, allowed, n=1)
         hint = f'; did you mean "{close[0]}"?' if close else ""
         names = ", ".join(f'"{a}"' for a in allowed)
@@ -177,6 +183,17 @@ def parse_manifest(
             "check commas, quotes and brackets",
             code="INVALID_JSON",
         ) from None
+    except RecursionError:
+        raise ManifestError(
+            "manifest", "is nested too deeply to read; a manifest is a flat JSON object", code="INVALID_JSON"
+        ) from None
+    except ValueError:
+        # Python refuses integers of more than 4300 digits (int_max_str_digits); json raises it as is.
+        raise ManifestError(
+            "manifest", "holds a number with thousands of digits; use small whole numbers",
+            code="INVALID_JSON",
+        ) from None
+    _check_text(doc)
     try:
         _validate(doc)
     except fastjsonschema.JsonSchemaValueException as exc:
@@ -197,6 +214,30 @@ def parse_manifest(
         face_enhance=bool(doc.get("face_enhance", False)),
         engine=doc.get("engine", "auto"),
     )
+
+
+def _check_text(doc: Any) -> None:
+    """Every string (and key) must be Unicode text: JSON's \\uXXXX escapes can encode a lone UTF-16
+    surrogate, which is no character, cannot be written to a UTF-8 report or an S3 key, and would break
+    the error message meant to name it."""
+    stack = [doc]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ManifestError(
+                    "manifest",
+                    "contains a \\u escape of a lone UTF-16 surrogate (\\ud800–\\udfff), which is not a "
+                    "character; save the sidecar as UTF-8 text",
+                    code="INVALID_JSON",
+                ) from None
 
 
 def _target(value: Any) -> Target:
