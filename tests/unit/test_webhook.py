@@ -304,15 +304,16 @@ def test_given_terminal_job_and_bad_signature_then_401_without_asking_akool(reso
     assert reply.status_code == 401 and akool.calls == []
 
 
-def test_given_callback_before_submit_recorded_then_409_so_akool_retries(resources) -> None:
-    # Given a job the submitter has not yet marked SUBMITTED (no AKOOL _id yet), token already stored
-    from dropswap.tokens import hash_token
-
-    store().transition(JOB_ID, Status.WAITING, set_fields={"token_hash": hash_token(TOKEN)})
-    # When an authentic callback outruns the submitter's write
+def test_given_callback_before_submit_recorded_then_401_not_submitted_yet_and_nothing_written(
+    resources,
+) -> None:
+    # Given a job still WAITING: claimed and being submitted, its token hash not stored yet
+    store().transition(JOB_ID, Status.WAITING)
+    # When an authentic callback outruns the submitter's SUBMITTED write
     reply = _service(FakeAkool()).handle(JOB_ID, TOKEN, _body(2), is_base64=False)
-    # Then it is not acknowledged (AKOOL retries) and nothing is written
-    assert reply.status_code == 409 and get_job().status is Status.WAITING
+    # Then it is refused (AKOOL retries), labelled for what it is, and nothing is written
+    assert reply.status_code == 401 and reply.reason == "not_submitted_yet"
+    assert get_job().status is Status.WAITING
 
 
 def test_given_no_token_or_overlong_job_id_then_rejected(resources) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,14 +21,6 @@ _FILE_UPLOAD = TransferConfig(use_threads=False)
 
 class ObjectTooLarge(Exception):
     """An object is bigger than the caller allows."""
-
-
-class ObjectChanged(Exception):
-    """The object is no longer the version the caller saw (overwritten since)."""
-
-
-# An S3 ETag: MD5 hex, with "-<parts>" for multipart uploads. A version id never looks like one.
-_ETAG = re.compile(r"[0-9a-f]{32}(-\d+)?")
 
 
 @dataclass(frozen=True)
@@ -101,33 +92,6 @@ class ObjectStore:
             version_id=version if version and version != "null" else None,
         )
         return SmallObject(info, data if len(data) <= max_bytes else None)
-
-    def get_bytes(
-        self, key: str, max_bytes: int, bucket: str | None = None, *, version: str | None = None
-    ) -> bytes:
-        """A small object's content; ObjectTooLarge past `max_bytes` (read at most max_bytes + 1).
-
-        `version` (an ObjectInfo.version: ETag or version id) pins the read to what the caller saw, so
-        an overwrite between HEAD and GET raises ObjectChanged instead of mixing two versions.
-        """
-        kwargs: dict[str, Any] = {"Bucket": bucket or self.bucket, "Key": key}
-        if version:
-            if _ETAG.fullmatch(version):
-                kwargs["IfMatch"] = f'"{version}"'
-            else:
-                kwargs["VersionId"] = version
-        try:
-            resp = self._s3.get_object(**kwargs)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"PreconditionFailed", "412"}:
-                raise ObjectChanged(f"{key} changed since version {version}") from None
-            raise
-        body = resp["Body"]
-        data = body.read(max_bytes + 1)
-        body.close()
-        if len(data) > max_bytes:
-            raise ObjectTooLarge(f"{key} is larger than {max_bytes} bytes")
-        return data
 
     def put_json(self, key: str, document: Any) -> None:
         body = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False).encode("utf-8")

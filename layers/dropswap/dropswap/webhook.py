@@ -27,6 +27,7 @@ from dropswap.akool_client import AkoolError
 from dropswap.credentials import AkoolCredentials
 from dropswap.finalise import Action, AkoolLookup, AkoolTruth, Finaliser, Outcome
 from dropswap.job_store import Job
+from dropswap.jobs import Status
 from dropswap.tokens import token_matches
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,11 @@ class WebhookService:
         if job is None:
             return WebhookReply(404, {"error": "not found"}, "unknown_job")
         if not token_matches(token, job.token_hash):
-            return WebhookReply(401, {"error": "unauthorized"}, "bad_token")
+            # The token's hash is stored with SUBMITTED, so a callback can outrun it while the job is still
+            # WAITING (claimed, being submitted): still refused (AKOOL retries any non-200), but logged
+            # for what it is rather than as a bad token.
+            reason = "not_submitted_yet" if job.status is Status.WAITING else "bad_token"
+            return WebhookReply(401, {"error": "unauthorized"}, reason)
 
         callback = parse_callback(body, is_base64=is_base64)
         if callback is None:
@@ -126,10 +131,6 @@ class WebhookService:
             payload = webhook_crypto.decrypt(callback.data_encrypt, creds.client_id, creds.api_key)
         except webhook_crypto.WebhookCryptoError:
             return self._untrusted(job, creds, "undecryptable")
-        if job.akool_id is None:
-            # Authentic, but the submitter has not recorded AKOOL's _id yet (the callback outran the
-            # submit's own write): not 200, so that AKOOL tries again.
-            return WebhookReply(409, {"error": "job not submitted yet"}, "not_submitted")
         if payload.get("_id") != job.akool_id:
             return self._untrusted(job, creds, "id_mismatch")
 
