@@ -23,7 +23,15 @@ from typing import Any, Protocol
 from dropswap import keys
 from dropswap.akool_client import AkoolError
 from dropswap.config import Settings
-from dropswap.finalise import Action, AkoolLookup, AkoolTruth, Finaliser, Outcome, ResultSink
+from dropswap.finalise import (
+    Action,
+    AkoolLookup,
+    AkoolTruth,
+    Finaliser,
+    FinaliseStore,
+    Outcome,
+    ResultSink,
+)
 from dropswap.job_store import Job, TransitionResult
 from dropswap.jobs import Status
 from dropswap.report import build_report
@@ -34,7 +42,9 @@ JOB_TOO_OLD = "JOB_TOO_OLD"
 INPUT_NEVER_ARRIVED = "INPUT_NEVER_ARRIVED"
 
 
-class ReconcileStore(Protocol):
+class ReconcileStore(FinaliseStore, Protocol):
+    """What the reconciler needs of the job store: the finaliser's port plus queries and claims."""
+
     def open_jobs(self, status: Status, updated_before: str, limit: int = 500) -> Iterator[Job]: ...
 
     def claim(
@@ -42,17 +52,6 @@ class ReconcileStore(Protocol):
     ) -> TransitionResult: ...
 
     def release(self, job_id: str, owner: str) -> None: ...
-
-    def transition(
-        self,
-        job_id: str,
-        new_status: Status,
-        *,
-        set_fields: Mapping[str, Any] | None = None,
-        remove_fields: tuple[str, ...] = (),
-        expect_owner: str | None = None,
-        expect_finaliser: str | None = None,
-    ) -> TransitionResult: ...
 
 
 class WaitingRechecker(Protocol):
