@@ -27,6 +27,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from dropswap import keys
 from local.aws_requests import AwsCall
 from local.stack import LocalStack, complete_s3_record
 
@@ -110,11 +111,11 @@ class JobSpec:
 
     @property
     def sidecar_key(self) -> str:
-        return self.image_key + ".faceswap.json"
+        return keys.sidecar_key_for_image(self.image_key)
 
     @property
     def report_key(self) -> str:
-        return "results/" + self.image_key[len("inbox/"):] + ".result.json"
+        return keys.report_key(self.image_key)
 
 
 def webhook_job_id(entry: dict[str, Any]) -> str | None:

@@ -40,6 +40,7 @@ from typing import Any
 
 from benchmarks import pipeline
 from benchmarks.pipeline import ROOT, CallCounts, Driver, JobSpec, ReportWatcher
+from dropswap import keys
 from dropswap.jobs import job_id_for
 
 JOBS = 200
@@ -296,7 +297,7 @@ def _check(d: Driver, planned: list[SoakJob], kinds: dict[str, str], prefix: str
     writes = d.stack.aws_requests.object_writes(f"results/{prefix}")
 
     def result_key(job: SoakJob) -> str:
-        return job.report_key.removesuffix(".jpg.result.json") + ".swapped.jpg"
+        return keys.result_image_key(job.image_key)
 
     result_writes = Counter(writes.get(result_key(j), 0) for j in planned)
     results_right = all(writes.get(result_key(j), 0) == (0 if j.job_id in expected_failed else 1)

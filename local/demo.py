@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dropswap import keys
 from local.stack import ROOT, LocalStack, StackConfig
 from tests import photos
 
@@ -39,11 +40,11 @@ class DemoJob:
 
     @property
     def sidecar_key(self) -> str:
-        return self.image_key + ".faceswap.json"
+        return keys.sidecar_key_for_image(self.image_key)
 
     @property
     def report_key(self) -> str:
-        return "results/" + self.image_key[len("inbox/"):] + ".result.json"
+        return keys.report_key(self.image_key)
 
 
 JOBS = [

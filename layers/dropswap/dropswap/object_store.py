@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -55,19 +56,10 @@ class ObjectStore:
         try:
             resp = self._s3.head_object(Bucket=b, Key=key)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in {"404", "NoSuchKey", "NotFound"}:
+            if _missing(exc):
                 return None
             raise
-        version = resp.get("VersionId")
-        return ObjectInfo(
-            bucket=b,
-            key=key,
-            size=int(resp.get("ContentLength", 0)),
-            etag=str(resp.get("ETag", "")).strip('"'),
-            content_type=str(resp.get("ContentType", "")),
-            version_id=version if version and version != "null" else None,
-        )
+        return _info(b, key, resp)
 
     def read_small(self, key: str, max_bytes: int, bucket: str | None = None) -> SmallObject | None:
         """A small object's metadata and content from one GET (so both are of the same version), or
@@ -76,22 +68,13 @@ class ObjectStore:
         try:
             resp = self._s3.get_object(Bucket=b, Key=key)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code", "") in {"404", "NoSuchKey", "NotFound"}:
+            if _missing(exc):
                 return None
             raise
         body = resp["Body"]
         data = body.read(max_bytes + 1)
         body.close()
-        version = resp.get("VersionId")
-        info = ObjectInfo(
-            bucket=b,
-            key=key,
-            size=int(resp.get("ContentLength", 0)),
-            etag=str(resp.get("ETag", "")).strip('"'),
-            content_type=str(resp.get("ContentType", "")),
-            version_id=version if version and version != "null" else None,
-        )
-        return SmallObject(info, data if len(data) <= max_bytes else None)
+        return SmallObject(_info(b, key, resp), data if len(data) <= max_bytes else None)
 
     def put_json(self, key: str, document: Any) -> None:
         body = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False).encode("utf-8")
@@ -112,3 +95,20 @@ class ObjectStore:
             Params={"Bucket": bucket or self.bucket, "Key": key},
             ExpiresIn=expires_seconds,
         )
+
+
+def _missing(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code", "") in {"404", "NoSuchKey", "NotFound"}
+
+
+def _info(bucket: str, key: str, resp: Mapping[str, Any]) -> ObjectInfo:
+    """ObjectInfo from a HeadObject or GetObject response (they carry the same metadata fields)."""
+    version = resp.get("VersionId")
+    return ObjectInfo(
+        bucket=bucket,
+        key=key,
+        size=int(resp.get("ContentLength", 0)),
+        etag=str(resp.get("ETag", "")).strip('"'),
+        content_type=str(resp.get("ContentType", "")),
+        version_id=version if version and version != "null" else None,
+    )
