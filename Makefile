@@ -6,8 +6,13 @@ STAMP  := $(VENV)/.requirements-stamp
 REQS   := requirements-dev.txt requirements-nodeps.txt layers/dropswap/requirements.txt
 # The layer's package, as Lambda puts it on the path, plus the repo root for local/ and tests/.
 export PYTHONPATH := $(CURDIR)/layers/dropswap:$(CURDIR)
+# Lambda's runtime, python3.13: on PATH, else the newest pyenv 3.13.
+PY313 ?= $(shell command -v python3.13 2>/dev/null || ls -d $(HOME)/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | tail -n 1)
+# MiniStack, the local AWS (local/ministack.py), in its own python3.13 venv: it pins its own botocore,
+# and the functions run on its interpreter.
+MINISTACK := .venvs/ministack/.requirements-stamp
 
-.PHONY: help venv lint typecheck test unit integration demo up bench soak clean
+.PHONY: help venv ministack-venv lint typecheck test unit integration demo up bench soak clean
 
 help:
 	@echo "make demo   - run the whole pipeline offline on the local stack, write demo-out/index.html"
@@ -24,6 +29,14 @@ $(STAMP): $(REQS)
 
 venv: $(STAMP)
 
+$(MINISTACK): requirements-ministack.txt
+	@test -n "$(PY313)" || { echo "python3.13 not found (PATH or ~/.pyenv/versions/3.13*): install it, e.g. 'pyenv install 3.13'" >&2; exit 1; }
+	test -x .venvs/ministack/bin/python || $(PY313) -m venv .venvs/ministack
+	.venvs/ministack/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-ministack.txt
+	touch $@
+
+ministack-venv: $(MINISTACK)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/cfn-lint template.yaml
@@ -31,30 +44,30 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy layers/dropswap/dropswap functions local benchmarks tests
 
-test: lint typecheck
+test: lint typecheck $(MINISTACK)
 	$(VENV)/bin/pytest
 
 unit: $(STAMP)
 	$(VENV)/bin/pytest tests/unit
 
-integration: $(STAMP)
+integration: $(STAMP) $(MINISTACK)
 	$(VENV)/bin/pytest -m integration
 
-demo: $(STAMP)
+demo: $(STAMP) $(MINISTACK)
 	$(PY) -m local.demo
 
-up: $(STAMP)
+up: $(STAMP) $(MINISTACK)
 	$(PY) -m local.stack $(ARGS)
 
-bench: $(STAMP)
+bench: $(STAMP) $(MINISTACK)
 	$(PY) -m benchmarks.run
 
 # Load + faults on the local stack (writes the Soak section of benchmarks/REPORT.md), then the fuzz
 # tests with the large hypothesis profile, whose result is added to that section.
-soak: $(STAMP)
+soak: $(STAMP) $(MINISTACK)
 	$(PY) -m benchmarks.soak
 	HYPOTHESIS_PROFILE=soak $(VENV)/bin/pytest tests/fuzz -q -p no:cacheprovider --junitxml=.dropswap/fuzz-soak.xml
 	$(PY) -m benchmarks.soak --record-fuzz .dropswap/fuzz-soak.xml
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-out .dropswap
+	rm -rf $(VENV) .venvs .pytest_cache .mypy_cache .ruff_cache demo-out .dropswap .aws-sam

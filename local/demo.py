@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from dropswap import keys
-from local.stack import ROOT, LocalStack, StackConfig
+from local.stack import LocalStack, StackConfig
+from local.template import ROOT
 from tests import photos
 
 OUT = ROOT / "demo-out"
@@ -171,7 +172,8 @@ img {{ width: 100%; max-height: 420px; object-fit: contain; object-position: lef
 </style></head><body>
 <h1>dropswap demo</h1>
 <p>Photos dropped into <code>s3://{html.escape(stack.bucket)}/{PREFIX}</code> on the local stack
-(moto + the AKOOL emulator, offline). Sample photos: the astronaut Eileen Collins (NASA, scikit-image) and
+(template.yaml deployed to MiniStack with IAM enforced, and the AKOOL emulator; offline).
+Sample photos: the astronaut Eileen Collins (NASA, scikit-image) and
 Grace Hopper (US Navy, matplotlib), both public domain.</p>
 {''.join(rows)}
 </body></html>
@@ -203,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=["realistic", "instant"], default="realistic")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    print("dropswap demo: starting the local stack (moto, AKOOL emulator, functions)…", flush=True)
+    print("dropswap demo: deploying template.yaml to the local stack (MiniStack, AKOOL emulator)…",
+          flush=True)
     config = StackConfig(mode="instant" if args.mode == "instant" else "realistic")
     with _native_stderr_to(config.state_dir / "logs" / "demo-stderr.log"), LocalStack(config) as stack:
         print(f"  stack up in {time.monotonic() - started:.1f}s; AKOOL emulator at {stack.akool_url}")

@@ -60,7 +60,7 @@ def moto_aws(aws_env: None) -> Iterator[None]:
     from moto import mock_aws
 
     from dropswap import aws
-    from local import moto_atomic
+    from tests import moto_atomic
 
     moto_atomic.install()
     from dropswap.config import settings
@@ -77,12 +77,19 @@ def moto_aws(aws_env: None) -> Iterator[None]:
 
 
 def create_table(client: Any, name: str = TABLE) -> None:
-    template = tpl.load_template()
-    client.create_table(TableName=name, **tpl.table_definition(template))
-    ttl = tpl.ttl_attribute(template)
-    if ttl:
+    """The Jobs table as template.yaml defines it: keys, GSIs, billing, TTL."""
+    props = tpl.load_template()["Resources"]["JobsTable"]["Properties"]
+    client.create_table(
+        TableName=name,
+        AttributeDefinitions=props["AttributeDefinitions"],
+        KeySchema=props["KeySchema"],
+        BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"),
+        GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"],
+    )
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
         client.update_time_to_live(
-            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl}
+            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]}
         )
 
 

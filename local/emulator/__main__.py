@@ -34,6 +34,11 @@ def main(argv: list[str] | None = None) -> int:
         help=f"host or network to fetch from / call back (repeatable; default {DEFAULT_ALLOWED_HOSTS})",
     )
     parser.add_argument("--public-url", default=None, help="base URL written into result and crop URLs")
+    parser.add_argument("--tls-cert", default=None, help="PEM certificate chain: serve HTTPS")
+    parser.add_argument("--tls-key", default=None, help="PEM private key for --tls-cert")
+    parser.add_argument("--ca-bundle", default=None, help="CA bundle trusted for downloads and webhooks")
+    parser.add_argument("--execute-api-endpoint", default=None,
+                        help="local API Gateway that stands in for *.execute-api.<region>.amazonaws.com")
     args = parser.parse_args(argv)
     if not args.api_key:
         parser.error("--api-key (or $AKOOL_EMULATOR_API_KEY) is required")
@@ -50,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
             webhook_retries=args.webhook_retries,
             allowed_hosts=tuple(args.allow_host) if args.allow_host else DEFAULT_ALLOWED_HOSTS,
             public_url=args.public_url,
+            tls_cert_file=args.tls_cert,
+            tls_key_file=args.tls_key,
+            ca_bundle=args.ca_bundle,
+            execute_api_endpoint=args.execute_api_endpoint,
         )
     except ValueError as exc:
         parser.error(str(exc))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 Mode = Literal["realistic", "instant"]
 EngineKind = Literal["real", "passthrough"]
@@ -49,8 +50,16 @@ class EmulatorConfig:
     # Hosts the emulator may download from and post webhooks to: IP networks ("127.0.0.0/8"),
     # host names ("localhost", matched exactly, never resolved), or "*" for any host.
     allowed_hosts: tuple[str, ...] = field(default=DEFAULT_ALLOWED_HOSTS)
-    # Base URL written into result and crop URLs; default is the server's own http://host:port.
+    # Base URL written into result and crop URLs; default is the server's own http(s)://host:port.
     public_url: str | None = None
+    # HTTPS: the certificate chain and key the server presents (both or neither), and the CA bundle it
+    # trusts when it downloads inputs and posts webhooks (None: the public roots).
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    ca_bundle: str | None = None
+    # Offline stand-in for DNS: callbacks to https://<api>.execute-api.<region>.amazonaws.com/<stage>/...
+    # go to this local API Gateway instead, as <endpoint>/_aws/execute-api/<api>/<stage>/...
+    execute_api_endpoint: str | None = None
 
     def __post_init__(self) -> None:
         if self.host not in _LOOPBACK_BIND:
@@ -70,9 +79,32 @@ class EmulatorConfig:
             raise ValueError("workers and webhook_senders must be at least 1")
         if self.webhook_retries < 0 or self.credits_per_job < 0:
             raise ValueError("webhook_retries and credits_per_job must not be negative")
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together")
         self.allowed_hosts = tuple(self.allowed_hosts)
         for entry in self.allowed_hosts:
             _parse_allow_entry(entry)  # fail fast on a typo
+
+
+_EXECUTE_API_HOST = re.compile(r"^([a-z0-9]{8,12})\.execute-api\.[a-z0-9-]+\.amazonaws\.com$")
+
+
+def route_url(url: str, execute_api_endpoint: str | None) -> str:
+    """Where a request for `url` goes: execute-api hosts to the local API Gateway, the rest unchanged."""
+    if not execute_api_endpoint:
+        return url
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return url
+    match = _EXECUTE_API_HOST.match(host)
+    if parts.scheme != "https" or match is None:
+        return url
+    base = execute_api_endpoint.rstrip("/")
+    return urlunsplit(urlsplit(f"{base}/_aws/execute-api/{match.group(1)}{parts.path}")._replace(
+        query=parts.query
+    ))
 
 
 def _parse_allow_entry(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | str:

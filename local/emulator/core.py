@@ -73,6 +73,7 @@ class Emulator:
             config.max_download_bytes,
             config.max_redirects,
             self._resolve_own,
+            verify=config.ca_bundle or True,
         )
         self.swapper = Swapper(self.fetcher, self.own_netlocs, self.crops.get, config.max_faces)
         self.webhooks = WebhookDispatcher(config, self.lock, lambda: self.mode, self.jobs.live)

@@ -39,12 +39,14 @@ class Fetcher:
         max_bytes: int,
         max_redirects: int,
         local: LocalResolver,
+        verify: str | bool = True,
     ) -> None:
         self._allowed = allowed_hosts
         self._timeout = timeout
         self._max_bytes = max_bytes
         self._max_redirects = max_redirects
         self._local = local
+        self._verify = verify  # a CA bundle path, or True for the public roots
 
     def fetch(self, url: str) -> Fetched:
         own = self._local(url)
@@ -54,6 +56,7 @@ class Fetcher:
         # keeps proxy variables from routing loopback traffic elsewhere.
         with requests.Session() as session:
             session.trust_env = False
+            session.verify = self._verify
             current = url
             for _ in range(self._max_redirects + 1):
                 if not host_allowed(current, self._allowed):

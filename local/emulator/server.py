@@ -317,11 +317,15 @@ class RunningEmulator:
 def start_emulator(config: EmulatorConfig) -> RunningEmulator:
     """Bind config.host:config.port (0 = a free port), start the server, workers and webhook senders."""
     emu = Emulator(config)
+    tls = None
+    if config.tls_cert_file and config.tls_key_file:
+        tls = (config.tls_cert_file, config.tls_key_file)
     server = make_server(
-        config.host, config.port, EmulatorApp(emu), threaded=True, request_handler=_QuietHandler
+        config.host, config.port, EmulatorApp(emu), threaded=True, request_handler=_QuietHandler,
+        ssl_context=tls,
     )
     host = f"[{config.host}]" if ":" in config.host else config.host
-    url = f"http://{host}:{server.server_port}"
+    url = f"{'https' if tls else 'http'}://{host}:{server.server_port}"
     emu.start(url)
     # A short poll interval so stop() returns quickly.
     thread = threading.Thread(

@@ -18,7 +18,7 @@ from typing import Any
 
 import requests
 
-from local.emulator.config import EmulatorConfig, Mode, host_allowed
+from local.emulator.config import EmulatorConfig, Mode, host_allowed, route_url
 
 _INSTANT_BACKOFF_CAP = 0.5  # seconds; instant mode keeps retries tiny
 
@@ -96,7 +96,8 @@ class WebhookDispatcher:
 
     def schedule(self, delivery: Delivery, delay: float | None = None) -> None:
         """Queue an attempt after `delay` seconds, or (first attempts) at the delivery's not_before."""
-        if not host_allowed(delivery.url, self._config.allowed_hosts):
+        if not host_allowed(route_url(delivery.url, self._config.execute_api_endpoint),
+                            self._config.allowed_hosts):
             with self._state_lock:
                 delivery.state = "blocked"
                 delivery.attempts.append(Attempt(time.time(), None, "host not allowed (emulator allow-list)"))
@@ -146,8 +147,9 @@ class WebhookDispatcher:
         try:
             with requests.Session() as session:
                 session.trust_env = False
+                session.verify = self._config.ca_bundle or True
                 resp = session.post(
-                    delivery.url,
+                    route_url(delivery.url, self._config.execute_api_endpoint),
                     json=delivery.body,
                     timeout=self._config.webhook_timeout_seconds,
                     allow_redirects=False,

@@ -14,12 +14,10 @@ from tests.integration.helpers import User
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     config = StackConfig(
         mode="instant",
-        # The tests run the reconciler themselves (User.reconcile) so its timing is theirs to control.
-        reconcile_every_seconds=3600.0,
+        # The tests run the reconciler themselves (User.reconcile), so its timing is theirs to control:
+        # the template's ReconcileAfterSeconds parameter is shortened, nothing else differs from AWS.
         reconcile_after_seconds=1,
-        async_retry_delays=(0.2, 0.4),
         state_dir=tmp_path_factory.mktemp("dropswap-state"),
-        concurrency={"SubmitFunction": 2, "WebhookFunction": 2, "ReconcileFunction": 1},
     )
     with LocalStack(config) as running:
         yield running

@@ -1,6 +1,6 @@
 """What a user (or a pipeline) does against the local stack: boto3 on the local endpoint, the emulator's
-admin API for faults and its request log. No access to the stack's internals except running the
-schedule, which stands in for EventBridge's timer."""
+admin API for faults and its request log. No access to the stack's internals; the reconciler is invoked
+by hand (as an operator may) instead of waiting for its schedule."""
 
 from __future__ import annotations
 
@@ -88,7 +88,8 @@ class User:
 
     # -- AKOOL emulator ------------------------------------------------------------------------
     def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        resp = requests.request(method, f"{self.stack.akool_url}/_emulator/{path}", json=body, timeout=10)
+        resp = requests.request(method, f"{self.stack.akool_url}/_emulator/{path}", json=body, timeout=10,
+                                verify=str(self.stack.tls.bundle))
         resp.raise_for_status()
         data: dict[str, Any] = resp.json()
         return data

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from local.stack import ROOT
+from local.template import ROOT
 from tests.integration.helpers import ASTRONAUT, HOPPER
 
 pytestmark = pytest.mark.integration
@@ -37,7 +37,7 @@ def test_given_make_up_with_watch_when_files_dropped_then_results_come_back_and_
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'dropswap'}{os.pathsep}{ROOT}"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "local.stack", "--mode", "instant", "--watch", str(drop),
-         "--state-dir", str(state), "--reconcile-every", "2"],
+         "--state-dir", str(state)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:

@@ -176,10 +176,12 @@ def test_given_forged_webhook_then_rejected_and_job_unchanged(user: User) -> Non
     time.sleep(1.0)
     status_before = user.jobs_for(image)[0]["status"]
     # When someone posts a callback with a guessed token and a made-up body
-    url = f"{user.stack.gateway.stage_url}/webhooks/akool/{job_id}"  # type: ignore[union-attr]
+    url = f"{user.stack.webhook_base_url}/webhooks/akool/{job_id}"
     body = {"signature": "0" * 40, "dataEncrypt": "AAAA", "timestamp": 1, "nonce": "1"}
-    forged = requests.post(url, params={"token": "guessed"}, json=body, timeout=10)
-    unknown = requests.post(url.replace(job_id, "0" * 32), params={"token": "x"}, json=body, timeout=10)
+    ca = str(user.stack.tls.bundle)
+    forged = requests.post(url, params={"token": "guessed"}, json=body, timeout=10, verify=ca)
+    unknown = requests.post(url.replace(job_id, "0" * 32), params={"token": "x"}, json=body, timeout=10,
+                            verify=ca)
     # Then both are refused and the job did not move
     assert forged.status_code == 401
     assert unknown.status_code == 404

@@ -2,7 +2,8 @@
 
 moto checks a ConditionExpression and then writes, without a lock; two threads (or two requests to a
 threaded moto server) can both pass the same condition. Real DynamoDB never allows that, and our
-exactly-once guarantees rest on it, so the local stack and the tests serialise moto's item writes.
+exactly-once guarantees rest on it, so the unit tests serialise moto's item writes. (The local stack runs
+on MiniStack, whose conditional writes are atomic.)
 """
 
 from __future__ import annotations
