@@ -30,8 +30,7 @@ from local.template import ROOT, load_template
 LAYER_DIR = ROOT / "layers" / "dropswap"
 LAYER_CACHE = ROOT / ".dropswap" / "cache"
 ARTIFACTS_BUCKET = "dropswap-local-artifacts"
-_PIP_PLATFORM = {"x86_64": "manylinux_2_28_x86_64", "aarch64": "manylinux_2_28_aarch64",
-                 "arm64": "manylinux_2_28_aarch64"}
+_PIP_ARCH = {"x86_64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 
 
 class DeployError(RuntimeError):
@@ -59,11 +58,13 @@ def build_host_layer(python: Path) -> Path:
     LAYER_CACHE.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="layer-build-", dir=LAYER_CACHE))
     try:
-        subprocess.run(
+        build = subprocess.run(
             ["make", "--no-print-directory", "-C", str(LAYER_DIR), "build-SharedLayer",
-             f"ARTIFACTS_DIR={scratch}", f"PYTHON={python}", f"PIP_PLATFORM={_PIP_PLATFORM[machine]}"],
-            check=True, stdout=subprocess.DEVNULL, env=_build_env(),
+             f"ARTIFACTS_DIR={scratch}", f"PYTHON={python}", f"PIP_ARCH={_PIP_ARCH[machine]}"],
+            capture_output=True, text=True, env=_build_env(), check=False,
         )
+        if build.returncode != 0:
+            raise DeployError(f"the layer build failed:\n{build.stdout[-2000:]}{build.stderr[-3000:]}")
         try:
             scratch.rename(target)
         except OSError:  # another run built the same content first
