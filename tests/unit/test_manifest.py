@@ -17,7 +17,9 @@ from dropswap.manifest import ManifestError, parse_manifest
 ROOT = Path(__file__).resolve().parents[2]
 DROP = "my-drop-bucket"
 SIDECAR = "inbox/party/team.jpg.faceswap.json"
-SOURCE_HELP = "use a key relative to the sidecar's folder, an s3://<drop bucket>/… URI or an https:// URL"
+SOURCE_HELP = (
+    "use a key relative to the sidecar's folder, an s3://<drop bucket>/inbox/… URI or an https:// URL"
+)
 
 
 def _parse(doc: Any, *, extra: tuple[str, ...] = (), raw: bytes | None = None):
@@ -70,14 +72,14 @@ def test_given_contract_example_when_parsed_then_sources_and_targets_resolved() 
         "version": 1,
         "swaps": [
             {"source": "faces/alice.jpg", "target": 0},
-            {"source": f"s3://{DROP}/people/bob.png", "target": {"x": 410, "y": 220}},
+            {"source": f"s3://{DROP}/inbox/people/bob.png", "target": {"x": 410, "y": 220}},
             {"source": "https://cdn.example.com/carol.jpg", "target": "largest"},
         ],
         "face_enhance": False,
         "engine": "auto",
     }
     m = _parse(doc)
-    assert [s.source.key for s in m.swaps] == ["inbox/party/faces/alice.jpg", "people/bob.png", None]
+    assert [s.source.key for s in m.swaps] == ["inbox/party/faces/alice.jpg", "inbox/people/bob.png", None]
     assert m.swaps[1].source.bucket == DROP and m.swaps[2].source.url == "https://cdn.example.com/carol.jpg"
     assert [s.target for s in m.swaps] == [0, Point(410, 220), "largest"]
 
@@ -94,8 +96,9 @@ def test_given_relative_paths_with_dots_then_resolved_inside_inbox() -> None:
     assert _parse(_one("./a:b.jpg")).swaps[0].source.key == "inbox/party/a:b.jpg"
 
 
-def test_given_extra_bucket_allowed_then_s3_source_accepted() -> None:
-    assert _parse(_one("s3://faces-lib/x/a.png"), extra=("faces-lib",)).swaps[0].source.bucket == "faces-lib"
+def test_given_extra_bucket_allowed_then_s3_source_accepted_under_any_prefix() -> None:
+    source = _parse(_one("s3://faces-lib/x/a.png"), extra=("faces-lib",)).swaps[0].source
+    assert (source.bucket, source.key) == ("faces-lib", "x/a.png")
 
 
 # -- rejections ----------------------------------------------------------------------------------
@@ -192,6 +195,11 @@ def test_given_51_swaps_then_limit_error() -> None:
         ("https:///a.jpg", "the URL has no host"),
         ("s3://my-drop-bucket/", "needs a bucket and an object key"),
         ("s3://my-drop-bucket/a/../b.jpg", '"." and ".." segments are not allowed'),
+        # Other prefixes of the shared drop bucket hold other uploaders' files (results/ above all).
+        ("s3://my-drop-bucket/results/party/team.swapped.jpg", "only keys under inbox/ of the drop bucket"),
+        ("s3://my-drop-bucket/people/bob.png", "only keys under inbox/ of the drop bucket"),
+        ("s3://my-drop-bucket/inbox", "only keys under inbox/ of the drop bucket"),
+        ("s3://my-drop-bucket/Inbox/a.jpg", "only keys under inbox/ of the drop bucket"),
     ],
 )
 def test_given_forbidden_source_then_rejected_with_reason_and_alternatives(source: str, reason: str) -> None:
@@ -209,6 +217,11 @@ def test_given_http_source_then_message_matches_the_contract_shape() -> None:
         'swaps[1].source: "http://cdn.example.com/b.jpg" is not allowed '
         "(plain http is not accepted; use https); " + SOURCE_HELP
     )
+
+
+def test_given_drop_bucket_listed_as_extra_too_then_still_only_inbox() -> None:
+    err = _error(_one(source="s3://my-drop-bucket/results/a.jpg"), extra=("my-drop-bucket",))
+    assert err.code == "INVALID_SOURCE" and "only keys under inbox/" in err.message
 
 
 def test_given_other_bucket_then_rejected_naming_the_parameter() -> None:

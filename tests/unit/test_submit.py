@@ -530,12 +530,28 @@ def test_given_https_source_then_passed_as_is(h: Harness) -> None:
     assert body is not None and body["sourceImage"][0]["path"] == url
 
 
-def test_given_s3_source_in_drop_bucket_outside_inbox_then_presigned(h: Harness) -> None:
-    h.put("people/bob.png")
-    sidecar = _ready(h, _manifest((f"s3://{BUCKET}/people/bob.png", "largest")))
+def test_given_s3_source_elsewhere_in_inbox_then_presigned(h: Harness) -> None:
+    h.put("inbox/people/bob.png")
+    sidecar = _ready(h, _manifest((f"s3://{BUCKET}/inbox/people/bob.png", "largest")))
     h.event(sidecar)
     body = h.akool.submissions()[0].body
-    assert body is not None and _presigned_key(body["sourceImage"][0]["path"]).endswith("people/bob.png")
+    assert body is not None
+    assert _presigned_key(body["sourceImage"][0]["path"]).endswith("inbox/people/bob.png")
+
+
+def test_given_s3_source_naming_another_users_result_then_rejected_without_calling_akool(h: Harness) -> None:
+    # Given someone else's result in the shared drop bucket, and a manifest naming it as its face
+    h.put("results/other/team.swapped.jpg")
+    sidecar = _ready(h, _manifest((f"s3://{BUCKET}/results/other/team.swapped.jpg", "largest")))
+    # When the sidecar's event is processed
+    [outcome] = h.event(sidecar)
+    # Then the job is REJECTED with a report that says what to do, and AKOOL never sees the URL
+    assert outcome.kind == "REJECTED"
+    assert h.akool.calls == []
+    report = h.report(IMAGE)
+    assert report["status"] == "REJECTED" and report["error"]["code"] == "INVALID_SOURCE"
+    assert "only keys under inbox/ of the drop bucket" in report["error"]["message"]
+    assert h.job(IMAGE).status is Status.REJECTED
 
 
 def test_given_submission_then_webhook_url_carries_job_and_token_and_only_its_hash_is_stored(

@@ -31,7 +31,9 @@ MAX_SWAPS = int(SCHEMA["properties"]["swaps"]["maxItems"])
 
 Engine = Literal["auto", "pro", "v3"]
 
-_SOURCE_HELP = "use a key relative to the sidecar's folder, an s3://<drop bucket>/… URI or an https:// URL"
+_SOURCE_HELP = (
+    "use a key relative to the sidecar's folder, an s3://<drop bucket>/inbox/… URI or an https:// URL"
+)
 _FIELD_HELP: dict[str, str] = {
     "version": 'must be 1 (the only manifest version); add "version": 1',
     "swaps": 'must be a list of 1 to 50 objects like {"source": "faces/alice.jpg", "target": 0}',
@@ -256,7 +258,8 @@ def _not_allowed(value: str, field: str, why: str = "") -> ManifestError:
 
 
 def resolve_source(raw: str, field: str, folder: str, allowed_buckets: tuple[str, ...]) -> Source:
-    """Apply the source rules: relative keys stay in inbox/, s3:// only in allowed buckets, public https."""
+    """Apply the source rules: relative keys stay in inbox/, s3:// only under inbox/ of the drop bucket or
+    in an allowed extra bucket, public https."""
     value = raw.strip()
     if not value:
         raise ManifestError(field, f"is empty; {_SOURCE_HELP}", code="INVALID_SOURCE")
@@ -319,6 +322,11 @@ def _s3_source(value: str, field: str, allowed_buckets: tuple[str, ...]) -> Sour
     if any(seg in {".", ".."} for seg in key.split("/")):
         # Such keys are mangled by URL normalisation on the way to AKOOL; never useful for a face photo.
         raise _not_allowed(value, field, '"." and ".." segments are not allowed in s3:// keys')
+    if bucket == allowed_buckets[0] and not key.startswith(keys.INBOX):
+        # Uploaders share the drop bucket: any other prefix (results/ above all) holds other people's
+        # files, and AKOOL would fetch them through a URL this pipeline presigns.
+        why = f"only keys under {keys.INBOX} of the drop bucket can be sources; upload the face there"
+        raise _not_allowed(value, field, why)
     return Source(raw=value, bucket=bucket, key=key)
 
 
