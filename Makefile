@@ -6,18 +6,25 @@ STAMP  := $(VENV)/.requirements-stamp
 REQS   := requirements-dev.txt requirements-nodeps.txt layers/dropswap/requirements.txt
 # The layer's package, as Lambda puts it on the path, plus the repo root for local/ and tests/.
 export PYTHONPATH := $(CURDIR)/layers/dropswap:$(CURDIR)
-# Lambda's runtime, python3.13: on PATH, else the newest pyenv 3.13.
-PY313 ?= $(shell command -v python3.13 2>/dev/null || ls -d $(HOME)/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | tail -n 1)
+# Lambda's runtime, python3.13: the first that runs, from PATH, else the newest pyenv 3.13 (pyenv's shim is
+# on PATH even when 3.13 is not selected, and then fails). Its real path, so its folder can go first on PATH.
+ifndef PY313
+PY313 := $(shell for p in python3.13 $$(ls -d $(HOME)/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | sort -rV); do \
+	$$p -c 'import sys; assert sys.version_info[:2] == (3, 13); print(sys.executable)' 2>/dev/null && break; done)
+endif
+NO_PY313 := python3.13 not found (PATH or ~/.pyenv/versions/3.13*): install it, e.g. 'pyenv install 3.13'
 # MiniStack, the local AWS (local/ministack.py), in its own python3.13 venv: it pins its own botocore,
 # and the functions run on its interpreter.
 MINISTACK := .venvs/ministack/.requirements-stamp
+SAM       := .venvs/sam/.requirements-stamp
 
-.PHONY: help venv ministack-venv lint typecheck test unit integration demo up bench soak clean
+.PHONY: help venv ministack-venv build lint typecheck test unit integration demo up bench soak clean
 
 help:
 	@echo "make demo   - run the whole pipeline offline on the local stack, write demo-out/index.html"
 	@echo "make test   - lint, type-check, template checks and the whole test suite"
 	@echo "make up     - start the local stack and leave it running (Ctrl-C stops it)"
+	@echo "make build  - sam build without Docker: the arm64 artifact in .aws-sam/build (needs python3.13)"
 	@echo "make bench  - benchmarks, writes benchmarks/REPORT.md"
 	@echo "make soak   - bounded load + fault + fuzz suite on the local stack"
 
@@ -37,6 +44,19 @@ $(MINISTACK): requirements-ministack.txt
 	touch $@
 
 ministack-venv: $(MINISTACK)
+
+# SAM CLI, in its own venv (its pins are not the dev venv's).
+$(SAM): requirements-sam.txt
+	@test -n "$(PY313)" || { echo "$(NO_PY313)" >&2; exit 1; }
+	test -x .venvs/sam/bin/python || $(PY313) -m venv .venvs/sam
+	.venvs/sam/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+# The deployable artifact in .aws-sam/build, without Docker: the functions' python3.13 builder needs
+# python3.13 on PATH; the arm64 layer comes from layers/dropswap/Makefile (aarch64 wheels + 3.13 bytecode).
+build: $(SAM)
+	@test -n "$(PY313)" || { echo "$(NO_PY313)" >&2; exit 1; }
+	PATH="$(dir $(PY313)):$$PATH" SAM_CLI_TELEMETRY=0 .venvs/sam/bin/sam build --no-use-container
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
