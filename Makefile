@@ -17,8 +17,9 @@ NO_PY313 := python3.13 not found (PATH or ~/.pyenv/versions/3.13*): install it, 
 # and the functions run on its interpreter.
 MINISTACK := .venvs/ministack/.requirements-stamp
 SAM       := .venvs/sam/.requirements-stamp
+VENV313   := .venvs/py313/.requirements-stamp
 
-.PHONY: help venv ministack-venv build lint typecheck test unit integration demo up bench soak clean
+.PHONY: help venv ministack-venv build unit313 layer-test lint typecheck test unit integration demo up bench soak clean
 
 help:
 	@echo "make demo   - run the whole pipeline offline on the local stack, write demo-out/index.html"
@@ -58,6 +59,22 @@ build: $(SAM)
 	@test -n "$(PY313)" || { echo "$(NO_PY313)" >&2; exit 1; }
 	PATH="$(dir $(PY313)):$$PATH" SAM_CLI_TELEMETRY=0 .venvs/sam/bin/sam build --no-use-container
 
+# python3.13 (Lambda's runtime) with only what tests/unit need; the dev venv stays on 3.11 for mediapipe.
+$(VENV313): requirements-py313.txt
+	@test -n "$(PY313)" || { echo "$(NO_PY313)" >&2; exit 1; }
+	test -x .venvs/py313/bin/python || $(PY313) -m venv .venvs/py313
+	.venvs/py313/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-py313.txt
+	touch $@
+
+unit313: $(VENV313)
+	.venvs/py313/bin/pytest tests/unit
+
+# The layer built for this machine by its own make target, every handler imported from it on python3.13
+# (bytecode used, nothing written); and make build's arm64 layer. make test runs make build for it:
+# SAM CLI costs about a minute to install, and only then does CI prove the Docker-free build works.
+layer-test: $(VENV313) build
+	.venvs/py313/bin/pytest -m build tests/build
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/cfn-lint template.yaml
@@ -65,7 +82,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy layers/dropswap/dropswap functions local benchmarks tests
 
-test: lint typecheck $(MINISTACK)
+test: lint typecheck $(MINISTACK) unit313 layer-test
 	$(VENV)/bin/pytest
 
 unit: $(STAMP)
@@ -80,7 +97,7 @@ demo: $(STAMP) $(MINISTACK)
 up: $(STAMP) $(MINISTACK)
 	$(PY) -m local.stack $(ARGS)
 
-bench: $(STAMP) $(MINISTACK)
+bench: $(STAMP) $(MINISTACK) $(VENV313)
 	$(PY) -m benchmarks.run
 
 # Load + faults on the local stack (writes the Soak section of benchmarks/REPORT.md), then the fuzz

@@ -9,23 +9,9 @@ from __future__ import annotations
 
 import re
 from importlib import metadata
-from pathlib import Path
 
-from packaging.markers import Marker
-from packaging.utils import canonicalize_name
-
-LAYER = Path(__file__).resolve().parents[2] / "layers" / "dropswap"
-_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)\s*(?:;([^\\]*))?")
-
-
-def pins(path: Path) -> dict[str, str]:
-    """name → version of every `name==version` line that applies to this interpreter."""
-    out: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        m = _PIN.match(line)
-        if m and (not m[3] or Marker(m[3].strip()).evaluate()):
-            out[canonicalize_name(m[1])] = m[2]
-    return out
+from tests.build.lambda_layer import LAYER_SOURCE as LAYER
+from tests.build.lambda_layer import PIN, pins
 
 
 def test_given_the_layer_lock_when_reading_it_then_it_pins_the_closure_with_hashes() -> None:
@@ -35,7 +21,7 @@ def test_given_the_layer_lock_when_reading_it_then_it_pins_the_closure_with_hash
     assert "boto3" not in locked and "botocore" not in locked, "the Lambda runtime provides boto3"
     # One block per requirement: its `name==version` line and the continuation lines under it.
     blocks = re.split(r"\n(?=\S)", text)
-    unhashed = [b.split()[0] for b in blocks if _PIN.match(b) and "--hash=sha256:" not in b]
+    unhashed = [b.split()[0] for b in blocks if PIN.match(b) and "--hash=sha256:" not in b]
     assert not unhashed, f"pinned without a hash: {unhashed}"
 
 
