@@ -1,7 +1,8 @@
 """`make bench`: dropswap's performance figures against its targets; prints them and writes REPORT.md.
 
 Sections (each a function returning a dict; `python -m benchmarks.run --only cold,warm` runs a subset):
-- cold:   import time of each handler module in a fresh interpreter vs `import boto3, requests`;
+- cold:   import time of each handler on python3.13 from the layer as built, with and without its bytecode,
+          vs `import boto3, requests` (benchmarks/cold_start.py);
 - warm:   on the local stack (AKOOL emulator instant, engine passthrough, moto request counter on):
           handler time, AWS calls and AKOOL calls per successful single-swap job; the raw moto S3 put +
           DynamoDB put rate; 200 jobs at once (wall time, jobs/s, upload → report latency) vs the floor;
@@ -31,13 +32,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from benchmarks import pipeline
+from benchmarks import cold_start, pipeline
 from benchmarks.pipeline import FUNCTIONS, ROOT, CallCounts, Driver, JobSpec, ReportWatcher
-from local import template as tpl
 
 SECTIONS = ("cold", "warm", "memory", "size", "engine")
-COLD_RUNS = 9
-COLD_TARGET = 1.5
 WARM_JOBS = 20
 THROUGHPUT_JOBS = 200
 AWS_CALLS_TARGET = 10
@@ -60,64 +58,6 @@ DESIGN_MINIMUM: list[tuple[str, str, int]] = [
     ("WebhookFunction", "PUT result + PUT report + SUCCEEDED (UpdateItem)", 3),
 ]
 AKOOL_MINIMUM = {"largest": 2, "index": 3}  # (detect_faces +) submit + result download
-
-
-# -- cold start --------------------------------------------------------------------------------------
-def _template_env(function: str) -> dict[str, str]:
-    """The function's environment as template.yaml sets it (intrinsics resolved to local values)."""
-    template = tpl.load_template()
-    params = tpl.parameter_defaults(template)
-    params["AkoolSecretArn"] = "arn:aws:secretsmanager:us-east-1:123456789012:secret:dropswap/akool-AbCdEf"
-    resolver = tpl.Resolver(parameters=params)
-    for logical in template["Resources"]:
-        resolver.refs.setdefault(logical, f"dropswap-bench-{logical}")
-        resolver.attrs.setdefault(f"{logical}.Arn", f"arn:aws:local:us-east-1:123456789012:{logical}")
-    env = tpl.functions(template)[function]["Environment"]["Variables"]
-    return {k: str(v) for k, v in resolver.resolve(env).items()}
-
-
-def _import_seconds(stmt: str, cwd: Path, env: dict[str, str]) -> float:
-    code = f"import time\nt = time.perf_counter()\n{stmt}\nprint(time.perf_counter() - t)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True,
-                         timeout=120, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"{stmt!r} failed in {cwd}:\n{out.stderr[-2000:]}")
-    return float(out.stdout.strip().splitlines()[-1])
-
-
-def cold_start(runs: int = COLD_RUNS) -> dict[str, Any]:
-    base = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "LANG": "C.UTF-8",
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }
-    layer = ROOT / "layers" / "dropswap"
-    cases: dict[str, tuple[str, Path, dict[str, str]]] = {}
-    for short, logical in HANDLERS.items():
-        fdir = ROOT / "functions" / short
-        env = {**base, **_template_env(logical), "PYTHONPATH": os.pathsep.join([str(layer), str(fdir)])}
-        cases[short] = ("import app", fdir, env)
-    # The baseline runs with the submit function's environment and path, like the handlers.
-    cases["boto3+requests"] = ("import boto3, requests", ROOT / "functions" / "submit", cases["submit"][2])
-    for stmt, cwd, env in cases.values():  # warm the bytecode caches; not measured
-        _import_seconds(stmt, cwd, env)
-    times: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(runs):  # interleaved, so drift in the machine's load hits every case alike
-        for name, (stmt, cwd, env) in cases.items():
-            times[name].append(_import_seconds(stmt, cwd, env) * 1000)
-    med = {name: round(pipeline.median(t), 1) for name, t in times.items()}
-    baseline = med["boto3+requests"]
-    return {
-        "runs": runs,
-        "median_ms": med,
-        "min_ms": {name: round(min(t), 1) for name, t in times.items()},
-        "ratio": {name: round(med[name] / baseline, 2) for name in HANDLERS},
-        "target_ratio": COLD_TARGET,
-    }
 
 
 # -- the local stack: warm cost, raw moto rate, throughput ---------------------------------------------
@@ -385,20 +325,8 @@ def render(results: dict[str, Any]) -> str:
     cold = results.get("cold")
     body: list[str] = []
     if cold:
-        worst = max(cold["ratio"].values())
-        each = ", ".join(f"{k} {v}×" for k, v in cold["ratio"].items())
-        rows.append(f"| cold import ≤ {cold['target_ratio']}× `import boto3, requests` | worst "
-                    f"{worst}× ({each}) | {_ok(worst <= cold['target_ratio'])} |")
-        body += ["## Cold start", "",
-                 f"Import time of each handler module in a fresh interpreter (PYTHONPATH = layers/dropswap + "
-                 f"the function's folder, the template's environment, fake credentials), median of "
-                 f"{cold['runs']} interleaved runs after one untimed run (bytecode cached, as pip-installed "
-                 "layers have it).", "",
-                 "| module | median ms | min ms | × boto3+requests |", "|---|---|---|---|"]
-        for name, ms in cold["median_ms"].items():
-            ratio = cold["ratio"].get(name, 1.0)
-            body.append(f"| {name} | {ms} | {cold['min_ms'][name]} | {ratio} |")
-        body.append("")
+        rows.append(cold_start.summary_row(cold))
+        body += cold_start.markdown(cold).splitlines()
 
     w = results.get("warm")
     if w:
@@ -608,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"machine": pipeline.machine()}
     print(f"machine: {pipeline.machine_line(results['machine'])}", flush=True)
     steps = {
-        "cold": cold_start,
+        "cold": cold_start.run,
         "warm": lambda: warm(load=args.jobs, concurrency=concurrency),
         "memory": _memory,
         "size": sizes,
