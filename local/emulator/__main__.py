@@ -12,7 +12,14 @@ import sys
 import threading
 from types import FrameType
 
-from local.emulator.config import DEFAULT_ALLOWED_HOSTS, ENGINES, MODES, EmulatorConfig
+from local.emulator.config import (
+    DEFAULT_ALLOWED_HOSTS,
+    DEFAULT_CONCURRENT_JOBS,
+    DEFAULT_REQUESTS_PER_SECOND,
+    ENGINES,
+    MODES,
+    EmulatorConfig,
+)
 from local.emulator.server import start_emulator
 
 
@@ -25,7 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=MODES, default="realistic")
     parser.add_argument("--engine", choices=ENGINES, default="real")
     parser.add_argument("--credits", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=EmulatorConfig.workers)
+    parser.add_argument("--concurrent-jobs", type=int, default=DEFAULT_CONCURRENT_JOBS,
+                        help="account limit: jobs in flight at once, past it 1005 (0 = unlimited)")
+    parser.add_argument("--requests-per-second", type=int, default=DEFAULT_REQUESTS_PER_SECOND,
+                        help="account limit: API requests per second, past it 1005 (0 = unlimited)")
     parser.add_argument("--webhook-retries", type=int, default=5)
     parser.add_argument(
         "--allow-host",
@@ -52,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
             engine=args.engine,
             credits=args.credits,
             workers=args.workers,
+            concurrent_jobs=args.concurrent_jobs,
+            requests_per_second=args.requests_per_second,
             webhook_retries=args.webhook_retries,
             allowed_hosts=tuple(args.allow_host) if args.allow_host else DEFAULT_ALLOWED_HOSTS,
             public_url=args.public_url,

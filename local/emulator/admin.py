@@ -12,6 +12,7 @@ from typing import Any, cast
 from local.emulator.config import ENGINES, MODES, EngineKind, Mode
 from local.emulator.core import Emulator
 from local.emulator.faults import FaultError
+from local.emulator.limits import LimitError
 
 Payload = tuple[dict[str, Any], int]
 AdminHandler = Callable[[Emulator, dict[str, Any] | None, dict[str, Any]], Payload]
@@ -35,6 +36,8 @@ def config(emu: Emulator, body: dict[str, Any] | None, args: dict[str, Any]) -> 
         "credits": emu.credits,
         "credits_per_job": c.credits_per_job,
         "workers": c.workers,
+        "concurrent_jobs": emu.limits.concurrent_jobs,
+        "requests_per_second": emu.limits.requests_per_second,
         "queue_seconds": c.queue_seconds,
         "processing_seconds": c.processing_seconds,
         "webhook_retries": c.webhook_retries,
@@ -116,3 +119,17 @@ def credits(emu: Emulator, body: dict[str, Any] | None, args: dict[str, Any]) ->
             return _error("credits must be a non-negative integer")
         emu.credits = value
     return {"credits": emu.credits}, 200
+
+
+def get_limits(emu: Emulator, body: dict[str, Any] | None, args: dict[str, Any]) -> Payload:
+    return {**emu.limits.snapshot(), "in_flight": emu.in_flight()}, 200
+
+
+def set_limits(emu: Emulator, body: dict[str, Any] | None, args: dict[str, Any]) -> Payload:
+    if body is None:
+        return _error('body must be a JSON object {"concurrent_jobs"?: N, "requests_per_second"?: R}')
+    try:
+        emu.limits.update(body)
+    except LimitError as exc:
+        return _error(str(exc))
+    return get_limits(emu, None, args)

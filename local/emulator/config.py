@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from local.emulator.limits import check_limit
+
 Mode = Literal["realistic", "instant"]
 EngineKind = Literal["real", "passthrough"]
 MODES: tuple[Mode, ...] = ("realistic", "instant")
@@ -17,6 +19,9 @@ ENGINES: tuple[EngineKind, ...] = ("real", "passthrough")
 DEFAULT_ALLOWED_HOSTS: tuple[str, ...] = ("127.0.0.0/8", "::1", "localhost")
 _LOOPBACK_BIND = ("127.0.0.1", "localhost", "::1")
 _AES_KEY_SIZES = (16, 24, 32)
+# AKOOL's account limits are not published; these are assumptions (ADMIN.md says why).
+DEFAULT_CONCURRENT_JOBS = 4
+DEFAULT_REQUESTS_PER_SECOND = 5
 
 
 @dataclass
@@ -34,7 +39,12 @@ class EmulatorConfig:
     engine: EngineKind = "real"  # "passthrough" returns the target image unchanged (load tests only)
     credits: int = 1000  # quota/info's `credit`; each accepted submission costs credits_per_job
     credits_per_job: int = 1
-    workers: int = 2  # bounded worker pool that runs the face engine
+    # Bounded worker pool that runs the face engine. Keep it >= concurrent_jobs: a job waiting for a
+    # worker still holds its account slot, so fewer workers would stretch every job.
+    workers: int = 4
+    # Account limits (local/emulator/limits.py); past either AKOOL answers 1005. 0 = unlimited.
+    concurrent_jobs: int = DEFAULT_CONCURRENT_JOBS  # jobs accepted and not finished
+    requests_per_second: int = DEFAULT_REQUESTS_PER_SECOND  # authenticated API requests per second
     queue_seconds: float = 2.0  # realistic mode: time a job spends in status 1
     processing_seconds: float = 3.0  # realistic mode: minimum time in status 2
     webhook_retries: int = 5  # retries after the first attempt, so at most 1 + this many POSTs
@@ -77,6 +87,8 @@ class EmulatorConfig:
             raise ValueError("port must be 0..65535")
         if self.workers < 1 or self.webhook_senders < 1:
             raise ValueError("workers and webhook_senders must be at least 1")
+        for name in ("concurrent_jobs", "requests_per_second"):
+            check_limit(name, getattr(self, name))
         if self.webhook_retries < 0 or self.credits_per_job < 0:
             raise ValueError("webhook_retries and credits_per_job must not be negative")
         if (self.tls_cert_file is None) != (self.tls_key_file is None):

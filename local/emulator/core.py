@@ -1,8 +1,9 @@
 """The emulator's state and machinery, independent of HTTP: jobs, the worker pool, webhooks, faults,
 credits, crops and the request log. server.py exposes it over HTTP.
 
-Locking: one re-entrant state lock guards jobs, deliveries, credits, mode and engine; Faults, CropStore and
-the webhook heap have their own small locks. No lock is held across network I/O or engine work.
+Locking: one re-entrant state lock guards jobs, deliveries, credits, mode and engine; Faults, CropStore,
+the webhook heap and the account limits have their own small locks (the limits' is taken inside the state
+lock, never around it). No lock is held across network I/O or engine work.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from urllib.parse import urlsplit
 
 from dropswap.webhook_crypto import build_callback
 from local.emulator.auth import Authenticator
-from local.emulator.codes import QUOTA, BusinessError
+from local.emulator.codes import QUOTA, TOO_FREQUENT, BusinessError
 from local.emulator.config import EmulatorConfig, EngineKind, Mode
 from local.emulator.faults import Faults
 from local.emulator.fetch import Fetched, Fetcher
 from local.emulator.jobs import FAILED, FINAL, PROCESSING, SUCCEEDED, Job, JobStore, new_job_id, new_object_id
-from local.emulator.media import CropStore
+from local.emulator.limits import AccountLimits, LimitKind
+from local.emulator.media import CropStore, pad_jpeg
 from local.emulator.swapper import JobFailed, Swapper
 from local.emulator.validation import SwapRequest
 from local.emulator.webhooks import Delivery, WebhookDispatcher
@@ -36,6 +38,14 @@ _RESULT_PATH = re.compile(r"/results/([0-9a-f]{24})\.jpg")
 _REQUEST_LOG_MAX = 10_000
 _LONG_STRING = 512  # longer strings (base64 images) are summarised in the request log
 _SECRET_FIELDS = frozenset({"clientsecret", "apikey", "api_key", "x-api-key", "token", "authorization"})
+
+
+class Throttled(BusinessError):
+    """1005 "Operation is too frequent" because of an account limit; `limit` says which (request log)."""
+
+    def __init__(self, limit: LimitKind) -> None:
+        super().__init__(TOO_FREQUENT)
+        self.limit = limit
 
 
 def _redact(value: Any) -> Any:
@@ -63,6 +73,7 @@ class Emulator:
         self.uid = int(digest[24:32], 16) % 1_000_000
         self.auth = Authenticator(config.client_id, config.api_key, self.user_id, self.uid)
         self.faults = Faults()
+        self.limits = AccountLimits(config.concurrent_jobs, config.requests_per_second)
         self.crops = CropStore()
         self.jobs = JobStore(self.lock)
         self._requests: deque[dict[str, Any]] = deque(maxlen=_REQUEST_LOG_MAX)
@@ -148,6 +159,7 @@ class Emulator:
         self.jobs.clear()
         self.crops.clear()
         self.faults.clear()
+        self.limits.reset()
         with self.lock:
             self._requests.clear()
             self._credits = self.config.credits
@@ -167,8 +179,14 @@ class Emulator:
             return [dict(e) for e in self._requests]
 
     # -- jobs --------------------------------------------------------------------------------------
+    def in_flight(self) -> int:
+        """The account's jobs AKOOL has accepted and not finished (what concurrent_jobs limits)."""
+        with self.lock:
+            return sum(1 for job in self.jobs.all() if not job.deleted and job.status not in FINAL)
+
     def submit(self, request: SwapRequest, inputs: dict[str, Any]) -> Job:
-        """Charge the quota and queue the job; BusinessError(1006) when credits run out."""
+        """Charge the quota and queue the job. Throttled (1005) when the account already has
+        concurrent_jobs in flight; BusinessError(1006) when credits run out."""
         now = time.time()
         job_oid = new_object_id()
         job = Job(
@@ -182,6 +200,9 @@ class Emulator:
         )
         job.history.append({"status": job.status, "at": now})
         with self.lock:
+            # Checked and added under one lock, so two racing submissions cannot both take the last slot.
+            if not self.limits.admit_job(self.in_flight()):
+                raise Throttled("concurrent_jobs")
             # Credits are deducted at submit time (akool-api.md §4).
             if self._credits < self.config.credits_per_job:
                 raise BusinessError(QUOTA)
@@ -252,6 +273,8 @@ class Emulator:
         self._finish(job, FAILED if result is None else SUCCEEDED, reason, result)
 
     def _finish(self, job: Job, status: int, reason: str | None, result: tuple[bytes, str] | None) -> None:
+        if result is not None and result[1] == "image/jpeg" and (pad_to := self.faults.take_pad_result()):
+            result = pad_jpeg(result[0], pad_to), result[1]  # outside the lock: it may copy 50 MB
         with self.lock:
             if job.deleted or job.status in FINAL:
                 return

@@ -25,6 +25,8 @@ class FaultState:
     reorder_webhooks: int = 0
     webhook_delay_seconds: float = 0.0
     response_delay_ms: int = 0
+    pad_result_bytes: int = 0
+    pad_result_count: int = 0
 
 
 def _count(body: dict[str, Any], name: str) -> int:
@@ -53,6 +55,7 @@ class Faults:
         "reorder_webhooks",
         "webhook_delay_seconds",
         "response_delay_ms",
+        "pad_results",
     )
 
     def __init__(self) -> None:
@@ -68,6 +71,7 @@ class Faults:
                 "count": s.pop("submit_error_count"),
                 "msg": s.pop("submit_error_msg"),
             },
+            "pad_results": {"bytes": s.pop("pad_result_bytes"), "count": s.pop("pad_result_count")},
             **s,
         }
 
@@ -102,6 +106,14 @@ class Faults:
         ):
             if name in body:
                 changes[name] = _count(body, name)
+        if "pad_results" in body:
+            spec = body["pad_results"]
+            if not isinstance(spec, dict) or set(spec) - {"bytes", "count"}:
+                raise FaultError('pad_results must be {"bytes": int, "count": int}')
+            changes.update(
+                pad_result_bytes=_count({"pad_results.bytes": spec.get("bytes", 0)}, "pad_results.bytes"),
+                pad_result_count=_count({"pad_results.count": spec.get("count", 1)}, "pad_results.count"),
+            )
         if "webhook_delay_seconds" in body:
             changes["webhook_delay_seconds"] = _number(body, "webhook_delay_seconds")
         if "fail_reason" in body:
@@ -119,6 +131,15 @@ class Faults:
                 return None
             s.submit_error_count -= 1
             return s.submit_error_code, s.submit_error_msg or message(s.submit_error_code)
+
+    def take_pad_result(self) -> int | None:
+        """The size to pad the next JPEG result to, or None (counted: one job per call)."""
+        with self._lock:
+            s = self._state
+            if s.pad_result_count <= 0 or s.pad_result_bytes <= 0:
+                return None
+            s.pad_result_count -= 1
+            return s.pad_result_bytes
 
     def take_fail_job(self) -> str | None:
         with self._lock:

@@ -56,6 +56,7 @@ class Job:
     result: bytes | None = None
     result_type: str = "image/jpeg"
     deleted: bool = False  # delbyids or reset: hidden from the API, no more callbacks
+    deleted_at: float | None = None
     reorder: bool = False  # fault: deliver the final callback before the processing one
     held: Delivery | None = None  # the processing callback held back by `reorder`
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -90,6 +91,15 @@ class Job:
             "createdAt": iso_ms(self.created_at),
         }
 
+    def first_at(self, statuses: frozenset[int]) -> float | None:
+        return next((h["at"] for h in self.history if h["status"] in statuses), None)
+
+    @property
+    def done_at(self) -> float | None:
+        """When the job stopped holding an account slot: its final status, or its deletion before that."""
+        final = self.first_at(FINAL)
+        return final if final is not None else self.deleted_at
+
     def admin_json(self) -> dict[str, Any]:
         return {
             "_id": self.id,
@@ -99,11 +109,16 @@ class Job:
             "url": self.visible_url,
             "result_url": self.result_url,
             "result_ready": self.result is not None,
+            "result_bytes": len(self.result) if self.result is not None else None,
             "reason": self.reason,
             "deleted": self.deleted,
             "inputs": self.inputs,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            # The account-slot timeline (concurrent_jobs): accepted -> processing -> done.
+            "accepted_at": self.created_at,
+            "processing_at": self.first_at(frozenset({PROCESSING})),
+            "done_at": self.done_at,
             "history": list(self.history),
             "webhooks": [d.to_json() for d in self.webhooks],
         }
@@ -140,6 +155,7 @@ class JobStore:
                 job = self._jobs.get(job_id)
                 if job is not None and not job.deleted:
                     job.deleted = True
+                    job.deleted_at = time.time()
                     job.result = None  # "the deletion is irreversible"
 
     def clear(self) -> None:

@@ -54,3 +54,18 @@ def sniff_image_type(data: bytes) -> str | None:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
     return None
+
+
+_COM_MAX = 0xFFFF - 2  # payload bytes one JPEG comment segment can hold (its length field counts itself)
+
+
+def pad_jpeg(data: bytes, size: int) -> bytes:
+    """The same JPEG grown to at least `size` bytes with comment (COM) segments right after SOI: still a
+    valid JPEG that decodes to the same pixels (load tests of big results). Returned unchanged when it is
+    already that big or is not a JPEG."""
+    missing = size - len(data)
+    if missing <= 0 or not data.startswith(b"\xff\xd8"):
+        return data
+    chunk = b"\xff\xfe" + (_COM_MAX + 2).to_bytes(2, "big") + b"\0" * _COM_MAX
+    count = -(-missing // len(chunk))  # whole segments: the result is at most one segment over `size`
+    return b"".join((data[:2], chunk * count, data[2:]))

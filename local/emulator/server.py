@@ -16,6 +16,8 @@ HTTP 200 with the code in the body. A client that trusts the HTTP status alone w
 The detector keeps its own documented statuses (400 input errors, 500 processing errors; see detect.py);
 its auth failures come from the API gateway, so they use the {code,msg} envelope with HTTP 200 too.
 A body that is not a JSON object (or not sent as application/json) is treated as empty.
+Account limits (limits.py): an authenticated API request past requests_per_second, or a submission while
+concurrent_jobs are in flight, is answered 1005 "Operation is too frequent" (HTTP 200).
 
 Admin API under /_emulator/ (no AKOOL auth; see ADMIN.md for bodies and answers):
     GET  /_emulator/health                 liveness and the emulator's URL
@@ -33,6 +35,7 @@ Admin API under /_emulator/ (no AKOOL auth; see ADMIN.md for bodies and answers)
     GET|POST /_emulator/mode               {"mode": "instant"|"realistic"}
     GET|POST /_emulator/engine             {"engine": "real"|"passthrough"}
     GET|POST /_emulator/credits            {"credits": N}
+    GET|PUT  /_emulator/limits             {"concurrent_jobs": N, "requests_per_second": R} (0 = unlimited)
 The request log covers the AKOOL routes and file downloads, not the admin API. It never holds credential
 values: it records which credential was used (bearer, x-api-key, credentials for getToken, none), and
 masks clientSecret-like body fields; long strings (base64 images) are summarised.
@@ -65,7 +68,7 @@ from local.emulator.codes import (
     message,
 )
 from local.emulator.config import EmulatorConfig
-from local.emulator.core import Emulator
+from local.emulator.core import Emulator, Throttled
 from local.emulator.detect import detect_faces, error_body
 from local.emulator.validation import validate_v3, validate_v4
 
@@ -88,6 +91,8 @@ _ADMIN: dict[tuple[str, str], admin.AdminHandler] = {
     ("engine", "POST"): admin.engine,
     ("credits", "GET"): admin.credits,
     ("credits", "POST"): admin.credits,
+    ("limits", "GET"): admin.get_limits,
+    ("limits", "PUT"): admin.set_limits,
 }
 
 
@@ -107,7 +112,7 @@ def _rules() -> list[Rule]:
         Rule("/crops/<name>", methods=["GET"], endpoint="crop_file"),
     ]
     admin_rules = [
-        Rule(f"/_emulator/{name}", methods=["GET", "POST", "DELETE"], endpoint=f"admin:{name}")
+        Rule(f"/_emulator/{name}", methods=["GET", "POST", "PUT", "DELETE"], endpoint=f"admin:{name}")
         for name in sorted({name for name, _ in _ADMIN if name != "job"})
     ] + [Rule("/_emulator/jobs/<job_id>", methods=["GET"], endpoint="admin:job")]
     return akool + files + admin_rules
@@ -171,30 +176,42 @@ class EmulatorApp:
     # -- AKOOL -------------------------------------------------------------------------------------
     def _akool_route(self, endpoint: str, request: Request) -> Response:
         body = _parse_body(request)
-        if endpoint == "get_token":
-            auth_kind = "credentials"
-            payload, status = self._get_token(body)
-        else:
-            auth = self.emu.auth.check(request.headers.get("Authorization"), request.headers.get("x-api-key"))
-            auth_kind = auth.kind
-            if auth.ok:
-                try:
-                    payload, status = self._akool[endpoint](body, request)
-                except BusinessError as exc:
-                    payload, status = _envelope(exc.code, exc.msg), 200
-                except Exception:  # an emulator bug must still answer in AKOOL's shape
-                    log.exception("emulator error on %s", request.path)
-                    if endpoint == "detect_faces":
-                        payload, status = error_body("Failed to process media"), 500
-                    else:
-                        payload, status = {"code": 500, "msg": "Internal Server Error"}, 500
+        auth_kind = "credentials"  # getToken authenticates with the body's credentials
+        limit: str | None = None  # the account limit behind a 1005, for the request log
+        try:
+            if endpoint == "get_token":
+                payload, status = self._get_token(body)
             else:
-                payload, status = _envelope(auth.code), 200
+                headers = request.headers
+                auth = self.emu.auth.check(headers.get("Authorization"), headers.get("x-api-key"))
+                auth_kind = auth.kind
+                if auth.ok:
+                    self._admit()
+                    payload, status = self._akool[endpoint](body, request)
+                else:
+                    payload, status = _envelope(auth.code), 200
+        except Throttled as exc:
+            # Refused at the account's gate, before any route logic: the same {code,msg} envelope on
+            # every route, the detector's included (its auth failures look the same).
+            payload, status, limit = _envelope(exc.code, exc.msg), 200, exc.limit
+        except BusinessError as exc:
+            payload, status = _envelope(exc.code, exc.msg), 200
+        except Exception:  # an emulator bug must still answer in AKOOL's shape
+            log.exception("emulator error on %s", request.path)
+            if endpoint == "detect_faces":
+                payload, status = error_body("Failed to process media"), 500
+            else:
+                payload, status = {"code": 500, "msg": "Internal Server Error"}, 500
         delay_ms = self.emu.faults.response_delay_ms
         if delay_ms:
             time.sleep(delay_ms / 1000)
-        self._log(request, body, auth_kind, status, payload.get("code", payload.get("error_code")))
+        self._log(request, body, auth_kind, status, payload.get("code", payload.get("error_code")), limit)
         return _json(payload, status)
+
+    def _admit(self) -> None:
+        """Count a request that names the account; Throttled past requests_per_second."""
+        if not self.emu.limits.admit_request():
+            raise Throttled("requests_per_second")
 
     def _get_token(self, body: dict[str, Any] | None) -> Payload:
         body = body or {}
@@ -203,6 +220,7 @@ class EmulatorApp:
             return _envelope(AUTH_EMPTY), 200
         if not self.emu.auth.credentials_match(client_id, secret):
             return _envelope(INVALID_AUTH), 200
+        self._admit()
         return {"code": OK, "token": self.emu.auth.issue_token()}, 200
 
     def _submit(self, api: str, body: dict[str, Any] | None) -> Payload:
@@ -262,7 +280,13 @@ class EmulatorApp:
         return _json(payload, status)
 
     def _log(
-        self, request: Request, body: dict[str, Any] | None, auth: str, status: int, code: object
+        self,
+        request: Request,
+        body: dict[str, Any] | None,
+        auth: str,
+        status: int,
+        code: object,
+        limit: str | None = None,
     ) -> None:
         self.emu.log_request(
             {
@@ -274,6 +298,7 @@ class EmulatorApp:
                 "auth": auth,
                 "http_status": status,
                 "code": code,
+                "limit": limit,
             }
         )
 

@@ -25,12 +25,13 @@ _INSTANT_BACKOFF_CAP = 0.5  # seconds; instant mode keeps retries tiny
 
 @dataclass
 class Attempt:
-    at: float  # epoch seconds
+    at: float  # epoch seconds, when the answer (or the error) came
     http_status: int | None
     error: str | None
+    seconds: float | None = None  # how long the receiver took to answer (None: never sent)
 
     def to_json(self) -> dict[str, Any]:
-        return {"at": self.at, "http_status": self.http_status, "error": self.error}
+        return {"at": self.at, "http_status": self.http_status, "error": self.error, "seconds": self.seconds}
 
 
 @dataclass(eq=False)  # identity semantics: deliveries are compared with `in`
@@ -144,6 +145,7 @@ class WebhookDispatcher:
             return
         status: int | None = None
         error: str | None = None
+        started = time.monotonic()
         try:
             with requests.Session() as session:
                 session.trust_env = False
@@ -159,7 +161,7 @@ class WebhookDispatcher:
         except requests.RequestException as exc:
             error = type(exc).__name__
         with self._state_lock:
-            delivery.attempts.append(Attempt(time.time(), status, error))
+            delivery.attempts.append(Attempt(time.time(), status, error, time.monotonic() - started))
             n = len(delivery.attempts)
             follow, delivery.then = delivery.then, None
             if status == 200:  # AKOOL retries on anything but 200, 2xx included

@@ -1,4 +1,8 @@
-"""Fixtures for the AKOOL emulator contract tests: everything on 127.0.0.1, the emulator in instant mode."""
+"""Fixtures for the AKOOL emulator contract tests: everything on 127.0.0.1, the emulator in instant mode.
+
+The account limits are off (0) unless a test asks for them: the other tests poll listbyids faster than
+any account's rate limit allows. tests/contract/test_limits.py covers the limits.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ import pytest
 from local.emulator import EmulatorConfig, RunningEmulator, start_emulator
 from tests import photos
 from tests.contract.helpers import CLIENT_ID, KEY_32, Akool, ImageServer, WebhookReceiver
+
+NO_LIMITS: dict[str, Any] = {"concurrent_jobs": 0, "requests_per_second": 0}
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +34,9 @@ def images() -> Iterator[ImageServer]:
 
 @pytest.fixture(scope="session")
 def shared_emulator() -> Iterator[RunningEmulator]:
-    with start_emulator(EmulatorConfig(client_id=CLIENT_ID, api_key=KEY_32, mode="instant")) as running:
+    config = EmulatorConfig(client_id=CLIENT_ID, api_key=KEY_32, mode="instant", concurrent_jobs=0,
+                            requests_per_second=0)
+    with start_emulator(config) as running:
         yield running
 
 
@@ -46,7 +54,9 @@ def make_emulator() -> Iterator[Callable[..., tuple[RunningEmulator, Akool]]]:
     started: list[RunningEmulator] = []
 
     def make(**overrides: Any) -> tuple[RunningEmulator, Akool]:
-        fields: dict[str, Any] = {"client_id": CLIENT_ID, "api_key": KEY_32, "mode": "instant", **overrides}
+        fields: dict[str, Any] = {
+            "client_id": CLIENT_ID, "api_key": KEY_32, "mode": "instant", **NO_LIMITS, **overrides
+        }
         running = start_emulator(EmulatorConfig(**fields))
         started.append(running)
         return running, Akool(running.url, fields["api_key"])

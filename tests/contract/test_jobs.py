@@ -329,6 +329,25 @@ def test_passthrough_engine_returns_the_target_unchanged(akool: Akool, images: I
     assert akool.admin("GET", "engine") == {"engine": "real"}
 
 
+def test_padded_results_are_big_valid_jpegs_of_the_same_pixels(akool: Akool, images: ImageServer) -> None:
+    # Given the passthrough engine and the fault "pad the next result to 3 MB"
+    akool.admin("POST", "engine", {"engine": "passthrough"})
+    akool.faults(pad_results={"bytes": 3_000_000, "count": 1})
+    # When two jobs run
+    padded = akool.wait_final(akool.submit(V4, v4_job(images))["data"]["_id"])
+    plain = akool.wait_final(akool.submit(V4, v4_job(images))["data"]["_id"])
+    big = requests.get(padded["url"], timeout=10).content
+    # Then the first result is at least 3 MB, still a JPEG of exactly the target's pixels
+    original = images.files["/astronaut.jpg"][0]
+    assert len(big) >= 3_000_000 and big[:3] == b"\xff\xd8\xff"
+    decode = lambda data: cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # noqa: E731
+    assert np.array_equal(decode(big), decode(original))
+    assert akool.admin_job(padded["_id"])["result_bytes"] == len(big)
+    # And the fault was used up: the second result is the target unchanged
+    assert requests.get(plain["url"], timeout=5).content == original
+    assert akool.admin("GET", "faults")["faults"]["pad_results"]["count"] == 0
+
+
 def test_jobs_run_in_parallel_and_all_finish(akool: Akool, images: ImageServer) -> None:
     # Given several jobs submitted at once
     ids = [akool.submit(V4, v4_job(images))["data"]["_id"] for _ in range(6)]

@@ -225,6 +225,9 @@ def test_given_twenty_jobs_at_once_then_all_succeed_once_each(user: User) -> Non
     # measure the pipeline, not the face swap)
     _faces(user)
     user.admin("POST", "engine", {"engine": "passthrough"})
+    # AKOOL's account limits off (the fixture's reset restores them): this test is about once-only
+    # submission; today's submit path does not pace itself against them (issue 10).
+    user.admin("PUT", "limits", {"concurrent_jobs": 0, "requests_per_second": 0})
     try:
         images = [f"{user.prefix}crowd/{i:02d}.jpg" for i in range(20)]
         before = user.inbox_snapshot()
