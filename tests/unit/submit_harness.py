@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,8 +13,8 @@ from botocore.config import Config
 from dropswap.akool_client import AkoolClient
 from dropswap.config import Settings, load_settings
 from dropswap.credentials import AkoolCredentials
-from dropswap.job_store import Job, JobStore
-from dropswap.jobs import job_id_for
+from dropswap.job_store import JobStore
+from dropswap.jobs import Job, job_id_for
 from dropswap.object_store import ObjectStore
 from dropswap.submit import Outcome, Submitter
 from tests.conftest import BUCKET, REGION, TABLE, TEST_API_KEY, TEST_CLIENT_ID
@@ -35,11 +36,17 @@ class Harness:
         self.store = JobStore(boto3.client("dynamodb", region_name=REGION), TABLE)
         self.objects = ObjectStore(self.s3, BUCKET)
 
-    def submitter(self, objects: ObjectStore | None = None, **kwargs: Any) -> Submitter:
+    def submitter(
+        self,
+        objects: ObjectStore | None = None,
+        akool: Callable[[], AkoolClient] | None = None,
+        **kwargs: Any,
+    ) -> Submitter:
         # Own clients per submitter, so threads in race tests do not share one.
         store = JobStore(boto3.client("dynamodb", region_name=REGION), TABLE)
         objs = objects or ObjectStore(boto3.client("s3", region_name=REGION, config=S3_CONFIG), BUCKET)
-        return Submitter(store, objs, lambda: AkoolClient(CREDS, BASE, DETECT), self.settings, **kwargs)
+        client = akool or (lambda: AkoolClient(CREDS, BASE, DETECT))
+        return Submitter(store, objs, client, self.settings, **kwargs)
 
     # uploads (what the user does) and their events
     def put(self, key: str, body: bytes = JPEG, bucket: str = BUCKET) -> None:

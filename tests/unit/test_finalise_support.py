@@ -15,8 +15,8 @@ import boto3
 
 from dropswap.akool_client import AkoolError, AkoolJobInfo
 from dropswap.finalise import Finaliser
-from dropswap.job_store import Job, JobStore
-from dropswap.jobs import Status
+from dropswap.job_store import JobStore
+from dropswap.jobs import Job, Status
 from dropswap.object_store import ObjectStore
 from dropswap.result_fetch import FetchedResult, HttpResultFetcher
 from dropswap.tokens import hash_token

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from dropswap.error_codes import ErrorCode
+
 # How many faces an error message lists before it stops (a crowd photo would make it unreadable).
 _LIST_LIMIT = 20
 
@@ -65,7 +67,7 @@ class SelectedFace:
 class FaceSelectionError(ValueError):
     """A target that matches no face; `field` names the manifest field, `message` says what was found."""
 
-    def __init__(self, field: str, message: str, code: str = "FACE_NOT_FOUND") -> None:
+    def __init__(self, field: str, message: str, code: ErrorCode = ErrorCode.FACE_NOT_FOUND) -> None:
         self.field = field
         self.message = message
         self.code = code
@@ -96,7 +98,7 @@ def select(ordered: Sequence[DetectedFace], target: Target, field: str) -> list[
         raise FaceSelectionError(
             field,
             "no face found in the target image; use a photo with at least one clearly visible face",
-            code="NO_FACE",
+            code=ErrorCode.NO_FACE,
         )
     found = f"faces found: {describe_faces(ordered)}"
     if target == "all":
@@ -117,4 +119,4 @@ def select(ordered: Sequence[DetectedFace], target: Target, field: str) -> list[
                 field, f"no face with index {target} (faces are numbered from 0, left to right); {found}"
             )
         return [SelectedFace(target, ordered[target])]
-    raise FaceSelectionError(field, f"unsupported target {target!r}", code="MANIFEST_INVALID")
+    raise FaceSelectionError(field, f"unsupported target {target!r}", code=ErrorCode.MANIFEST_INVALID)

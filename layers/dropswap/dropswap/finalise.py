@@ -33,15 +33,13 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from dropswap import keys
-from dropswap.job_store import Job, TransitionResult
-from dropswap.jobs import OPEN, Status
+from dropswap.error_codes import ErrorCode, job_error
+from dropswap.jobs import OPEN, Job, Status, TransitionResult
 from dropswap.report import build_report
 from dropswap.result_fetch import FetchedResult, ResultFetchError
 
 log = logging.getLogger(__name__)
 
-AKOOL_FAILED = "AKOOL_FAILED"
-RESULT_URL_MISSING = "RESULT_URL_MISSING"
 # Keys under which a failure reason might come with a status-4 payload (none is documented).
 _REASON_KEYS = ("reason", "error", "error_msg", "errorMsg", "fail_reason", "failReason", "msg", "message")
 
@@ -202,12 +200,12 @@ class Finaliser:
             return self._processing(job, truth, touch=touch)
         if truth.status == 3:
             return self._leased(job, lambda held, owner: self._succeed(held, truth, owner))
-        error = {
-            "code": AKOOL_FAILED,
-            "message": f"AKOOL reported the face swap failed: {truth.reason}"
+        error = job_error(
+            ErrorCode.AKOOL_FAILED,
+            f"AKOOL reported the face swap failed: {truth.reason}"
             if truth.reason
             else "AKOOL reported the face swap failed (status 4) and gave no reason",
-        }
+        )
         return self._leased(
             job, lambda held, owner: self._fail(held, error, owner, akool_status=4, source=truth.source)
         )
@@ -251,14 +249,14 @@ class Finaliser:
 
     def _succeed(self, job: Job, truth: AkoolTruth, owner: str) -> Outcome:
         if not truth.url:
-            error = {"code": RESULT_URL_MISSING, "message": "AKOOL reported success (status 3) without a URL"}
+            error = job_error(ErrorCode.RESULT_URL_MISSING, "AKOOL reported success (status 3) without a URL")
             return self._fail(job, error, owner, akool_status=3, source=truth.source)
         result_key = keys.result_image_key(job.image_key)
         try:
             with self._results.fetch(truth.url) as fetched:
                 self._objects.put_file(result_key, fetched.path, fetched.content_type)
         except ResultFetchError as exc:
-            error = {"code": exc.code, "message": exc.message}
+            error = job_error(exc.code, exc.message)
             return self._fail(job, error, owner, akool_status=3, source=truth.source)
         now = self._clock()
         done = replace(job, finished_at=_iso(now), akool_status=3)

@@ -1,5 +1,7 @@
 """DynamoDB adapter for the Jobs table: every status change is a conditional update.
 
+The job itself (record, statuses, legal transitions) is jobs.py's; this module maps it to items.
+
 Table layout (see template.yaml):
 - key `job_id` (S);
 - GSI `by-akool-id` on `akool_id` (KEYS_ONLY): the webhook and reconciler find a job by AKOOL's `_id`;
@@ -18,14 +20,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from dropswap.jobs import ALLOWED_FROM, TERMINAL, Status
+from dropswap.jobs import ALLOWED_FROM, TERMINAL, Job, Status, TransitionResult
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -60,52 +61,15 @@ _FIELDS = (
 )
 
 
-@dataclass
-class Job:
-    job_id: str
-    status: Status
-    bucket: str = ""
-    image_key: str = ""
-    sidecar_key: str = ""
-    sidecar_etag: str = ""
-    engine: str | None = None
-    akool_id: str | None = None
-    akool_job_id: str | None = None
-    token_hash: str | None = None
-    result_key: str | None = None
-    report_key: str | None = None
-    error: dict[str, str] | None = None
-    attempts: int = 0
-    waiting_for: str | None = None
-    akool_status: int | None = None
-    result_url: str | None = None
-    created_at: str = ""
-    updated_at: str = ""
-    submitted_at: str | None = None
-    finished_at: str | None = None
-    request_summary: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def terminal(self) -> bool:
-        return self.status in TERMINAL
-
-    @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> Job:
-        data = {k: _DE.deserialize(v) for k, v in item.items()}
-        known = {f: data.pop(f) for f in (*_FIELDS, "created_at", "updated_at") if f in data}
-        for num in ("attempts", "akool_status"):
-            if known.get(num) is not None:
-                known[num] = int(known[num])
-        job_id = str(data.pop("job_id"))
-        status = Status(data.pop("status"))
-        return cls(job_id=job_id, status=status, **known, extra=data)
-
-
-@dataclass(frozen=True)
-class TransitionResult:
-    applied: bool
-    job: Job | None  # the job after the write if applied, else as it stands (None: no record)
+def _job_from_item(item: Mapping[str, Any]) -> Job:
+    data = {k: _DE.deserialize(v) for k, v in item.items()}
+    known = {f: data.pop(f) for f in (*_FIELDS, "created_at", "updated_at") if f in data}
+    for num in ("attempts", "akool_status"):
+        if known.get(num) is not None:
+            known[num] = int(known[num])
+    job_id = str(data.pop("job_id"))
+    status = Status(data.pop("status"))
+    return Job(job_id=job_id, status=status, **known, extra=data)
 
 
 def _now_iso(clock: Callable[[], float]) -> str:
@@ -132,7 +96,7 @@ class JobStore:
             TableName=self._table, Key={"job_id": {"S": job_id}}, ConsistentRead=True
         )
         item = resp.get("Item")
-        return Job.from_item(item) if item else None
+        return _job_from_item(item) if item else None
 
     def find_by_akool_id(self, akool_id: str) -> Job | None:
         resp = self._ddb.query(
@@ -173,7 +137,7 @@ class JobStore:
             resp = self._ddb.query(**kwargs)
             for item in resp.get("Items", []):
                 seen += 1
-                yield Job.from_item(item)
+                yield _job_from_item(item)
                 if seen >= limit:
                     return
             if "LastEvaluatedKey" not in resp:
@@ -183,7 +147,7 @@ class JobStore:
     def _current(self, job_id: str, item: Mapping[str, Any] | None) -> Job | None:
         # The item returned with a failed condition; re-read if it is partial (seen with emulators).
         if item and "status" in item:
-            return Job.from_item(item)
+            return _job_from_item(item)
         return self.get(job_id)
 
     def _update(
@@ -206,7 +170,7 @@ class JobStore:
                 raise
             item: Any = exc.response.get("Item")
             return TransitionResult(False, self._current(job_id, item))
-        return TransitionResult(True, Job.from_item(resp["Attributes"]))
+        return TransitionResult(True, _job_from_item(resp["Attributes"]))
 
     def _drop_lease(self, job_id: str, owner: str, owner_attr: str, until_attr: str) -> None:
         """Remove a lease if `owner` still holds it; someone else's lease is left alone."""

@@ -1,12 +1,16 @@
-"""The job state machine: statuses, legal transitions and the deterministic job id.
+"""The job: its record, statuses, legal transitions and deterministic id.
 
-Pure rules, no AWS: the job store turns these into conditional DynamoDB writes.
+Pure rules, no AWS: the job store (job_store.py) turns these into conditional DynamoDB writes.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
+
+from dropswap import keys
 
 
 class Status(StrEnum):
@@ -51,3 +55,73 @@ AKOOL_STATUS_TO_JOB: dict[int, Status] = {
     3: Status.SUCCEEDED,
     4: Status.FAILED,
 }
+
+
+@dataclass
+class Job:
+    """A job record as the store holds it."""
+
+    job_id: str
+    status: Status
+    bucket: str = ""
+    image_key: str = ""
+    sidecar_key: str = ""
+    sidecar_etag: str = ""
+    engine: str | None = None
+    akool_id: str | None = None
+    akool_job_id: str | None = None
+    token_hash: str | None = None
+    result_key: str | None = None
+    report_key: str | None = None
+    error: dict[str, str] | None = None
+    attempts: int = 0
+    waiting_for: str | None = None
+    akool_status: int | None = None
+    result_url: str | None = None
+    created_at: str = ""
+    updated_at: str = ""
+    submitted_at: str | None = None
+    finished_at: str | None = None
+    request_summary: dict[str, Any] | None = None
+    # The store's own attributes (claim and lease holders, index keys, ttl), as they were read.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    """The answer to a conditional write: a refusal is an answer, not an error."""
+
+    applied: bool
+    job: Job | None  # the job after the write if applied, else as it stands (None: no record)
+
+
+@dataclass(frozen=True)
+class JobRef:
+    """What identifies a job of the submit path; `fields()` is written with every transition, so a
+    record created by any of them names its inputs and report."""
+
+    bucket: str
+    job_id: str
+    sidecar_key: str
+    sidecar_version: str
+
+    @property
+    def image_key(self) -> str:
+        return keys.image_key_for_sidecar(self.sidecar_key)
+
+    @property
+    def report_key(self) -> str:
+        return keys.report_key(self.image_key)
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "bucket": self.bucket,
+            "image_key": self.image_key,
+            "sidecar_key": self.sidecar_key,
+            "sidecar_etag": self.sidecar_version,
+            "report_key": self.report_key,
+        }

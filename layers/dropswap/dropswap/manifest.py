@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import fastjsonschema
 
 from dropswap import keys
+from dropswap.error_codes import ErrorCode
 from dropswap.faces import Point, Target
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "manifest.schema.json"
@@ -55,7 +56,7 @@ _BLOCKED_HOST_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain")
 class ManifestError(ValueError):
     """A manifest the pipeline cannot run: `field` is where (e.g. `swaps[1].source`), `message` how to fix."""
 
-    def __init__(self, field: str, message: str, code: str = "MANIFEST_INVALID") -> None:
+    def __init__(self, field: str, message: str, code: ErrorCode = ErrorCode.MANIFEST_INVALID) -> None:
         self.field = field
         self.message = message
         self.code = code
@@ -153,7 +154,8 @@ def _schema_error(exc: fastjsonschema.JsonSchemaValueException) -> ManifestError
         return ManifestError(field, 'must be a JSON object like {"version": 1, "swaps": [...]}')
     if field == "swaps" and rule == "maxItems" and isinstance(value, list):
         return ManifestError(
-            field, f"has {len(value)} swaps; at most {MAX_SWAPS} are allowed in one manifest", code="LIMIT"
+            field, f"has {len(value)} swaps; at most {MAX_SWAPS} are allowed in one manifest",
+            code=ErrorCode.LIMIT,
         )
     if field == "swaps" and rule == "minItems":
         return ManifestError(field, "is empty; " + _FIELD_HELP["swaps"])
@@ -170,30 +172,32 @@ def parse_manifest(
     """Bytes of a sidecar → Manifest, or ManifestError naming the field and the fix."""
     if len(data) > MAX_MANIFEST_BYTES:
         raise ManifestError(
-            "manifest", f"is {len(data)} bytes; a manifest may be at most {MAX_MANIFEST_BYTES}", code="LIMIT"
+            "manifest", f"is {len(data)} bytes; a manifest may be at most {MAX_MANIFEST_BYTES}",
+            code=ErrorCode.LIMIT,
         )
     try:
         doc = json.loads(data)
     except UnicodeDecodeError:
         raise ManifestError(
-            "manifest", "is not UTF-8 text; save the sidecar as UTF-8 JSON", code="INVALID_JSON"
+            "manifest", "is not UTF-8 text; save the sidecar as UTF-8 JSON", code=ErrorCode.INVALID_JSON
         ) from None
     except json.JSONDecodeError as exc:
         raise ManifestError(
             "manifest",
             f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
             "check commas, quotes and brackets",
-            code="INVALID_JSON",
+            code=ErrorCode.INVALID_JSON,
         ) from None
     except RecursionError:
         raise ManifestError(
-            "manifest", "is nested too deeply to read; a manifest is a flat JSON object", code="INVALID_JSON"
+            "manifest", "is nested too deeply to read; a manifest is a flat JSON object",
+            code=ErrorCode.INVALID_JSON,
         ) from None
     except ValueError:
         # Python refuses integers of more than 4300 digits (int_max_str_digits); json raises it as is.
         raise ManifestError(
             "manifest", "holds a number with thousands of digits; use small whole numbers",
-            code="INVALID_JSON",
+            code=ErrorCode.INVALID_JSON,
         ) from None
     _check_text(doc)
     try:
@@ -238,7 +242,7 @@ def _check_text(doc: Any) -> None:
                     "manifest",
                     "contains a \\u escape of a lone UTF-16 surrogate (\\ud800–\\udfff), which is not a "
                     "character; save the sidecar as UTF-8 text",
-                    code="INVALID_JSON",
+                    code=ErrorCode.INVALID_JSON,
                 ) from None
 
 
@@ -254,7 +258,7 @@ def _target(value: Any) -> Target:
 def _not_allowed(value: str, field: str, why: str = "") -> ManifestError:
     reason = f" ({why})" if why else ""
     message = f"{_show(value)} is not allowed{reason}; {_SOURCE_HELP}"
-    return ManifestError(field, message, code="INVALID_SOURCE")
+    return ManifestError(field, message, code=ErrorCode.INVALID_SOURCE)
 
 
 def resolve_source(raw: str, field: str, folder: str, allowed_buckets: tuple[str, ...]) -> Source:
@@ -262,7 +266,7 @@ def resolve_source(raw: str, field: str, folder: str, allowed_buckets: tuple[str
     in an allowed extra bucket, public https."""
     value = raw.strip()
     if not value:
-        raise ManifestError(field, f"is empty; {_SOURCE_HELP}", code="INVALID_SOURCE")
+        raise ManifestError(field, f"is empty; {_SOURCE_HELP}", code=ErrorCode.INVALID_SOURCE)
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise _not_allowed(value, field, "contains control characters")
     scheme_match = _SCHEME.match(value)
@@ -283,7 +287,7 @@ def resolve_source(raw: str, field: str, folder: str, allowed_buckets: tuple[str
         field,
         f"{_show(value)} is not allowed ({scheme}: is not a supported scheme); {_SOURCE_HELP}. "
         f'If it is a key whose name contains ":", write it as "./{value}"',
-        code="INVALID_SOURCE",
+        code=ErrorCode.INVALID_SOURCE,
     )
 
 
@@ -317,7 +321,7 @@ def _s3_source(value: str, field: str, allowed_buckets: tuple[str, ...]) -> Sour
             f"{_show(value)} is not allowed: bucket {bucket!r} is not the drop bucket "
             f"{allowed_buckets[0]!r}; use the drop bucket or ask the operator to list it in "
             "ExtraSourceBuckets",
-            code="INVALID_SOURCE",
+            code=ErrorCode.INVALID_SOURCE,
         )
     if any(seg in {".", ".."} for seg in key.split("/")):
         # Such keys are mangled by URL normalisation on the way to AKOOL; never useful for a face photo.

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from dropswap import keys
 from dropswap.akool_client import AkoolError
 from dropswap.config import Settings
+from dropswap.error_codes import ErrorCode, job_error
 from dropswap.finalise import (
     Action,
     AkoolLookup,
@@ -32,15 +33,10 @@ from dropswap.finalise import (
     Outcome,
     ResultSink,
 )
-from dropswap.job_store import Job, TransitionResult
-from dropswap.jobs import Status
+from dropswap.jobs import Job, Status, TransitionResult
 from dropswap.report import build_report
 
 log = logging.getLogger(__name__)
-
-JOB_TOO_OLD = "JOB_TOO_OLD"
-INPUT_NEVER_ARRIVED = "INPUT_NEVER_ARRIVED"
-
 
 class ReconcileStore(FinaliseStore, Protocol):
     """What the reconciler needs of the job store: the finaliser's port plus queries and claims."""
@@ -209,13 +205,11 @@ class Reconciler:
         if age > self._limits.max_job_age_seconds:
             said = f"AKOOL last said status {truth.status}" if truth else "AKOOL gave no status"
             limit = _age_hours(self._limits.max_job_age_seconds)
-            error = {
-                "code": JOB_TOO_OLD,
-                "message": (
-                    f"no result after {_age_hours(age)} (limit {limit}; {said});"
-                    " AKOOL keeps results for 7 days only, so the job was given up"
-                ),
-            }
+            error = job_error(
+                ErrorCode.JOB_TOO_OLD,
+                f"no result after {_age_hours(age)} (limit {limit}; {said});"
+                " AKOOL keeps results for 7 days only, so the job was given up",
+            )
             outcome = self._finaliser.fail(job, error)
             self._count(summary, outcome, expired=outcome.action is Action.FAILED)
             return
@@ -253,13 +247,11 @@ class Reconciler:
                 else f"s3://{current.bucket}/{missing}" if missing
                 else "an input the manifest names"
             )
-            error = {
-                "code": INPUT_NEVER_ARRIVED,
-                "message": (
-                    f"{where} never arrived: gave up after waiting {_age_hours(age)}. Upload it, then upload"
-                    " the sidecar again (a changed sidecar starts a new job)"
-                ),
-            }
+            error = job_error(
+                ErrorCode.INPUT_NEVER_ARRIVED,
+                f"{where} never arrived: gave up after waiting {_age_hours(age)}. Upload it, then upload"
+                " the sidecar again (a changed sidecar starts a new job)",
+            )
             finished = _iso(self._clock())
             report_key = keys.report_key(current.image_key)
             report = build_report(replace(current, finished_at=finished), status=Status.REJECTED, error=error)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dropswap.job_store import Job
-from dropswap.jobs import Status
+from dropswap.jobs import Job, Status
 
 
 def build_report(

@@ -18,6 +18,8 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from dropswap.error_codes import ErrorCode
+
 CHUNK_BYTES = 64 * 1024
 _MAX_REDIRECTS = 3
 _TRANSIENT_HTTP = frozenset({429, 500, 502, 503, 504})
@@ -26,7 +28,7 @@ _TRANSIENT_HTTP = frozenset({429, 500, 502, 503, 504})
 class ResultFetchError(Exception):
     """The result could not be fetched; `code` is the job's error code, `message` says why."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
@@ -51,7 +53,8 @@ def check_url(url: str, *, https_only: bool) -> None:
     if parts.scheme.lower() not in allowed or not parts.hostname:
         wanted = "https" if https_only else "http(s)"
         raise ResultFetchError(
-            "RESULT_URL_NOT_ALLOWED", f"result URL must be an absolute {wanted} URL: {redact_url(url)!r}"
+            ErrorCode.RESULT_URL_NOT_ALLOWED,
+            f"result URL must be an absolute {wanted} URL: {redact_url(url)!r}",
         )
 
 
@@ -96,7 +99,7 @@ class HttpResultFetcher:
             except _Transient as exc:
                 # Connection drops, timeouts and 5xx are worth one more try; anything else is final.
                 if attempt >= self._attempts:
-                    raise ResultFetchError("RESULT_FETCH_FAILED", exc.message) from exc
+                    raise ResultFetchError(ErrorCode.RESULT_FETCH_FAILED, exc.message) from exc
                 out.seek(0)
                 out.truncate()
                 self._sleep(self._backoff * attempt)
@@ -119,7 +122,7 @@ class HttpResultFetcher:
                     continue
                 return self._save(resp, current, out, path)
         raise ResultFetchError(
-            "RESULT_FETCH_FAILED", f"more than {_MAX_REDIRECTS} redirects for {redact_url(url)}"
+            ErrorCode.RESULT_FETCH_FAILED, f"more than {_MAX_REDIRECTS} redirects for {redact_url(url)}"
         )
 
     def _save(self, resp: requests.Response, url: str, out: BinaryIO, path: str) -> FetchedResult:
@@ -128,18 +131,19 @@ class HttpResultFetcher:
             raise _Transient(f"result download {shown} answered HTTP {resp.status_code}")
         if resp.status_code != 200:
             raise ResultFetchError(
-                "RESULT_FETCH_FAILED", f"result download {shown} answered HTTP {resp.status_code}"
+                ErrorCode.RESULT_FETCH_FAILED, f"result download {shown} answered HTTP {resp.status_code}"
             )
         content_type = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if not content_type.startswith("image/"):
             shown_type = content_type or "none"
             raise ResultFetchError(
-                "RESULT_NOT_AN_IMAGE", f"result {shown} has Content-Type {shown_type!r}, not image/*"
+                ErrorCode.RESULT_NOT_AN_IMAGE, f"result {shown} has Content-Type {shown_type!r}, not image/*"
             )
         declared = resp.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             raise ResultFetchError(
-                "RESULT_TOO_LARGE", f"result {shown} is {int(declared)} bytes, over the {self.max_bytes} cap"
+                ErrorCode.RESULT_TOO_LARGE,
+                f"result {shown} is {int(declared)} bytes, over the {self.max_bytes} cap",
             )
         size = 0
         try:
@@ -148,13 +152,13 @@ class HttpResultFetcher:
                 if size > self.max_bytes:
                     # Checked while streaming too: Content-Length may be absent or lie.
                     raise ResultFetchError(
-                        "RESULT_TOO_LARGE", f"result {shown} exceeds the {self.max_bytes}-byte cap"
+                        ErrorCode.RESULT_TOO_LARGE, f"result {shown} exceeds the {self.max_bytes}-byte cap"
                     )
                 out.write(chunk)
         except requests.RequestException as exc:
             raise _Transient(f"download of {shown} broke off: {type(exc).__name__}") from exc
         if size == 0:
-            raise ResultFetchError("RESULT_FETCH_FAILED", f"result {shown} is empty")
+            raise ResultFetchError(ErrorCode.RESULT_FETCH_FAILED, f"result {shown} is empty")
         out.flush()
         return FetchedResult(path=path, size=size, content_type=content_type)
 

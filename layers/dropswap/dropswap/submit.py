@@ -22,9 +22,10 @@ from typing import Any, Literal
 from dropswap import keys, tokens
 from dropswap.akool_client import AkoolClient, AkoolError
 from dropswap.config import Settings
+from dropswap.error_codes import ErrorCode, akool_refusal, job_error
 from dropswap.faces import DetectedFace, FaceSelectionError, SelectedFace, largest, order_faces, select
-from dropswap.job_store import Job, JobStore
-from dropswap.jobs import Status, job_id_for
+from dropswap.job_store import JobStore
+from dropswap.jobs import Job, Status, job_id_for
 from dropswap.manifest import MAX_MANIFEST_BYTES, Manifest, ManifestError, Source, Swap, parse_manifest
 from dropswap.object_store import ObjectStore
 from dropswap.report import build_report
@@ -163,13 +164,13 @@ class Submitter:
             gone = ManifestError(
                 "manifest",
                 f"{job.sidecar_key} was deleted before the job could start; upload it again",
-                code="SIDECAR_GONE",
+                code=ErrorCode.SIDECAR_GONE,
             )
             return self._reject(ref, gone, owner=None)
         if sidecar.info.version != job.sidecar_etag:
             # A newer sidecar replaced this one and has its own job; close this one quietly, without
             # a report, since the report key is shared with the newer job.
-            error = {"code": "SUPERSEDED", "message": "a newer version of the sidecar replaced this one"}
+            error = job_error(ErrorCode.SUPERSEDED, "a newer version of the sidecar replaced this one")
             fields = {"error": error, "finished_at": self._now()}
             self._store.transition(job_id, Status.REJECTED, set_fields=fields)
             return Outcome("IGNORED", job.sidecar_key, job_id, "superseded")
@@ -218,7 +219,7 @@ class Submitter:
             raise ManifestError(
                 "manifest",
                 f"is larger than {MAX_MANIFEST_BYTES} bytes; a manifest is a small JSON file",
-                code="LIMIT",
+                code=ErrorCode.LIMIT,
             )
         return parse_manifest(
             data,
@@ -253,19 +254,20 @@ class Submitter:
                 raise ManifestError(
                     fld,
                     f"{key} is not a supported image (.{ext or '?'}); use one of: {supported}",
-                    code="UNSUPPORTED_TYPE",
+                    code=ErrorCode.UNSUPPORTED_TYPE,
                 )
         for fld, bucket, key in inputs:
             info = self._objects.head(key, bucket=bucket)
             if info is None:
                 return bucket, key
             if info.size == 0:
-                raise ManifestError(fld, f"{key} is empty; upload the image again", code="EMPTY_IMAGE")
+                empty = f"{key} is empty; upload the image again"
+                raise ManifestError(fld, empty, code=ErrorCode.EMPTY_IMAGE)
             if info.size > limit:
                 raise ManifestError(
                     fld,
                     f"{key} is {_size(info.size)}; images may be at most {_size(limit)}, resize it",
-                    code="TOO_LARGE",
+                    code=ErrorCode.TOO_LARGE,
                 )
         return None
 
@@ -394,7 +396,7 @@ class Submitter:
                         fld,
                         f"face {chosen.index} {chosen.face.region} is already replaced by "
                         f"swaps[{taken[chosen.index]}]; each face can be swapped only once",
-                        code="DUPLICATE_FACE",
+                        code=ErrorCode.DUPLICATE_FACE,
                     )
                 taken[chosen.index] = swap.index
                 pairs.append((swap, chosen))
@@ -407,13 +409,13 @@ class Submitter:
                 "swaps",
                 f"{len(pairs)} faces selected; AKOOL v3 replaces at most {V3_MAX_FACES} faces in one image, "
                 'so select at most 8 (by index or point instead of "all")',
-                code="LIMIT",
+                code=ErrorCode.LIMIT,
             )
         if engine == "pro" and len(pairs) > PRO_MAX_PAIRS:
             raise ManifestError(
                 "swaps",
                 f"{len(pairs)} faces selected; Face Swap Pro takes at most {PRO_MAX_PAIRS}",
-                code="LIMIT",
+                code=ErrorCode.LIMIT,
             )
 
         # The opts rule (akool-api.md §2b): with more than one pair every item of both arrays needs
@@ -430,7 +432,7 @@ class Submitter:
                         raise FaceSelectionError(
                             f"{swap.field}.source",
                             f"no face found in {where}; use a photo with one clearly visible face",
-                            code="NO_FACE",
+                            code=ErrorCode.NO_FACE,
                         )
                     by_source[where] = face.landmarks_str
                 source_opts[swap.index] = by_source[where]
@@ -468,7 +470,7 @@ class Submitter:
             raise ManifestError(
                 fld,
                 f"AKOOL could not read this image ({exc.message}); check that it is a valid photo",
-                code="UNREADABLE_IMAGE",
+                code=ErrorCode.UNREADABLE_IMAGE,
             ) from None
 
     def _source_url(self, source: Source, ttl: int) -> str:
@@ -478,7 +480,7 @@ class Submitter:
 
     # -- terminal outcomes ---------------------------------------------------------------------
     def _reject(self, ref: _JobRef, exc: InputError, owner: str | None) -> Outcome:
-        error = {"code": exc.code, "message": str(exc)}
+        error = job_error(exc.code, str(exc))
         now = self._now()
         self._objects.put_json(
             ref.report_key,
@@ -499,8 +501,7 @@ class Submitter:
         return Outcome("REJECTED", ref.sidecar_key, ref.job_id, str(exc))
 
     def _fail(self, ref: _JobRef, exc: AkoolError, owner: str, engine: str | None) -> Outcome:
-        code = f"AKOOL_{exc.code}" if exc.code is not None else "AKOOL_ERROR"
-        error = {"code": code, "message": exc.message}
+        error = job_error(akool_refusal(exc.code), exc.message)
         now = self._now()
         akool: dict[str, Any] = {"code": exc.code} if exc.code is not None else {}
         if engine:

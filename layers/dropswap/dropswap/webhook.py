@@ -26,8 +26,7 @@ from dropswap import webhook_crypto
 from dropswap.akool_client import AkoolError
 from dropswap.credentials import AkoolCredentials
 from dropswap.finalise import Action, AkoolLookup, AkoolTruth, Finaliser, Outcome
-from dropswap.job_store import Job
-from dropswap.jobs import Status
+from dropswap.jobs import Job, Status
 from dropswap.tokens import token_matches
 
 log = logging.getLogger(__name__)
