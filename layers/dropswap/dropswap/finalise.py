@@ -10,18 +10,18 @@ A terminal job is left alone: no download, no write.
 
 Duplicates. Every terminal finalisation first takes a lease on the job (`claim_finalisation`, one
 conditional write) and only the holder downloads, uploads, writes the report and makes the final
-transition (conditional on still holding the lease). A second status-3 callback racing the first
-finds the lease taken and does nothing, instead of downloading and storing the result again. A lease
-rather than an extra status because it expires by itself: if its holder dies mid-download (Lambda
-timeout), AKOOL's retry or the reconciler can finish the job once it lapses, and the state machine
-of the contract stays as it is. On an error the holder gives the lease back at once.
+transition (conditional on still holding the lease), the way job_end.py ends every job. A second
+status-3 callback racing the first finds the lease taken and does nothing, instead of downloading and
+storing the result again. A lease rather than an extra status because it expires by itself: if its
+holder dies mid-download (Lambda timeout), AKOOL's retry or the reconciler can finish the job once it
+lapses, and the state machine of the contract stays as it is. On an error the holder gives the lease
+back at once.
 
 No boto3 or requests here: the job store, the object store and the result download are adapters.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 import uuid
@@ -34,8 +34,9 @@ from typing import Any, Protocol
 
 from dropswap import keys
 from dropswap.error_codes import ErrorCode, job_error
+from dropswap.job_end import Hold, Refused, end_job, under_lease
 from dropswap.jobs import OPEN, Job, Status, TransitionResult
-from dropswap.report import build_report
+from dropswap.ports import FinaliseLeases, JobTransitions, ReportSink
 from dropswap.result_fetch import FetchedResult, ResultFetchError
 
 log = logging.getLogger(__name__)
@@ -45,27 +46,11 @@ _REASON_KEYS = ("reason", "error", "error_msg", "errorMsg", "fail_reason", "fail
 
 
 # -- ports ------------------------------------------------------------------------------------------
-class FinaliseStore(Protocol):
-    def transition(
-        self,
-        job_id: str,
-        new_status: Status,
-        *,
-        set_fields: Mapping[str, Any] | None = None,
-        remove_fields: tuple[str, ...] = (),
-        expect_owner: str | None = None,
-        expect_finaliser: str | None = None,
-    ) -> TransitionResult: ...
-
-    def claim_finalisation(self, job_id: str, owner: str, lease_seconds: int) -> TransitionResult: ...
-
-    def release_finalisation(self, job_id: str, owner: str) -> None: ...
+class FinaliseStore(JobTransitions, FinaliseLeases, Protocol): ...
 
 
-class ResultSink(Protocol):
+class ResultSink(ReportSink, Protocol):
     def put_file(self, key: str, path: str, content_type: str) -> None: ...
-
-    def put_json(self, key: str, document: Any) -> None: ...
 
 
 class ResultSource(Protocol):
@@ -199,7 +184,7 @@ class Finaliser:
         if truth.status in (1, 2):
             return self._processing(job, truth, touch=touch)
         if truth.status == 3:
-            return self._leased(job, lambda held, owner: self._succeed(held, truth, owner))
+            return self._leased(job, lambda held, hold: self._succeed(held, truth, hold))
         error = job_error(
             ErrorCode.AKOOL_FAILED,
             f"AKOOL reported the face swap failed: {truth.reason}"
@@ -207,7 +192,7 @@ class Finaliser:
             else "AKOOL reported the face swap failed (status 4) and gave no reason",
         )
         return self._leased(
-            job, lambda held, owner: self._fail(held, error, owner, akool_status=4, source=truth.source)
+            job, lambda held, hold: self._fail(held, error, hold, akool_status=4, source=truth.source)
         )
 
     def fail(self, job: Job, error: dict[str, str]) -> Outcome:
@@ -217,7 +202,7 @@ class Finaliser:
         if job.status not in OPEN:
             return Outcome(Action.NOT_OPEN, job)
         return self._leased(
-            job, lambda held, owner: self._fail(held, error, owner, akool_status=None, source=None)
+            job, lambda held, hold: self._fail(held, error, hold, akool_status=None, source=None)
         )
 
     # -- steps ------------------------------------------------------------------------------------
@@ -231,71 +216,42 @@ class Finaliser:
         # Refused: it went terminal meanwhile (a late or out-of-order 1/2 after 3/4).
         return Outcome(Action.ALREADY_FINAL, res.job)
 
-    def _leased(self, job: Job, work: Callable[[Job, str], Outcome]) -> Outcome:
-        owner = self._new_owner()
-        claim = self._store.claim_finalisation(job.job_id, owner, self._lease)
-        if not claim.applied or claim.job is None:
-            current = claim.job
-            if current is None or current.terminal:
-                return Outcome(Action.ALREADY_FINAL, current)
-            return Outcome(Action.BUSY, current)
-        try:
-            return work(claim.job, owner)
-        except BaseException:
-            # Let the next attempt (AKOOL's retry, the reconciler) start now rather than at expiry.
-            with contextlib.suppress(Exception):
-                self._store.release_finalisation(job.job_id, owner)
-            raise
+    def _leased(self, job: Job, work: Callable[[Job, Hold], Outcome]) -> Outcome:
+        outcome = under_lease(self._store, job.job_id, self._new_owner(), self._lease, work)
+        if not isinstance(outcome, Refused):
+            return outcome
+        current = outcome.job
+        if current is None or current.terminal:
+            return Outcome(Action.ALREADY_FINAL, current)
+        return Outcome(Action.BUSY, current)
 
-    def _succeed(self, job: Job, truth: AkoolTruth, owner: str) -> Outcome:
+    def _succeed(self, job: Job, truth: AkoolTruth, hold: Hold) -> Outcome:
         if not truth.url:
             error = job_error(ErrorCode.RESULT_URL_MISSING, "AKOOL reported success (status 3) without a URL")
-            return self._fail(job, error, owner, akool_status=3, source=truth.source)
+            return self._fail(job, error, hold, akool_status=3, source=truth.source)
         result_key = keys.result_image_key(job.image_key)
         try:
             with self._results.fetch(truth.url) as fetched:
                 self._objects.put_file(result_key, fetched.path, fetched.content_type)
         except ResultFetchError as exc:
             error = job_error(exc.code, exc.message)
-            return self._fail(job, error, owner, akool_status=3, source=truth.source)
-        now = self._clock()
-        done = replace(job, finished_at=_iso(now), akool_status=3)
-        report_key = keys.report_key(job.image_key)
-        report = build_report(
-            done,
-            status=Status.SUCCEEDED,
-            result_key=result_key,
-            akool={"source": truth.source},
-        )
-        self._objects.put_json(report_key, report)
-        res = self._store.transition(
-            job.job_id,
-            Status.SUCCEEDED,
-            set_fields={
-                "result_key": result_key,
-                "report_key": report_key,
-                "finished_at": done.finished_at,
-                "akool_status": 3,
-                "error": None,
-            },
-            expect_finaliser=owner,
+            return self._fail(job, error, hold, akool_status=3, source=truth.source)
+        res = end_job(
+            self._store, self._objects, replace(job, akool_status=3), Status.SUCCEEDED, hold,
+            finished_at=_iso(self._clock()), result_key=result_key, akool={"source": truth.source},
+            fields={"akool_status": 3},
         )
         return self._final(res, Action.SUCCEEDED, None)
 
     def _fail(
-        self, job: Job, error: dict[str, str], owner: str, *, akool_status: int | None, source: str | None
+        self, job: Job, error: dict[str, str], hold: Hold, *, akool_status: int | None, source: str | None
     ) -> Outcome:
-        now = self._clock()
-        done = replace(job, finished_at=_iso(now), akool_status=akool_status or job.akool_status)
-        report_key = keys.report_key(job.image_key)
-        report = build_report(
-            done, status=Status.FAILED, error=error, akool={"source": source} if source else None
+        res = end_job(
+            self._store, self._objects, replace(job, akool_status=akool_status or job.akool_status),
+            Status.FAILED, hold, finished_at=_iso(self._clock()), error=error,
+            akool={"source": source} if source else None,
+            fields={"akool_status": akool_status} if akool_status is not None else None,
         )
-        self._objects.put_json(report_key, report)
-        fields: dict[str, Any] = {"error": error, "report_key": report_key, "finished_at": done.finished_at}
-        if akool_status is not None:
-            fields["akool_status"] = akool_status
-        res = self._store.transition(job.job_id, Status.FAILED, set_fields=fields, expect_finaliser=owner)
         return self._final(res, Action.FAILED, error)
 
     def _final(self, res: TransitionResult, action: Action, error: dict[str, str] | None) -> Outcome:

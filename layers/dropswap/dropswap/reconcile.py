@@ -15,12 +15,11 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from dropswap import keys
 from dropswap.akool_client import AkoolError
 from dropswap.config import Settings
 from dropswap.error_codes import ErrorCode, job_error
@@ -33,21 +32,16 @@ from dropswap.finalise import (
     Outcome,
     ResultSink,
 )
-from dropswap.jobs import Job, Status, TransitionResult
-from dropswap.report import build_report
+from dropswap.job_end import Hold, Refused, end_job, under_claim
+from dropswap.jobs import Job, Status
+from dropswap.ports import SubmitClaims
 
 log = logging.getLogger(__name__)
 
-class ReconcileStore(FinaliseStore, Protocol):
+class ReconcileStore(FinaliseStore, SubmitClaims, Protocol):
     """What the reconciler needs of the job store: the finaliser's port plus queries and claims."""
 
     def open_jobs(self, status: Status, updated_before: str, limit: int = 500) -> Iterator[Job]: ...
-
-    def claim(
-        self, job_id: str, owner: str, lease_seconds: int, *, create_fields: Mapping[str, Any]
-    ) -> TransitionResult: ...
-
-    def release(self, job_id: str, owner: str) -> None: ...
 
 
 class WaitingRechecker(Protocol):
@@ -233,14 +227,9 @@ class Reconciler:
         summary.add("rechecked")
 
     def _reject_waiting(self, job: Job, age: float) -> bool:
-        # Take the submission claim first, so a submit running right now cannot send this job to
-        # AKOOL while we reject it (and our REJECTED cannot overwrite a job it just submitted).
-        owner = self._new_owner()
-        claim = self._store.claim(job.job_id, owner, self._limits.claim_lease_seconds, create_fields={})
-        if not claim.applied or claim.job is None:
-            return False
-        current = claim.job
-        try:
+        # Under the submission claim, so a submit running right now cannot send this job to AKOOL
+        # while we reject it (and our REJECTED cannot overwrite a job it just submitted).
+        def reject(current: Job, hold: Hold) -> bool:
             missing = current.waiting_for or job.waiting_for
             where = (
                 missing if missing and missing.startswith("s3://")
@@ -252,20 +241,16 @@ class Reconciler:
                 f"{where} never arrived: gave up after waiting {_age_hours(age)}. Upload it, then upload"
                 " the sidecar again (a changed sidecar starts a new job)",
             )
-            finished = _iso(self._clock())
-            report_key = keys.report_key(current.image_key)
-            report = build_report(replace(current, finished_at=finished), status=Status.REJECTED, error=error)
-            self._objects.put_json(report_key, report)
-            res = self._store.transition(
-                job.job_id,
-                Status.REJECTED,
-                set_fields={"error": error, "report_key": report_key, "finished_at": finished},
-                expect_owner=owner,
-            )
-        except BaseException:
-            self._store.release(job.job_id, owner)
-            raise
-        return res.applied
+            return end_job(
+                self._store, self._objects, current, Status.REJECTED, hold,
+                finished_at=_iso(self._clock()), error=error,
+            ).applied
+
+        done = under_claim(
+            self._store, job.job_id, self._new_owner(), self._limits.claim_lease_seconds, reject,
+            create_fields={},
+        )
+        return done if not isinstance(done, Refused) else False
 
     # -- budget and isolation -------------------------------------------------------------------------
     def _out_of_time(self, summary: Summary) -> bool:

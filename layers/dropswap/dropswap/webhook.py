@@ -20,13 +20,14 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from dropswap import webhook_crypto
 from dropswap.akool_client import AkoolError
 from dropswap.credentials import AkoolCredentials
 from dropswap.finalise import Action, AkoolLookup, AkoolTruth, Finaliser, Outcome
 from dropswap.jobs import Job, Status
+from dropswap.ports import JobReader
 from dropswap.tokens import token_matches
 
 log = logging.getLogger(__name__)
@@ -34,10 +35,6 @@ log = logging.getLogger(__name__)
 # AKOOL's callback is four short fields; anything much bigger is not one.
 MAX_BODY_BYTES = 64 * 1024
 _MAX_JOB_ID = 128
-
-
-class JobReader(Protocol):
-    def get(self, job_id: str) -> Job | None: ...
 
 
 @dataclass(frozen=True)

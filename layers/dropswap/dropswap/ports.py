@@ -1,0 +1,68 @@
+"""The ports the business logic reaches AWS through: small Protocols that job_store.JobStore and
+object_store.ObjectStore satisfy, and that tests can replace. Each logic module asks for the few it uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from dropswap.jobs import Job, Status, TransitionResult
+
+if TYPE_CHECKING:  # values only: the logic never imports the boto3 adapters
+    from dropswap.object_store import ObjectInfo, SmallObject
+
+
+# -- the job store --------------------------------------------------------------------------------
+class JobReader(Protocol):
+    def get(self, job_id: str) -> Job | None: ...
+
+
+class JobTransitions(Protocol):
+    def transition(
+        self,
+        job_id: str,
+        new_status: Status,
+        *,
+        set_fields: Mapping[str, Any] | None = None,
+        remove_fields: tuple[str, ...] = (),
+        expect_owner: str | None = None,
+        expect_finaliser: str | None = None,
+    ) -> TransitionResult: ...
+
+
+class SubmitClaims(Protocol):
+    """The submission claim: who may submit (or otherwise end) a WAITING job."""
+
+    def claim(
+        self, job_id: str, owner: str, lease_seconds: int, *, create_fields: Mapping[str, Any]
+    ) -> TransitionResult: ...
+
+    def release(self, job_id: str, owner: str) -> None: ...
+
+
+class FinaliseLeases(Protocol):
+    """The finalisation lease: who may finalise an open (SUBMITTED/PROCESSING) job."""
+
+    def claim_finalisation(self, job_id: str, owner: str, lease_seconds: int) -> TransitionResult: ...
+
+    def release_finalisation(self, job_id: str, owner: str) -> None: ...
+
+
+class WaitingIndex(Protocol):
+    def jobs_waiting_for(self, key: str) -> list[str]: ...
+
+
+# -- the object store -----------------------------------------------------------------------------
+class ReportSink(Protocol):
+    def put_json(self, key: str, document: Any) -> None: ...
+
+
+class InputReader(Protocol):
+    """Reads of the user's uploads (sidecars and inputs), and URLs AKOOL can fetch them by."""
+
+    def head(self, key: str, bucket: str | None = None) -> ObjectInfo | None: ...
+
+    def read_small(self, key: str, max_bytes: int, bucket: str | None = None) -> SmallObject | None: ...
+
+    def presign_get(self, key: str, expires_seconds: int, bucket: str | None = None) -> str: ...
