@@ -17,6 +17,7 @@ NO_PY313 := python3.13 not found (PATH or ~/.pyenv/versions/3.13*): install it, 
 # and the functions run on its interpreter.
 MINISTACK := .venvs/ministack/.requirements-stamp
 SAM       := .venvs/sam/.requirements-stamp
+CHECKOV   := .venvs/checkov/.requirements-stamp
 VENV313   := .venvs/py313/.requirements-stamp
 
 .PHONY: help venv ministack-venv build unit313 layer-test lint typecheck test unit integration demo up bench soak clean
@@ -75,9 +76,18 @@ unit313: $(VENV313)
 layer-test: $(VENV313) build
 	.venvs/py313/bin/pytest -m build tests/build
 
-lint: $(STAMP)
+# checkov (template security scan), in its own venv: its pins are not the dev venv's.
+$(CHECKOV): requirements-checkov.txt
+	test -x .venvs/checkov/bin/python || $(PYTHON) -m venv .venvs/checkov
+	.venvs/checkov/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+# cfn-lint on the SAM-transformed template runs in the tests (tests/template); checkov offline
+# (--skip-download), each skipped check justified in its resource's Metadata.
+lint: $(STAMP) $(CHECKOV)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/cfn-lint template.yaml
+	.venvs/checkov/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy layers/dropswap/dropswap functions local benchmarks tests
