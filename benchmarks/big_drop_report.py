@@ -1,0 +1,117 @@
+"""The big-drop benchmark's markdown section, from the figures benchmarks.big_drop measured."""
+
+from __future__ import annotations
+
+from typing import Any
+
+DLQ_TARGET = 0
+THROTTLE_TARGET = 0.05
+UTILISATION_TARGET = 0.9
+WEBHOOK_P99_TARGET = 1.0
+
+
+def _num(value: Any, fmt: str = ".2f", unit: str = "") -> str:
+    return "n/a" if value is None else f"{value:{fmt}}{unit}"
+
+
+def _verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("met" if ok else "**missed**")
+
+
+def _at_most(value: float | None, target: float) -> str:
+    return _verdict(None if value is None else value <= target)
+
+
+def _at_least(value: float | None, target: float) -> str:
+    return _verdict(None if value is None else value >= target)
+
+
+def _intro(r: dict[str, Any]) -> str:
+    d, opts = r.get("drop") or {}, r["options"]
+    setup = r.get("setup") or {}
+    emu = setup.get("emulator") or {}
+    return (
+        f"{opts['photos']} photos with sidecars uploaded by {opts['upload_threads']} threads as fast as "
+        "they go, into the local stack (template.yaml on MiniStack). AKOOL emulator: realistic mode, "
+        f"passthrough engine, each job {emu.get('queue_seconds')} s queued + "
+        f"{emu.get('processing_seconds')} s processing (≈{d.get('job_seconds')} s in an account slot), "
+        f"account limits concurrent_jobs={emu.get('concurrent_jobs')}, "
+        f"requests_per_second={emu.get('requests_per_second')}. MiniStack settings: "
+        f"{setup.get('ministack_env')}. Uploads took {_num(d.get('upload_seconds'), '.1f', ' s')}; the "
+        f"wait ended: {d.get('ended')} (limit {_num(d.get('wait_limit_seconds'), '.0f', ' s')}); the "
+        f"whole run took {_num(r.get('total_seconds', 0) / 60, '.1f', ' min')}."
+    )
+
+
+def _table(r: dict[str, Any]) -> list[str]:
+    d = r.get("drop") or {}
+    a = d.get("akool") or {}
+    big = r.get("big_results") or {}
+    st = d.get("statuses") or {}
+    slots = (r.get("setup") or {}).get("emulator", {}).get("concurrent_jobs")
+    failed_msgs = sum(q["visible"] + q["in_flight"] for q in d.get("queues", []) if q["failure_queue"])
+    ratio = a.get("throttled_submits_per_accepted")
+    util = a.get("utilisation")
+    p99 = big.get("p99_seconds")
+    all_ok = st.get("SUCCEEDED") == r["options"]["photos"]
+    t_min = _num(d.get("theoretical_minimum_seconds"), ".0f", " s")
+    return [
+        "| figure | measured | target | |",
+        "|---|---|---|---|",
+        f"| jobs SUCCEEDED / FAILED / REJECTED / not finished | {st.get('SUCCEEDED')} / {st.get('FAILED')} / "
+        f"{st.get('REJECTED')} / {st.get('not finished')} | all SUCCEEDED | {_verdict(all_ok)} |",
+        f"| messages in DLQs / failure queues | {failed_msgs} | {DLQ_TARGET} | "
+        f"{_verdict(failed_msgs == DLQ_TARGET)} |",
+        f"| AKOOL 1005 per accepted submission | {_num(ratio, '.3f')} ({a.get('throttled_submits')} 1005s "
+        f"on submit, {a.get('accepted_submissions')} accepted; all routes {a.get('throttled_all_routes')}) "
+        f"| ≤ {THROTTLE_TARGET} | {_at_most(ratio, THROTTLE_TARGET)} |",
+        f"| AKOOL utilisation (slot time ÷ {slots} × first→last submission, "
+        f"{_num(a.get('window_seconds'), '.0f', ' s')}) | {_num(util)} | ≥ {UTILISATION_TARGET} | "
+        f"{_at_least(util, UTILISATION_TARGET)} |",
+        f"| time to last result ÷ theoretical minimum ({t_min}) | "
+        f"{_num(d.get('time_to_last_result_ratio'))} (last result "
+        f"{_num(d.get('time_to_last_result_seconds'), '.0f', ' s')} after the first upload) | near 1 | |",
+        f"| webhook answer, 50 MB result, p50 / p99 | {_num(big.get('p50_seconds'), '.2f', ' s')} / "
+        f"{_num(p99, '.2f', ' s')} ({big.get('final_callback_attempts', 0)} POSTs) | "
+        f"p99 ≤ {WEBHOOK_P99_TARGET} s | {_at_most(p99, WEBHOOK_P99_TARGET)} |",
+    ]
+
+
+def _details(r: dict[str, Any]) -> list[str]:
+    d = r.get("drop") or {}
+    a = d.get("akool") or {}
+    f = d.get("functions") or {}
+    workers = f.get("peak_workers") or {}
+    lines = [
+        f"Function concurrency: SubmitFunction peaked at {f.get('submit_peak_overlapping_invocations')} "
+        f"overlapping invocations (from the start and end of each of its {f.get('submit_invocations')} "
+        f"invocations, by their REPORT log lines) and {workers.get('SubmitFunction')} worker processes "
+        "(MiniStack spawns one only when every worker of the function is busy). Peak worker processes of "
+        f"all functions: {workers}; their peak RSS {f.get('peak_workers_rss_mib')} MiB; least memory "
+        f"available {f.get('min_available_mib')} MiB.",
+        "",
+        f"AKOOL: {a.get('submit_requests')} submit requests, {a.get('jobs_accepted')} jobs accepted "
+        f"({_num(a.get('jobs_accepted_per_photo'))} per photo), at most {a.get('peak_in_flight')} in flight, "
+        f"1005s by limit {a.get('throttled_by_limit')}; utilisation over first→last *accepted* submission "
+        f"{_num(a.get('utilisation_accepted_window'))}.",
+        "",
+    ]
+    for q in d.get("queues", []):
+        kind = "failure queue" if q["failure_queue"] else "queue"
+        why = f"; why: {q.get('reasons')}; events: {q.get('events')}" if q["failure_queue"] else ""
+        lines.append(f"- {q['output']} ({kind}): {q['visible']} visible, {q['in_flight']} in flight{why}")
+    big = r.get("big_results")
+    if big:
+        lines += [
+            "",
+            f"50 MB phase (account limits off; {big.get('jobs_with_big_result')} jobs with results of "
+            f"{big.get('result_bytes')} bytes): final-callback answers {big.get('final_callback_answers')}, "
+            f"seconds {big.get('final_callback_seconds')}; the same jobs' status-2 callbacks p50/p99 "
+            f"{_num(big.get('processing_callback_p50_seconds'), '.2f', ' s')} / "
+            f"{_num(big.get('processing_callback_p99_seconds'), '.2f', ' s')}.",
+        ]
+    return lines
+
+
+def markdown(r: dict[str, Any]) -> str:
+    return "\n".join([f"## Big drop ({r['label']})", "", _intro(r), "", *_table(r), "", *_details(r)]) + "\n"

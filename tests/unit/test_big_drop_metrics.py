@@ -1,0 +1,58 @@
+"""The big-drop benchmark's arithmetic (benchmarks/big_drop_metrics.py): utilisation, peaks, minimum."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import big_drop_metrics as m
+
+
+def test_given_slots_busy_part_of_the_window_then_utilisation_counts_only_inside_it() -> None:
+    # Given 2 slots over a 10 s window: one job the whole window, one that starts before the window and
+    # ends half-way, one entirely after it
+    jobs = [(0.0, 10.0), (-5.0, 5.0), (12.0, 20.0)]
+    # When utilisation is computed
+    value = m.utilisation(jobs, (0.0, 10.0), slots=2)
+    # Then busy time is clipped to the window: (10 + 5) / (2 × 10)
+    assert value == pytest.approx(0.75)
+    assert m.busy_seconds(jobs, (0.0, 10.0)) == pytest.approx(15.0)
+
+
+def test_given_an_empty_window_then_utilisation_is_unknown() -> None:
+    # Given no submissions (a zero-length window) or no slots; When computed; Then None, not a division error
+    assert m.utilisation([(0.0, 1.0)], (3.0, 3.0), slots=4) is None
+    assert m.utilisation([(0.0, 1.0)], (0.0, 1.0), slots=0) is None
+
+
+def test_given_intervals_then_the_peak_overlap_is_the_most_open_at_once() -> None:
+    # Given three overlapping invocations and one that starts exactly when another ends
+    intervals = [(0.0, 4.0), (1.0, 3.0), (2.0, 5.0), (5.0, 6.0)]
+    # When the peak is computed; Then 3 (touching ends do not overlap)
+    assert m.peak_overlap(intervals) == 3
+    assert m.peak_overlap([]) == 0
+
+
+def test_theoretical_minimum_rounds_up_to_whole_waves() -> None:
+    # Given 10 jobs of 5 s on 4 slots; When the minimum is computed; Then 3 waves of 5 s
+    assert m.theoretical_minimum(10, 4, 5.0) == 15.0
+    assert m.theoretical_minimum(1000, 4, 5.0) == 1250.0
+
+
+def test_percentile_interpolates_and_is_none_without_values() -> None:
+    # Given values 1..5; When quantiles are taken; Then linear interpolation between ranks
+    assert m.percentile([5.0, 1.0, 3.0, 2.0, 4.0], 0.5) == 3.0
+    assert m.percentile([1.0, 2.0], 0.99) == pytest.approx(1.99)
+    assert m.percentile([], 0.5) is None
+
+
+def test_failure_records_are_labelled_by_error_type_and_message() -> None:
+    # Given Lambda on-failure records: a handler error, a throttle, and something else
+    handler = {"responsePayload": {"errorType": "AkoolError", "errorMessage": "AKOOL 1005: too frequent"}}
+    throttle = {"responsePayload": {"__type": "TooManyRequestsException", "message": "Rate Exceeded"}}
+    # When labelled; Then type and message start, whichever shape the payload has
+    assert m.failure_reason(json.dumps(handler)) == "AkoolError: AKOOL 1005: too frequent"
+    assert m.failure_reason(json.dumps(throttle)) == "TooManyRequestsException: Rate Exceeded"
+    assert m.failure_reason("not json") == "not JSON"
+    assert m.failure_reason(json.dumps({"x": 1})) == "no responsePayload"
