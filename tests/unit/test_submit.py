@@ -10,12 +10,21 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from dropswap import tokens
-from dropswap.akool_client import AkoolError
+from dropswap.akool_client import AkoolClient, AkoolError
 from dropswap.jobs import Status
 from dropswap.object_store import ObjectInfo, ObjectStore, SmallObject
 from tests.conftest import BUCKET
-from tests.unit.akool_fake import FakeAkool, face, fake_akool, landmarks_str, pro_problems, v3_problems
-from tests.unit.submit_harness import JPEG, Harness, make_harness
+from tests.unit.akool_fake import (
+    BASE,
+    DETECT,
+    FakeAkool,
+    face,
+    fake_akool,
+    landmarks_str,
+    pro_problems,
+    v3_problems,
+)
+from tests.unit.submit_harness import CREDS, JPEG, Harness, make_harness
 
 IMAGE = "inbox/party/team.jpg"
 ALICE = "inbox/party/faces/alice.jpg"
@@ -112,6 +121,62 @@ def test_given_deliveries_racing_in_threads_then_one_submission(h: Harness, thre
     assert set(kinds) <= {"SUBMITTED", "BUSY", "DUPLICATE"}
     assert len(h.akool.submissions()) == 1
     assert h.job(IMAGE).status is Status.SUBMITTED
+
+
+class _ReportSpy(ObjectStore):
+    """The rejecting delivery's object store: records every report it writes."""
+
+    reports: list[str]
+
+    def put_json(self, key: str, document: Any) -> None:
+        self.reports.append(key)
+        super().put_json(key, document)
+
+
+@pytest.mark.parametrize("akool_answer", ["accepted", "quota"])
+@pytest.mark.parametrize("rejecter", ["sidecar-deleted-then-recheck", "image-emptied-then-its-event"])
+def test_given_delivery_holding_the_claim_mid_submit_when_another_rejects_the_job_then_the_holder_decides(
+    h: Harness, rejecter: str, akool_answer: str
+) -> None:
+    # Given a delivery that holds the job's claim and is in the middle of AKOOL's submit call
+    sidecar = _ready(h, _manifest(("faces/alice.jpg", 0)), ALICE)
+    if akool_answer == "quota":
+        h.akool.queue_code("pro", 1006)
+    spy = _ReportSpy(h.s3, BUCKET)
+    spy.reports = []
+    loser: list[str] = []
+
+    def other_delivery_rejects() -> None:
+        # When another delivery finds a reason to reject the same job right then
+        if rejecter == "sidecar-deleted-then-recheck":
+            h.s3.delete_object(Bucket=BUCKET, Key=sidecar)
+            h.submitter(objects=spy).recheck_waiting(job_id)
+            loser.append("recheck")
+        else:
+            h.put(IMAGE, b"")
+            loser.extend(o.kind for o in h.event(IMAGE, h.submitter(objects=spy)))
+
+    class MidSubmit(AkoolClient):
+        def faceswap_pro(self, *args: Any, **kwargs: Any) -> Any:
+            other_delivery_rejects()
+            return super().faceswap_pro(*args, **kwargs)
+
+    job_id = h.job_id(IMAGE)
+    [outcome] = h.event(sidecar, h.submitter(akool=lambda: MidSubmit(CREDS, BASE, DETECT)))
+
+    # Then the claim holder's word stands: one outcome, its own, and the loser wrote no report
+    assert spy.reports == []
+    assert loser in (["recheck"], ["BUSY"])
+    job = h.store.get(job_id)
+    assert job is not None
+    if akool_answer == "quota":
+        assert outcome.kind == "FAILED" and job.status is Status.FAILED
+        assert job.error is not None and job.error["code"] == "AKOOL_1006"
+        assert h.report(IMAGE)["status"] == "FAILED" and h.report(IMAGE)["error"] == job.error
+    else:
+        assert outcome.kind == "SUBMITTED" and job.status is Status.SUBMITTED and job.akool_id
+        assert not h.has_report(IMAGE)
+    assert len(h.akool.submissions()) == 1
 
 
 def test_given_changed_sidecar_when_uploaded_again_then_a_new_job(h: Harness) -> None:

@@ -1,15 +1,18 @@
-"""The ports the business logic reaches AWS through: small Protocols that job_store.JobStore and
-object_store.ObjectStore satisfy, and that tests can replace. Each logic module asks for the few it uses.
+"""The ports the business logic reaches AWS and AKOOL through: small Protocols that job_store.JobStore,
+object_store.ObjectStore and akool_client.AkoolClient satisfy, and that tests can replace. Each logic
+module asks for the few it uses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dropswap.jobs import Job, Status, TransitionResult
 
 if TYPE_CHECKING:  # values only: the logic never imports the boto3 adapters
+    from dropswap.akool_client import SubmitResult
+    from dropswap.faces import DetectedFace
     from dropswap.object_store import ObjectInfo, SmallObject
 
 
@@ -66,3 +69,29 @@ class InputReader(Protocol):
     def read_small(self, key: str, max_bytes: int, bucket: str | None = None) -> SmallObject | None: ...
 
     def presign_get(self, key: str, expires_seconds: int, bucket: str | None = None) -> str: ...
+
+
+# -- AKOOL ----------------------------------------------------------------------------------------
+class SwapApi(Protocol):
+    """AKOOL's detector and its two swap endpoints (akool-api.md §2–§3)."""
+
+    def detect_faces(self, *, url: str | None = None) -> list[DetectedFace]: ...
+
+    def faceswap_pro(
+        self,
+        source_images: Sequence[Mapping[str, str]],
+        target_images: Sequence[Mapping[str, str]],
+        *,
+        face_enhance: bool,
+        webhook_url: str,
+    ) -> SubmitResult: ...
+
+    def faceswap_v3(
+        self,
+        modify_image: str,
+        source_images: Sequence[Mapping[str, str]],
+        target_images: Sequence[Mapping[str, str]],
+        *,
+        face_enhance: bool,
+        webhook_url: str,
+    ) -> SubmitResult: ...

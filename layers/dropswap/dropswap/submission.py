@@ -1,0 +1,173 @@
+"""What the holder of a job's submission claim does with it (submit.py takes the claim first).
+
+- `submit`: presign the inputs, plan and send the swap (akool_swap.py), record SUBMITTED with the hash of
+  the webhook token; a bad input found on the way → REJECTED, a final AKOOL refusal → FAILED, a retryable
+  one is raised (the claim is given back, job_end.under_claim);
+- `reject` / `fail` / `close_superseded`: end the job (job_end.py), with its report except for a
+  superseded job, whose report name belongs to the newer sidecar's job.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+from dropswap import akool_swap, tokens
+from dropswap.akool_client import AkoolError
+from dropswap.config import Settings
+from dropswap.error_codes import ErrorCode, akool_refusal, job_error
+from dropswap.faces import FaceSelectionError
+from dropswap.job_end import Hold, end_job
+from dropswap.jobs import Job, JobRef, Status
+from dropswap.manifest import Manifest, ManifestError, Source
+from dropswap.planning import Plan
+from dropswap.ports import InputReader, JobTransitions, ReportSink, SwapApi
+
+log = logging.getLogger(__name__)
+
+# What happened to one job for one event (the handler turns these into metrics).
+OutcomeKind = Literal["SUBMITTED", "REJECTED", "WAITING", "FAILED", "DUPLICATE", "BUSY", "IGNORED"]
+
+InputError = ManifestError | FaceSelectionError
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: OutcomeKind
+    key: str
+    job_id: str | None = None
+    detail: str = ""
+
+
+class SubmitObjects(InputReader, ReportSink, Protocol): ...
+
+
+class Submission:
+    def __init__(
+        self,
+        store: JobTransitions,
+        objects: SubmitObjects,
+        akool: Callable[[], SwapApi],
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        new_token: Callable[[], str] = tokens.new_token,
+    ) -> None:
+        self._store = store
+        self._objects = objects
+        # Built on first need: a rejected manifest never reads the AKOOL secret.
+        self._akool_factory = akool
+        self._akool: SwapApi | None = None
+        self._settings = settings
+        self._clock = clock
+        self._new_token = new_token
+
+    def submit(self, ref: JobRef, job: Job, hold: Hold, manifest: Manifest) -> Outcome:
+        akool = self._client()
+        ttl = self._settings.presign_ttl_seconds
+        image_url = self._objects.presign_get(ref.image_key, ttl)
+        source_urls = {s.index: self._source_url(s.source, ttl) for s in manifest.swaps}
+        plan: Plan | None = None
+        try:
+            plan = akool_swap.plan_swap(akool, manifest, image_url, source_urls)
+            token = self._new_token()
+            result = akool_swap.send(
+                akool, plan, image_url, face_enhance=manifest.face_enhance,
+                webhook_url=self._webhook_url(ref, token),
+            )
+        except (ManifestError, FaceSelectionError) as exc:
+            return self.reject(ref, job, hold, exc)
+        except AkoolError as exc:
+            if exc.retryable:
+                if plan is not None:
+                    log.warning(
+                        "AKOOL submit failed, will retry", extra={"job_id": ref.job_id, "code": exc.code}
+                    )
+                raise
+            return self.fail(ref, job, hold, exc, engine=plan.engine if plan else None)
+
+        res = self._store.transition(
+            ref.job_id,
+            Status.SUBMITTED,
+            set_fields={
+                **ref.fields(),
+                "engine": plan.engine,
+                "akool_id": result.akool_id,
+                "akool_job_id": result.akool_job_id,
+                "token_hash": tokens.hash_token(token),
+                "submitted_at": self._now(),
+                "request_summary": plan.request_summary(manifest.face_enhance),
+            },
+            expect_owner=hold.owner,
+        )
+        if not res.applied:
+            # Only possible if our lease lapsed and another delivery took the job over.
+            log.error(
+                "submitted to AKOOL but lost the claim",
+                extra={"job_id": ref.job_id, "akool_id": result.akool_id},
+            )
+            return Outcome("DUPLICATE", ref.sidecar_key, ref.job_id, "claim lost after submit")
+        log.info(
+            "job submitted",
+            extra={
+                "job_id": ref.job_id,
+                "akool_id": result.akool_id,
+                "engine": plan.engine,
+                "pairs": len(plan.targets),
+            },
+        )
+        return Outcome("SUBMITTED", ref.sidecar_key, ref.job_id, plan.engine)
+
+    def reject(self, ref: JobRef, job: Job, hold: Hold, exc: InputError) -> Outcome:
+        res = end_job(
+            self._store, self._objects, job, Status.REJECTED, hold,
+            finished_at=self._now(), error=job_error(exc.code, str(exc)), fields=ref.fields(),
+        )
+        log.info(
+            "job rejected",
+            extra={"job_id": ref.job_id, "code": exc.code, "field": exc.field, "applied": res.applied},
+        )
+        return Outcome("REJECTED", ref.sidecar_key, ref.job_id, str(exc))
+
+    def fail(self, ref: JobRef, job: Job, hold: Hold, exc: AkoolError, engine: str | None) -> Outcome:
+        error = job_error(akool_refusal(exc.code), exc.message)
+        akool: dict[str, Any] = {"code": exc.code} if exc.code is not None else {}
+        if engine:
+            akool["engine"] = engine
+        end_job(
+            self._store, self._objects, job, Status.FAILED, hold, finished_at=self._now(), error=error,
+            akool=akool, fields={**ref.fields(), "engine": engine} if engine else ref.fields(),
+        )
+        log.warning("job failed at submit", extra={"job_id": ref.job_id, "code": exc.code})
+        return Outcome("FAILED", ref.sidecar_key, ref.job_id, error["message"])
+
+    def close_superseded(self, ref: JobRef, job: Job, hold: Hold) -> Outcome:
+        error = job_error(ErrorCode.SUPERSEDED, "a newer version of the sidecar replaced this one")
+        end_job(
+            self._store, self._objects, job, Status.REJECTED, hold, finished_at=self._now(), error=error,
+            report=False,
+        )
+        return Outcome("IGNORED", ref.sidecar_key, ref.job_id, "superseded")
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _client(self) -> SwapApi:
+        if self._akool is None:
+            self._akool = self._akool_factory()
+        return self._akool
+
+    def _source_url(self, source: Source, ttl: int) -> str:
+        if source.key is not None:
+            return self._objects.presign_get(source.key, ttl, bucket=source.bucket)
+        return str(source.url)
+
+    def _webhook_url(self, ref: JobRef, token: str) -> str:
+        base = self._settings.webhook_base_url
+        # No public endpoint configured: the reconciler polls instead.
+        return f"{base}/webhooks/akool/{ref.job_id}?token={token}" if base else ""
+
+    def _now(self) -> str:
+        return datetime.fromtimestamp(self._clock(), tz=UTC).isoformat(timespec="milliseconds")

@@ -1,0 +1,91 @@
+"""Planning, as pure rules: detected faces in, engine and AKOOL request out (no AWS, no HTTP)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from dropswap import planning
+from dropswap.faces import DetectedFace, FaceSelectionError, Region
+from dropswap.manifest import Manifest, ManifestError, parse_manifest
+
+BUCKET = "drop"
+IMAGE_URL = "https://s3.test/inbox/party/team.jpg"
+
+
+def _face(x: int, y: int, w: int, h: int) -> DetectedFace:
+    return DetectedFace(Region(x, y, w, h), ((x, y),) * 6, f"{x},{y}:{x},{y}:{x},{y}:{x},{y}")
+
+
+LEFT, RIGHT = _face(120, 80, 90, 110), _face(300, 95, 88, 104)
+
+
+def _manifest(*swaps: tuple[str, Any], **top: Any) -> Manifest:
+    doc = {"version": 1, "swaps": [{"source": s, "target": t} for s, t in swaps], **top}
+    return parse_manifest(json.dumps(doc).encode(), sidecar_key="inbox/party/team.jpg.faceswap.json",
+                          drop_bucket=BUCKET)
+
+
+def _urls(manifest: Manifest) -> dict[int, str]:
+    return {s.index: f"https://s3.test/{s.source.key}" for s in manifest.swaps}
+
+
+def test_given_one_largest_swap_on_auto_then_pro_without_detection() -> None:
+    m = _manifest(("faces/alice.jpg", "largest"))
+    plan = planning.shortcut(m, IMAGE_URL, _urls(m))
+    assert plan is not None and plan.engine == "pro" and plan.faces_detected is None
+    assert plan.targets == [{"path": IMAGE_URL}] and plan.sources == [{"path": _urls(m)[0]}]
+    forced_v3 = _manifest(("faces/alice.jpg", "largest"), engine="v3")
+    assert planning.shortcut(forced_v3, IMAGE_URL, _urls(m)) is None
+
+
+def test_given_one_pair_on_auto_then_pro_and_no_source_to_locate() -> None:
+    picked = planning.pick(_manifest(("faces/alice.jpg", 1)), [RIGHT, LEFT])
+    assert picked.engine == "pro" and not picked.needs_source_opts and picked.sources_to_locate() == []
+    m = _manifest(("faces/alice.jpg", 1))
+    plan = planning.request(picked, IMAGE_URL, _urls(m), {})
+    assert plan.targets == [{"path": IMAGE_URL, "opts": RIGHT.landmarks_str}]
+    assert plan.sources == [{"path": _urls(m)[0]}]
+    assert plan.request_summary(False) == {
+        "engine": "pro", "face_enhance": False, "faces_detected": 2,
+        "pairs": [{"swap": 0, "source": "faces/alice.jpg", "face": 1, "region": [300, 95, 88, 104]}],
+    }
+
+
+def test_given_two_pairs_sharing_a_source_then_v3_and_that_source_located_once() -> None:
+    m = _manifest(("faces/alice.jpg", "all"))
+    picked = planning.pick(m, [RIGHT, LEFT])
+    assert picked.engine == "v3" and picked.needs_source_opts
+    [only] = picked.sources_to_locate()
+    alice = _face(20, 30, 120, 140)
+    plan = planning.request(picked, IMAGE_URL, _urls(m), {only.source.describe(): alice})
+    assert [t["opts"] for t in plan.targets] == [LEFT.landmarks_str, RIGHT.landmarks_str]
+    assert plan.sources == [{"path": _urls(m)[0], "opts": alice.landmarks_str}] * 2
+
+
+def test_given_the_same_face_chosen_twice_then_duplicate_face() -> None:
+    m = _manifest(("faces/alice.jpg", 0), ("faces/bob.png", {"x": 130, "y": 90}))
+    with pytest.raises(FaceSelectionError) as info:
+        planning.pick(m, [RIGHT, LEFT])
+    assert info.value.code == "DUPLICATE_FACE" and info.value.field == "swaps[1].target"
+
+
+@pytest.mark.parametrize(("engine", "faces", "limit"), [("v3", 9, planning.V3_MAX_FACES),
+                                                        ("pro", 51, planning.PRO_MAX_PAIRS)])
+def test_given_more_faces_than_the_engine_takes_then_limit(engine: str, faces: int, limit: int) -> None:
+    crowd = [_face(10 + 60 * i, 10, 50, 60) for i in range(faces)]
+    with pytest.raises(ManifestError) as info:
+        planning.pick(_manifest(("faces/alice.jpg", "all"), engine=engine), crowd)
+    assert info.value.code == "LIMIT" and f"at most {limit}" in str(info.value)
+    at_limit = planning.pick(_manifest(("faces/alice.jpg", "all"), engine=engine), crowd[:limit])
+    assert len(at_limit.pairs) == limit
+
+
+def test_given_a_source_without_a_face_then_no_face_naming_the_source() -> None:
+    swap = _manifest(("faces/nobody.jpg", 0)).swaps[0]
+    with pytest.raises(FaceSelectionError) as info:
+        planning.source_face(swap, [])
+    assert info.value.code == "NO_FACE" and info.value.field == "swaps[0].source"
+    assert planning.source_face(swap, [LEFT, _face(0, 0, 200, 200)]).region == Region(0, 0, 200, 200)
