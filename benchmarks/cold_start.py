@@ -34,7 +34,9 @@ PYTHON313 = ROOT / ".venvs" / "py313" / "bin" / "python"
 RUNS = 15
 TARGET = 1.5
 BASELINE = "boto3+requests"
-_TIMED = "import time\nt = time.perf_counter()\nimport {module}\nprint(time.perf_counter() - t)"
+# Wall time, and the process's CPU time, which the machine's other load does not inflate.
+_TIMED = ("import time\nt, c = time.perf_counter(), time.process_time()\nimport {module}\n"
+          "print(time.perf_counter() - t, time.process_time() - c)")
 _IMPORTTIME = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)$", re.MULTILINE)
 
 
@@ -55,7 +57,7 @@ class Case:
     module: str
 
     def run(self, rt: Runtime, *flags: str) -> subprocess.CompletedProcess[str]:
-        """The timed import in a fresh process; stdout's last line is its seconds."""
+        """The timed import in a fresh process; stdout's last line is its wall and CPU seconds."""
         proc = subprocess.run([str(rt.python), "-S", "-B", *flags, "-c", _TIMED.format(module=self.module)],
                               env=lambda_env(self.handler, self.layer, rt.site), cwd=self.handler.code_dir,
                               capture_output=True, text=True, timeout=120, check=False)
@@ -63,8 +65,9 @@ class Case:
             raise RuntimeError(f"import {self.module} with {self.layer} failed:\n{proc.stderr[-2000:]}")
         return proc
 
-    def ms(self, rt: Runtime) -> float:
-        return float(self.run(rt).stdout.split()[-1]) * 1000
+    def ms(self, rt: Runtime) -> tuple[float, float]:
+        wall, cpu = self.run(rt).stdout.split()[-2:]
+        return float(wall) * 1000, float(cpu) * 1000
 
 
 def _tree_bytes(root: Path) -> tuple[int, int]:
@@ -96,6 +99,10 @@ def extra_costs(handler: dict[str, float], baseline: dict[str, float], top: int 
     return {n: round(ms, 1) for n, ms in sorted(extra.items(), key=lambda kv: -kv[1])[:top]}
 
 
+def _ratios(ms: dict[str, float]) -> dict[str, float]:
+    return {name: round(v / ms[BASELINE], 2) for name, v in ms.items() if name != BASELINE}
+
+
 def run(runs: int = RUNS, python: Path = PYTHON313) -> dict[str, Any]:
     if not python.exists():
         raise RuntimeError(f"{python} is missing: `make bench` builds it (.venvs/py313, python3.13)")
@@ -112,11 +119,15 @@ def run(runs: int = RUNS, python: Path = PYTHON313) -> dict[str, Any]:
         for case in cases.values():  # once untimed: the file system cache, as a warm host has it
             case.run(rt)
         times: dict[str, list[float]] = {name: [] for name in cases}
+        cpu: dict[str, list[float]] = {name: [] for name in cases}
         for _ in range(runs):  # interleaved, so drift in the machine's load hits every case alike
             for name, case in cases.items():
-                times[name].append(case.ms(rt))
+                wall_ms, cpu_ms = case.ms(rt)
+                times[name].append(wall_ms)
+                cpu[name].append(cpu_ms)
         med = {name: round(statistics.median(t), 1) for name, t in times.items()}
-        ratio = {name: round(ms / med[BASELINE], 2) for name, ms in med.items() if name != BASELINE}
+        med_cpu = {name: round(statistics.median(t), 1) for name, t in cpu.items()}
+        ratio, ratio_cpu = _ratios(med), _ratios(med_cpu)
         slowest = max(fns, key=lambda h: med[f"{_short(h)}, bytecode"])
         costs = extra_costs(import_costs(cases[f"{_short(slowest)}, bytecode"], rt),
                             import_costs(cases[BASELINE], rt))
@@ -127,6 +138,7 @@ def run(runs: int = RUNS, python: Path = PYTHON313) -> dict[str, Any]:
     return {
         "python": version, "runs": runs, "target_ratio": TARGET, "median_ms": med,
         "min_ms": {name: round(min(t), 1) for name, t in times.items()}, "ratio": ratio,
+        "median_cpu_ms": med_cpu, "ratio_cpu": ratio_cpu,
         "worst_ratio_with_bytecode": worst, "met": worst <= TARGET,
         "slowest": _short(slowest), "slowest_extra_ms_by_package": costs,
         "layer_bytes": {kind: {"unzipped": u, "zipped": z} for kind, (u, z) in sizes.items()},
@@ -155,10 +167,14 @@ def markdown(r: dict[str, Any]) -> str:
              "machine by `make -C layers/dropswap build-SharedLayer` (the target `sam build` runs), once as "
              "built (with its python3.13 bytecode) and once with the bytecode removed; the process does not "
              "write bytecode (`-B`), as Lambda cannot write to /opt. The baseline `import boto3, requests` "
-             "runs with the same path, so requests is the layer's (with bytecode).", "",
-             "| import | median ms | min ms | × boto3+requests |", "|---|---|---|---|"]
+             "runs with the same path, so requests is the layer's (with bytecode). CPU time is the "
+             "process's own during the import: a cross-check that other load on the machine does not "
+             "inflate.", "",
+             "| import | median ms | min ms | × boto3+requests | median CPU ms | × (CPU) |",
+             "|---|---|---|---|---|---|"]
     for name, ms in r["median_ms"].items():
-        lines.append(f"| {name} | {ms} | {r['min_ms'][name]} | {r['ratio'].get(name, 1.0)} |")
+        lines.append(f"| {name} | {ms} | {r['min_ms'][name]} | {r['ratio'].get(name, 1.0)} | "
+                     f"{r['median_cpu_ms'][name]} | {r['ratio_cpu'].get(name, 1.0)} |")
     lb = r["layer_bytes"]
     lines += ["", f"Target ≤ {r['target_ratio']}× with the layer as deployed (bytecode): worst "
               f"{r['worst_ratio_with_bytecode']}×, {'met' if r['met'] else '**missed**'}.", "",

@@ -14,6 +14,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from packaging.markers import Marker
 from packaging.utils import canonicalize_name
@@ -46,7 +47,29 @@ class Handler:
     code_dir: Path
     module: str
     attr: str
-    env: dict[str, str]  # the template's variables; intrinsics replaced by dummy values
+    env: dict[str, str]  # the template's variables, resolved as by _resolve
+
+
+_PSEUDO = {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws",
+           "AWS::StackName": "dropswap", "AWS::URLSuffix": "amazonaws.com"}
+
+
+def _resolve(value: Any, params: dict[str, Any]) -> Any:
+    """Enough of CloudFormation for environment values: parameter defaults, pseudo parameters, Sub and
+    Join; a resource, a parameter without default or any other function becomes a placeholder name."""
+    if not isinstance(value, dict | list):
+        return str(value)
+    if isinstance(value, list):
+        return [_resolve(v, params) for v in value]
+    ((fn, arg),) = value.items()
+    if fn == "Ref":
+        return params.get(arg, _PSEUDO.get(arg, f"dummy-{str(arg).lower()}"))
+    if fn == "Fn::Sub" and isinstance(arg, str):
+        return re.sub(r"\$\{([^}]+)\}", lambda m: str(_resolve({"Ref": m[1]}, params)), arg)
+    if fn == "Fn::Join":
+        items = _resolve(arg[1], params)
+        return str(arg[0]).join(items if isinstance(items, list) else [items])
+    return f"dummy-{fn.lower().replace('::', '-')}"
 
 
 def pins(requirements: Path) -> dict[str, str]:
@@ -61,11 +84,17 @@ def pins(requirements: Path) -> dict[str, str]:
 
 def handlers() -> list[Handler]:
     """Every function of template.yaml, as Lambda would load it."""
+    template = tpl.load_template()
+    params: dict[str, Any] = {}
+    for name, p in template.get("Parameters", {}).items():
+        if "Default" in p:
+            default = str(p["Default"])
+            is_list = p["Type"] == "CommaDelimitedList"
+            params[name] = [x for x in default.split(",") if x] if is_list else default
     out = []
-    for logical, props in tpl.functions(tpl.load_template()).items():
+    for logical, props in tpl.functions(template).items():
         module, _, attr = str(props["Handler"]).rpartition(".")
-        variables = props["Environment"]["Variables"]
-        env = {k: v if isinstance(v, str) else f"dummy-{k.lower()}" for k, v in variables.items()}
+        env = {k: str(_resolve(v, params)) for k, v in props["Environment"]["Variables"].items()}
         out.append(Handler(logical, ROOT / str(props["CodeUri"]), module, attr, env))
     return sorted(out, key=lambda h: h.function)
 
