@@ -1,34 +1,29 @@
 """SubmitFunction: S3 ObjectCreated under inbox/ → dropswap.submit.Submitter, one record at a time.
 
-Thin on purpose: parse the event, build the Submitter from the environment, count outcomes as metrics.
+Thin on purpose: parse the event, build the Submitter from dropswap.wiring, count outcomes as metrics.
 Logs carry job ids, keys and statuses; never the API key, webhook tokens or presigned URLs.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from functools import lru_cache
 from typing import Any
 
-import requests
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3Event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from dropswap import aws, keys
-from dropswap.akool_client import AkoolClient
-from dropswap.config import settings
-from dropswap.credentials import load_credentials
-from dropswap.job_store import JobStore
-from dropswap.object_store import ObjectStore
+from dropswap import keys, wiring
 from dropswap.submit import Outcome, OutcomeKind, Submitter
 
 logger = Logger()
 metrics = Metrics()
 # The layer's modules log through the standard library; give them this function's JSON format.
 copy_config_to_registered_loggers(source_logger=logger, include={"dropswap"})
+# At cold start: a function without its bucket, table, secret or webhook URL fails here, by name.
+SETTINGS = wiring.settings_for(wiring.SUBMIT_NEEDS)
 
 _METRIC_FOR: dict[OutcomeKind, str] = {
     "SUBMITTED": "JobsSubmitted",
@@ -40,37 +35,13 @@ _METRIC_FOR: dict[OutcomeKind, str] = {
 _LEASE_MARGIN_SECONDS = 60
 
 
-@lru_cache(maxsize=1)
-def _http() -> requests.Session:
-    # One pooled session per warm container: AKOOL's TLS connection is reused across events.
-    return requests.Session()
-
-
 def _submitter(context: LambdaContext) -> Submitter:
-    cfg = settings()
-
     def remaining() -> float:
         return float(context.get_remaining_time_in_millis()) / 1000.0
 
-    def akool() -> AkoolClient:
-        # Built on first need: a rejected manifest never reads the secret.
-        return AkoolClient(
-            load_credentials(cfg.akool_secret_id),
-            cfg.akool_base_url,
-            cfg.akool_detect_url,
-            session=_http(),
-            timeout=cfg.akool_timeout_seconds,
-            max_attempts=cfg.akool_max_attempts,
-            remaining_seconds=remaining,
-        )
-
-    return Submitter(
-        JobStore(aws.dynamodb(), cfg.jobs_table, ttl_days=cfg.job_ttl_days),
-        ObjectStore(aws.s3(), cfg.drop_bucket),
-        akool,
-        cfg,
-        lease_seconds=int(remaining()) + _LEASE_MARGIN_SECONDS,
-    )
+    parts = wiring.Adapters(SETTINGS, remaining_seconds=remaining)
+    lease = int(remaining()) + _LEASE_MARGIN_SECONDS
+    return Submitter(parts.jobs, parts.objects, parts.akool, SETTINGS, lease_seconds=lease)
 
 
 def _count(outcomes: list[Outcome]) -> None:

@@ -15,14 +15,8 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from dropswap import aws
-from dropswap.akool_client import AkoolClient
-from dropswap.config import settings
-from dropswap.credentials import AkoolCredentials, load_credentials
+from dropswap import wiring
 from dropswap.finalise import Action, Finaliser
-from dropswap.job_store import JobStore
-from dropswap.object_store import ObjectStore
-from dropswap.result_fetch import HttpResultFetcher
 from dropswap.webhook import WebhookService
 
 logger = Logger()
@@ -30,6 +24,8 @@ metrics = Metrics()
 app = APIGatewayRestResolver()
 # The logic modules log through the standard library; give them the same structured output.
 copy_config_to_registered_loggers(source_logger=logger, include={"dropswap"})
+# At cold start: a function without its bucket, table or secret fails here, by name.
+SETTINGS = wiring.settings_for(wiring.WEBHOOK_NEEDS)
 
 
 def _remaining_seconds() -> float:
@@ -38,24 +34,14 @@ def _remaining_seconds() -> float:
 
 @lru_cache(maxsize=1)
 def _service() -> WebhookService:
-    s = settings()
-    store = JobStore(aws.dynamodb(), s.jobs_table, ttl_days=s.job_ttl_days)
-    fetcher = HttpResultFetcher(
-        https_only=s.result_https_only, max_bytes=s.max_result_bytes, timeout_seconds=s.result_timeout_seconds
-    )
+    parts = wiring.Adapters(SETTINGS, remaining_seconds=_remaining_seconds)
     finaliser = Finaliser(
-        store, ObjectStore(aws.s3(), s.drop_bucket), fetcher, lease_seconds=s.finalise_lease_seconds
+        parts.jobs, parts.objects, parts.result_fetcher(), lease_seconds=SETTINGS.finalise_lease_seconds
     )
-
-    def akool(creds: AkoolCredentials) -> AkoolClient:
-        # API Gateway gives up after 29 s: one retry at most for the listbyids fallback.
-        return AkoolClient(
-            creds, s.akool_base_url, s.akool_detect_url,
-            timeout=s.akool_timeout_seconds, max_attempts=2, remaining_seconds=_remaining_seconds,
-        )
-
+    # API Gateway gives up after 29 s: one retry at most for the listbyids fallback.
     return WebhookService(
-        store, finaliser, credentials=lambda: load_credentials(s.akool_secret_id), akool=akool
+        parts.jobs, finaliser, credentials=parts.credentials,
+        akool=lambda creds: parts.akool_with(creds, max_attempts=2),
     )
 
 

@@ -1,4 +1,8 @@
-"""Settings read once from the function's environment (set by template.yaml, or by the local stack)."""
+"""Settings read once from the function's environment (set by template.yaml, or by the local stack).
+
+`require` checks that a function has what it cannot run without (wiring.py calls it at cold start), and
+a malformed number fails as loudly: a function that starts anyway would ignore or fail every event.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,33 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+# The environment variable behind each setting `require` can ask for.
+_REQUIRABLE = {
+    "drop_bucket": "DROP_BUCKET",
+    "jobs_table": "JOBS_TABLE",
+    "akool_secret_id": "AKOOL_SECRET_ID",
+    "webhook_base_url": "WEBHOOK_BASE_URL",
+}
+
+
+class SettingsError(RuntimeError):
+    """The function's environment lacks a setting it needs, or holds one that is not valid."""
+
 
 def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "")
-    return int(raw) if raw.strip() else default
+    raw = os.environ.get(name, "").strip()
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -72,15 +99,13 @@ def load_settings() -> Settings:
         reconcile_after_seconds=_int("RECONCILE_AFTER_SECONDS", Settings.reconcile_after_seconds),
         max_job_age_seconds=_int("MAX_JOB_AGE_SECONDS", Settings.max_job_age_seconds),
         waiting_recheck_seconds=_int("WAITING_RECHECK_SECONDS", Settings.waiting_recheck_seconds),
-        akool_timeout_seconds=float(env.get("AKOOL_TIMEOUT_SECONDS", "") or Settings.akool_timeout_seconds),
+        akool_timeout_seconds=_float("AKOOL_TIMEOUT_SECONDS", Settings.akool_timeout_seconds),
         akool_max_attempts=_int("AKOOL_MAX_ATTEMPTS", Settings.akool_max_attempts),
         max_waiting_age_seconds=_int("MAX_WAITING_AGE_SECONDS", Settings.max_waiting_age_seconds),
         finalise_lease_seconds=_int("FINALISE_LEASE_SECONDS", Settings.finalise_lease_seconds),
         reconcile_batch_size=_int("RECONCILE_BATCH_SIZE", Settings.reconcile_batch_size),
         reconcile_max_jobs=_int("RECONCILE_MAX_JOBS", Settings.reconcile_max_jobs),
-        result_timeout_seconds=float(
-            env.get("RESULT_TIMEOUT_SECONDS", "") or Settings.result_timeout_seconds
-        ),
+        result_timeout_seconds=_float("RESULT_TIMEOUT_SECONDS", Settings.result_timeout_seconds),
     )
 
 
@@ -88,3 +113,15 @@ def load_settings() -> Settings:
 def settings() -> Settings:
     """Process-wide settings (cached: the environment does not change in a warm Lambda)."""
     return load_settings()
+
+
+def require(s: Settings, *names: str) -> Settings:
+    """`s`, if each named setting (a Settings field in _REQUIRABLE) is set; else SettingsError naming the
+    environment variables that are missing."""
+    missing = [_REQUIRABLE[name] for name in names if not getattr(s, name)]
+    if missing:
+        raise SettingsError(
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: this function cannot run "
+            "without it (template.yaml sets it in the function's environment)"
+        )
+    return s
