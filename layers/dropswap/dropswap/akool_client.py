@@ -21,20 +21,8 @@ import requests
 from dropswap.credentials import AkoolCredentials
 from dropswap.faces import DetectedFace, Region
 
-__all__ = [
-    "FINAL_CODES",
-    "RETRYABLE_CODES",
-    "AkoolClient",
-    "AkoolError",
-    "AkoolJobInfo",
-    "DetectedFace",
-    "SubmitResult",
-]
-
 SUCCESS = 1000
-RETRYABLE_CODES = frozenset({1005})  # "Operation is too frequent"
-# Documented final codes; any other code that is not 1000 is final too.
-FINAL_CODES = frozenset({1003, 1006, 1007, 1101, 1102, 1200})
+RETRYABLE_CODES = frozenset({1005})  # "Operation is too frequent"; every other code but 1000 is final
 
 V3_PATH = "/api/open/v3/faceswap/highquality/specifyimage"
 PRO_PATH = "/api/open/v4/faceswap/faceswapByImage"

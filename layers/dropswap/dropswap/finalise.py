@@ -28,14 +28,13 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
 from dropswap import keys
 from dropswap.error_codes import ErrorCode, job_error
 from dropswap.job_end import Hold, Refused, end_job, under_lease
-from dropswap.jobs import OPEN, Job, Status, TransitionResult
+from dropswap.jobs import OPEN, Job, Status, TransitionResult, iso_time
 from dropswap.ports import FinaliseLeases, JobTransitions, ReportSink
 from dropswap.result_fetch import FetchedResult, ResultFetchError
 
@@ -151,10 +150,6 @@ class Outcome:
     error: dict[str, str] | None = None
 
 
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="milliseconds")
-
-
 # -- the logic --------------------------------------------------------------------------------------
 class Finaliser:
     def __init__(
@@ -238,7 +233,7 @@ class Finaliser:
             return self._fail(job, error, hold, akool_status=3, source=truth.source)
         res = end_job(
             self._store, self._objects, replace(job, akool_status=3), Status.SUCCEEDED, hold,
-            finished_at=_iso(self._clock()), result_key=result_key, akool={"source": truth.source},
+            finished_at=iso_time(self._clock()), result_key=result_key, akool={"source": truth.source},
             fields={"akool_status": 3},
         )
         return self._final(res, Action.SUCCEEDED, None)
@@ -248,7 +243,7 @@ class Finaliser:
     ) -> Outcome:
         res = end_job(
             self._store, self._objects, replace(job, akool_status=akool_status or job.akool_status),
-            Status.FAILED, hold, finished_at=_iso(self._clock()), error=error,
+            Status.FAILED, hold, finished_at=iso_time(self._clock()), error=error,
             akool={"source": source} if source else None,
             fields={"akool_status": akool_status} if akool_status is not None else None,
         )

@@ -4,7 +4,6 @@ The job itself (record, statuses, legal transitions) is jobs.py's; this module m
 
 Table layout (see template.yaml):
 - key `job_id` (S);
-- GSI `by-akool-id` on `akool_id` (KEYS_ONLY): the webhook and reconciler find a job by AKOOL's `_id`;
 - GSI `open-jobs` on `open_state` + `updated_at` (sparse: only WAITING/SUBMITTED/PROCESSING jobs carry
   `open_state`), so the reconciler never scans the table;
 - GSI `waiting-for` on `waiting_for` (sparse, KEYS_ONLY): the first input a WAITING job still needs, so an
@@ -20,18 +19,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from dropswap.jobs import ALLOWED_FROM, TERMINAL, Job, Status, TransitionResult
+from dropswap.jobs import ALLOWED_FROM, TERMINAL, Job, Status, TransitionResult, iso_time
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-AKOOL_ID_INDEX = "by-akool-id"
 OPEN_JOBS_INDEX = "open-jobs"
 WAITING_FOR_INDEX = "waiting-for"
 
@@ -72,10 +69,6 @@ def _job_from_item(item: Mapping[str, Any]) -> Job:
     return Job(job_id=job_id, status=status, **known, extra=data)
 
 
-def _now_iso(clock: Callable[[], float]) -> str:
-    return datetime.fromtimestamp(clock(), tz=UTC).isoformat(timespec="milliseconds")
-
-
 class JobStore:
     def __init__(
         self,
@@ -97,17 +90,6 @@ class JobStore:
         )
         item = resp.get("Item")
         return _job_from_item(item) if item else None
-
-    def find_by_akool_id(self, akool_id: str) -> Job | None:
-        resp = self._ddb.query(
-            TableName=self._table,
-            IndexName=AKOOL_ID_INDEX,
-            KeyConditionExpression="akool_id = :a",
-            ExpressionAttributeValues={":a": {"S": akool_id}},
-            Limit=1,
-        )
-        items = resp.get("Items", [])
-        return self.get(items[0]["job_id"]["S"]) if items else None
 
     def jobs_waiting_for(self, key: str) -> list[str]:
         ids: list[str] = []
@@ -208,7 +190,7 @@ class JobStore:
         unknown = set(fields) - set(_FIELDS)
         if unknown:
             raise ValueError(f"unknown job fields: {sorted(unknown)}")
-        now_iso = _now_iso(self._clock)
+        now_iso = iso_time(self._clock())
         names: dict[str, str] = {"#status": "status", "#u": "updated_at", "#ttl": "ttl", "#c": "created_at"}
         values: dict[str, Any] = {
             ":new": {"S": new_status.value},
@@ -274,7 +256,7 @@ class JobStore:
         holder died mid-submission; the holder's later transition checks it still owns the claim.
         """
         now = self._clock()
-        now_iso = _now_iso(self._clock)
+        now_iso = iso_time(self._clock())
         names = {"#status": "status", "#u": "updated_at", "#c": "created_at", "#o": "open_state",
                  "#co": "claim_owner", "#cu": "claim_until", "#ttl": "ttl", "#att": "attempts"}
         values: dict[str, Any] = {

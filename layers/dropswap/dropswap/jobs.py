@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -38,23 +39,15 @@ ALLOWED_FROM: dict[Status, frozenset[Status | None]] = {
 }
 
 
-def can_transition(current: Status | None, new: Status) -> bool:
-    return current in ALLOWED_FROM[new]
+def iso_time(epoch: float) -> str:
+    """A job record's time format (created_at, updated_at, finished_at, ...): ISO 8601 UTC, in ms."""
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="milliseconds")
 
 
 def job_id_for(bucket: str, sidecar_key: str, sidecar_version: str) -> str:
     """Same bucket + sidecar key + sidecar ETag/version → same job; a changed sidecar → a new job."""
     digest = hashlib.sha256(f"{bucket}\n{sidecar_key}\n{sidecar_version}".encode()).hexdigest()
     return digest[:32]
-
-
-# AKOOL's faceswap_status codes (akool-api.md §4) and the job status each one leads to.
-AKOOL_STATUS_TO_JOB: dict[int, Status] = {
-    1: Status.PROCESSING,
-    2: Status.PROCESSING,
-    3: Status.SUCCEEDED,
-    4: Status.FAILED,
-}
 
 
 @dataclass

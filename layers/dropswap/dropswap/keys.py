@@ -17,13 +17,6 @@ INBOX = "inbox/"
 RESULTS = "results/"
 SIDECAR_SUFFIX = ".faceswap.json"
 IMAGE_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "webp", "bmp"})
-CONTENT_TYPES = {
-    "jpg": "image/jpeg",
-    "jpeg": "image/jpeg",
-    "png": "image/png",
-    "webp": "image/webp",
-    "bmp": "image/bmp",
-}
 
 
 class KeyKind(Enum):

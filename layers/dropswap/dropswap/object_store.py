@@ -20,10 +20,6 @@ if TYPE_CHECKING:
 _FILE_UPLOAD = TransferConfig(use_threads=False)
 
 
-class ObjectTooLarge(Exception):
-    """An object is bigger than the caller allows."""
-
-
 @dataclass(frozen=True)
 class ObjectInfo:
     bucket: str

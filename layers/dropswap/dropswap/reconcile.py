@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from dropswap.akool_client import AkoolError
@@ -30,11 +30,10 @@ from dropswap.finalise import (
     Finaliser,
     FinaliseStore,
     Outcome,
-    ResultSink,
 )
 from dropswap.job_end import Hold, Refused, end_job, under_claim
-from dropswap.jobs import Job, Status
-from dropswap.ports import SubmitClaims
+from dropswap.jobs import Job, Status, iso_time
+from dropswap.ports import ReportSink, SubmitClaims
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +83,6 @@ class Summary:
         return {**self.counts, "stopped_early": self.stopped_early}
 
 
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="milliseconds")
-
-
 def _epoch(iso: str | None) -> float | None:
     if not iso:
         return None
@@ -117,7 +112,7 @@ class Reconciler:
         self,
         store: ReconcileStore,
         finaliser: Finaliser,
-        objects: ResultSink,
+        objects: ReportSink,  # the reconciler writes reports only (results: the finaliser)
         akool: Callable[[], AkoolLookup],
         rechecker: WaitingRechecker,
         limits: ReconcileLimits,
@@ -142,12 +137,12 @@ class Reconciler:
         now = self._clock()
         budget = self._limits.max_jobs
         for status in (Status.SUBMITTED, Status.PROCESSING):
-            cutoff = _iso(now - self._limits.reconcile_after_seconds)
+            cutoff = iso_time(now - self._limits.reconcile_after_seconds)
             jobs = list(self._store.open_jobs(status, cutoff, limit=budget)) if budget > 0 else []
             budget -= len(jobs)
             self._reconcile_open(jobs, now, summary)
         if budget > 0 and not summary.stopped_early:
-            cutoff = _iso(now - self._limits.waiting_recheck_seconds)
+            cutoff = iso_time(now - self._limits.waiting_recheck_seconds)
             for job in self._store.open_jobs(Status.WAITING, cutoff, limit=budget):
                 if self._out_of_time(summary):
                     break
@@ -243,7 +238,7 @@ class Reconciler:
             )
             return end_job(
                 self._store, self._objects, current, Status.REJECTED, hold,
-                finished_at=_iso(self._clock()), error=error,
+                finished_at=iso_time(self._clock()), error=error,
             ).applied
 
         done = under_claim(

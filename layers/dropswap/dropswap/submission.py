@@ -13,7 +13,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from dropswap import akool_swap, tokens
@@ -22,7 +21,7 @@ from dropswap.config import Settings
 from dropswap.error_codes import ErrorCode, akool_refusal, job_error
 from dropswap.faces import FaceSelectionError
 from dropswap.job_end import Hold, end_job
-from dropswap.jobs import Job, JobRef, Status
+from dropswap.jobs import Job, JobRef, Status, iso_time
 from dropswap.manifest import Manifest, ManifestError, Source
 from dropswap.planning import Plan
 from dropswap.ports import InputReader, JobTransitions, ReportSink, SwapApi
@@ -165,9 +164,7 @@ class Submission:
         return str(source.url)
 
     def _webhook_url(self, ref: JobRef, token: str) -> str:
-        base = self._settings.webhook_base_url
-        # No public endpoint configured: the reconciler polls instead.
-        return f"{base}/webhooks/akool/{ref.job_id}?token={token}" if base else ""
+        return f"{self._settings.webhook_base_url}/webhooks/akool/{ref.job_id}?token={token}"
 
     def _now(self) -> str:
-        return datetime.fromtimestamp(self._clock(), tz=UTC).isoformat(timespec="milliseconds")
+        return iso_time(self._clock())
