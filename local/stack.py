@@ -37,6 +37,10 @@ from local.tls import LocalTls, ensure_local_tls
 
 STATE_DIR = ROOT / ".dropswap"
 STACK_NAME = "dropswap-local"
+# MiniStack's CloudTrail records every request while this is set, trail or not (services/cloudtrail.py
+# `_recording_enabled`; StartLogging only flips a trail's status), into an in-memory ring that LookupEvents
+# reads (benchmarks/aws_calls.py). The ring is sized so a benchmark's whole stack lifetime fits.
+_RECORDING_ENV = {"CLOUDTRAIL_RECORDING": "1", "CLOUDTRAIL_MAX_EVENTS": "200000"}
 
 
 @dataclass
@@ -81,14 +85,12 @@ class LocalStack:
         try:
             self.ministack = MiniStack(
                 self.tls, state, port=self.config.aws_port or free_port(),
-                extra_env={"CLOUDTRAIL_RECORDING": "1"} if self.config.record_aws_requests else {},
+                extra_env=_RECORDING_ENV if self.config.record_aws_requests else {},
             )
             self.aws_endpoint = self.ministack.endpoint
             self._start_emulator()
             layer = deploy.build_host_layer(self.ministack.python)
             self.ministack.start()
-            if self.config.record_aws_requests:
-                self.client("cloudtrail").start_logging(Name="dropswap-local")
             self._deploy(layer)
             self._start_log_tail()
             if self.config.watch_dir is not None:
