@@ -57,6 +57,11 @@ class MiniStack:
         return f"https://127.0.0.1:{self.port}"
 
     @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs (the benchmarks read its and its workers' CPU time)."""
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
+    @property
     def log_file(self) -> Path:
         return self.state_dir / "logs" / "ministack.log"
 
