@@ -1,10 +1,12 @@
 """Shared by benchmarks.run and benchmarks.soak: the machine, the local stack as a user drives it, and
 REPORT.md's sections.
 
-Everything runs on 127.0.0.1 against the local stack (moto server + AKOOL emulator + one worker process
-per function instance). Only the user's side and the emulator's admin API are used, plus two read-only
-views of the stack: the moto request counter (`StackConfig(count_aws_requests=True)`) and the function
-pools' invocation stats.
+Everything runs on 127.0.0.1 against the local stack: template.yaml deployed to MiniStack (its own
+process; each function a warm python3.13 worker process under its own role, as many as the events in
+flight need) plus the AKOOL emulator (threads in this process). Only the user's side and the emulator's
+admin API are used, plus read-only views of the stack: MiniStack's CloudTrail recording
+(benchmarks/aws_calls.py), the functions' CloudWatch logs (one stream per invocation, with its REPORT
+line), and /proc for the processes' CPU time and the function workers alive.
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 import requests
 
+from benchmarks.aws_calls import ADMIN, AwsCall, by_function
 from dropswap import keys
-from local.aws_requests import AwsCall
-from local.stack import LocalStack, complete_s3_record
+from local.ministack import REGION
+from local.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "benchmarks" / "REPORT.md"
@@ -37,6 +40,15 @@ SUBMIT_PATHS = ("/api/open/v4/faceswap/faceswapByImage", "/api/open/v3/faceswap/
 DETECT_PATH = "/interface/detect-api/detect_faces"
 LIST_PATH = "/api/open/v3/faceswap/result/listbyids"
 FUNCTIONS = ("SubmitFunction", "WebhookFunction", "ReconcileFunction")
+_DURATION = re.compile(r"\tDuration: ([0-9.]+) ms")
+_LOG_LIMIT = 10000  # FilterLogEvents' maximum
+
+
+@dataclass(frozen=True)
+class Invocations:
+    count: int
+    errors: int  # invocations whose handler raised
+    duration_ms: float  # MiniStack's Duration, summed: the invocation with the round trip to its worker
 
 
 # -- the machine ------------------------------------------------------------------------------------
@@ -133,6 +145,10 @@ class Driver:
         self.s3 = stack.client("s3")
         self.bucket = stack.bucket
         self.http = requests.Session()
+        # Per request: a session's own `verify` loses to REQUESTS_CA_BUNDLE in the environment.
+        self._ca = str(stack.tls.bundle)
+        self._logs = stack.client("logs")
+        self._lambda = stack.client("lambda")
 
     # S3 --------------------------------------------------------------------------------------------
     def put(self, key: str, body: bytes, content_type: str = "image/jpeg") -> None:
@@ -158,17 +174,51 @@ class Driver:
         return out
 
     def s3_event(self, key: str) -> dict[str, Any]:
-        """An S3 ObjectCreated notification for `key` as the stack's dispatcher builds it (to re-deliver)."""
-        record = {"eventName": "ObjectCreated:Put",
-                  "s3": {"bucket": {"name": self.bucket}, "object": {"key": quote(key, safe="/")}}}
-        return {"Records": [complete_s3_record(record, self.s3)]}
+        """An S3 ObjectCreated notification for `key` as S3 (and MiniStack) sends it, to deliver again."""
+        head = self.s3.head_object(Bucket=self.bucket, Key=key)
+        obj: dict[str, Any] = {"key": quote_plus(key, safe="/"), "size": int(head["ContentLength"]),
+                               "eTag": str(head["ETag"]).strip('"'), "sequencer": f"{time.time_ns():X}"}
+        if head.get("VersionId"):
+            obj["versionId"] = head["VersionId"]
+        record = {
+            "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION,
+            "eventTime": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "eventName": "ObjectCreated:Put", "userIdentity": {"principalId": "AWS:LOCAL"},
+            "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+            "responseElements": {"x-amz-request-id": uuid.uuid4().hex[:16].upper(), "x-amz-id-2": "LOCAL"},
+            "s3": {"s3SchemaVersion": "1.0", "configurationId": "redelivery",
+                   "bucket": {"name": self.bucket, "ownerIdentity": {"principalId": "LOCAL"},
+                              "arn": f"arn:aws:s3:::{self.bucket}"},
+                   "object": obj},
+        }
+        return {"Records": [record]}
+
+    def invoke_async(self, function: str, event: dict[str, Any]) -> None:
+        """An asynchronous invocation (how S3 delivers), with the function's retries and failure queue."""
+        self._lambda.invoke(FunctionName=self.stack.functions[function], InvocationType="Event",
+                            Payload=json.dumps(event).encode())
+
+    def failure_queue_depth(self) -> int:
+        """Events SubmitFunction gave up on (its on-failure destination, SubmitFailureQueue)."""
+        attrs = self.stack.client("sqs").get_queue_attributes(
+            QueueUrl=self.stack.outputs["SubmitFailureQueueUrl"],
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
     # the emulator's admin API ----------------------------------------------------------------------
     def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        resp = self.http.request(method, f"{self.stack.akool_url}/_emulator/{path}", json=body, timeout=30)
+        resp = self.http.request(method, f"{self.stack.akool_url}/_emulator/{path}", json=body, timeout=30,
+                                 verify=self._ca)
         resp.raise_for_status()
         data: dict[str, Any] = resp.json()
         return data
+
+    def reset_emulator(self) -> None:
+        """Clear the emulator's log, jobs and faults, with AKOOL's account limits off (its defaults are
+        assumptions; benchmarks/big_drop.py measures them): these runs measure the pipeline."""
+        self.admin("POST", "reset")
+        self.admin("PUT", "limits", {"concurrent_jobs": 0, "requests_per_second": 0})
 
     def akool_requests(self) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = self.admin("GET", "requests")["requests"]
@@ -178,56 +228,121 @@ class Driver:
         jobs: list[dict[str, Any]] = self.admin("GET", "jobs")["jobs"]
         return jobs
 
-    # the stack -------------------------------------------------------------------------------------
+    # the stack: each invocation's CloudWatch log --------------------------------------------------
+    def invocation_stats(self, since: float = 0.0) -> dict[str, Invocations]:
+        """Invocations that ended since `since` (epoch s), per function, from their CloudWatch logs.
+
+        MiniStack writes each invocation (event sources included; its AWS/Lambda metrics cover only the
+        Invoke API) to its own log stream, START to REPORT, at its end; a handler that raised has its
+        traceback there, at the start of a line (a logged exception is inside a JSON line instead).
+        """
+        out: dict[str, Invocations] = {}
+        for logical, name in self.stack.functions.items():
+            reports = self._log_lines(name, since, "REPORT Billed", "REPORT RequestId:")
+            raised = self._log_lines(name, since, "Traceback", "Traceback (most recent call last):")
+            durations = [float(m.group(1)) for _, line in reports
+                         if (m := _DURATION.search(line)) is not None]
+            out[logical] = Invocations(len(reports), len({stream for stream, _ in raised}), sum(durations))
+        return out
+
+    def _log_lines(self, function_name: str, since: float, pattern: str,
+                   prefix: str) -> list[tuple[str, str]]:
+        events = self._logs.filter_log_events(
+            logGroupName=f"/aws/lambda/{function_name}", startTime=int(since * 1000), filterPattern=pattern,
+            limit=_LOG_LIMIT,
+        )["events"]
+        if len(events) >= _LOG_LIMIT:  # MiniStack's FilterLogEvents has no next page
+            raise RuntimeError(f"more than {_LOG_LIMIT} log lines match {pattern!r}: use a shorter window")
+        return [(str(e["logStreamName"]), str(e["message"])) for e in events
+                if str(e["message"]).startswith(prefix)]
+
+    def invocations(self, since: float = 0.0) -> dict[str, int]:
+        return {k: v.count for k, v in self.invocation_stats(since).items()}
+
+    def wait_invocations(self, function: str, at_least: int, since: float, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.invocations(since)[function] < at_least:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{function} was not invoked {at_least} times within {timeout:.0f}s")
+            time.sleep(0.05)
+
     def wait_idle(self, timeout: float = 60.0, settle: float = 0.3) -> None:
-        """Until no S3 message is queued or being dispatched and the function pools are quiet."""
-        sqs = self.stack.client("sqs")
+        """Until no invocation ends and no function worker uses CPU or starts for `settle` seconds.
+
+        MiniStack shows no invocations in flight, so this is a heuristic: a handler blocked on a
+        network answer longer than `settle` looks idle (callers that know what to expect wait for it).
+        """
+        since = time.time() - 1.0
         deadline = time.monotonic() + timeout
         quiet_since: float | None = None
-        last = self.invocations()
+        last: Any = None
         while time.monotonic() < deadline:
-            queued = 0
-            for url in self.stack.s3_queues.values():
-                attrs = sqs.get_queue_attributes(
-                    QueueUrl=url,
-                    AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-                )["Attributes"]
-                queued += int(attrs["ApproximateNumberOfMessages"]) + int(
-                    attrs["ApproximateNumberOfMessagesNotVisible"])
-            now = self.invocations()
-            busy = queued or self.stack.inflight or now != last
-            last = now
-            if busy:
-                quiet_since = None
-            elif quiet_since is None:
-                quiet_since = time.monotonic()
-            elif time.monotonic() - quiet_since >= settle:
+            now = (sum(self.invocations(since).values()), sorted(self.workers().items()),
+                   self.cpu_seconds()["function_workers"])
+            if now != last:
+                quiet_since, last = time.monotonic(), now
+            elif time.monotonic() - (quiet_since or 0.0) >= settle:
                 return
             time.sleep(0.1)
         raise TimeoutError("the local stack did not go idle")
 
-    def invocations(self) -> dict[str, int]:
-        return {name: pool.stats.invocations for name, pool in self.stack.pools.items()}
+    # the stack's processes (Linux /proc) ------------------------------------------------------------
+    def _worker_pids(self) -> dict[int, str]:
+        """Function worker processes alive -> their function's logical id (MiniStack's children, each
+        running in a folder named after the function)."""
+        ministack = self.stack.ministack
+        parent = ministack.pid if ministack is not None else None
+        names = {name: logical for logical, name in self.stack.functions.items()}
+        out: dict[int, str] = {}
+        if parent is None:
+            return out
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                if int(_stat_fields(proc)[1]) != parent:
+                    continue
+                cwd = os.readlink(proc / "cwd")
+            except (OSError, IndexError, ValueError):
+                continue
+            for name, logical in names.items():
+                if f"ministack-lambda-{name}-" in cwd:
+                    out[int(proc.name)] = logical
+        return out
 
-    def handler_ms(self) -> dict[str, float]:
-        return {name: pool.stats.total_ms for name, pool in self.stack.pools.items()}
-
-    def errors(self) -> dict[str, int]:
-        return {name: pool.stats.errors for name, pool in self.stack.pools.items()}
+    def workers(self) -> dict[str, int]:
+        """Function worker processes alive per function. MiniStack starts one when an invocation finds
+        every existing one busy and keeps idle ones for minutes, so within a run this is the peak
+        concurrency the function reached."""
+        alive = Counter(self._worker_pids().values())
+        return {name: alive.get(name, 0) for name in FUNCTIONS}
 
     def cpu_seconds(self) -> dict[str, float]:
-        """CPU time so far of this process (moto server, emulator, gateway, dispatcher and the driver
-        share it) and of the function workers (Linux /proc; 0 where unavailable)."""
-        tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-        workers = 0.0
-        for pool in self.stack.pools.values():
-            for worker in pool._workers:  # read-only: each worker's pid
-                try:
-                    fields = Path(f"/proc/{worker.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-                    workers += (int(fields[11]) + int(fields[12])) / tick
-                except (OSError, IndexError, ValueError):
-                    pass
-        return {"stack_process": time.process_time(), "function_workers": workers}
+        """CPU time so far: MiniStack's server process, the function workers alive, and this process
+        (the driver and the AKOOL emulator share it)."""
+        tick = os.sysconf("SC_CLK_TCK")
+
+        def cpu(pid: int) -> float:
+            try:
+                fields = _stat_fields(Path(f"/proc/{pid}"))
+                return (int(fields[11]) + int(fields[12])) / tick
+            except (OSError, IndexError, ValueError):
+                return 0.0
+
+        ministack = self.stack.ministack
+        server = cpu(ministack.pid) if ministack is not None and ministack.pid is not None else 0.0
+        workers = sum(cpu(pid) for pid in self._worker_pids())
+        return {"ministack": server, "function_workers": workers, "driver_and_emulator": time.process_time()}
+
+    def account_concurrency(self) -> int:
+        """The account's concurrency limit as MiniStack enforces it (throttles beyond it)."""
+        limit: int = self._lambda.get_account_settings()["AccountLimit"]["ConcurrentExecutions"]
+        return limit
+
+
+def _stat_fields(proc: Path) -> list[str]:
+    """/proc/<pid>/stat after the command name: [state, ppid, ..., utime (11), stime (12), ...]."""
+    return (proc / "stat").read_text().rsplit(")", 1)[1].split()
 
 
 class ReportWatcher:
@@ -280,23 +395,23 @@ class ReportWatcher:
 # -- counting ------------------------------------------------------------------------------------------
 @dataclass
 class CallCounts:
-    """AWS calls the functions made (from the moto request counter), and AKOOL calls (emulator log)."""
+    """AWS calls (MiniStack's CloudTrail, by caller) and AKOOL calls (the emulator's request log)."""
 
     aws: Counter[AwsCall] = field(default_factory=Counter)
     akool: Counter[str] = field(default_factory=Counter)
 
     def by_function(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for call, n in self.aws.items():
-            if call.caller in FUNCTIONS:
-                out[call.caller] = out.get(call.caller, 0) + n
-        return out
+        return by_function(self.aws, FUNCTIONS)
 
     def function_total(self) -> int:
         return sum(self.by_function().values())
 
-    def plumbing_total(self) -> int:
+    def other_total(self) -> int:
+        """The driver's and the stack's own requests, and the functions' presigned URLs used by AKOOL."""
         return sum(n for c, n in self.aws.items() if c.caller not in FUNCTIONS)
+
+    def admin_total(self) -> int:
+        return sum(n for c, n in self.aws.items() if c.caller == ADMIN)
 
     def akool_total(self) -> int:
         return sum(self.akool.values())
@@ -317,12 +432,6 @@ def akool_kind(entry: dict[str, Any]) -> str:
 
 def akool_counts(entries: list[dict[str, Any]]) -> Counter[str]:
     return Counter(akool_kind(e) for e in entries)
-
-
-def diff_counter(after: Counter[AwsCall], before: Counter[AwsCall]) -> Counter[AwsCall]:
-    out = Counter(after)
-    out.subtract(before)
-    return Counter({k: v for k, v in out.items() if v > 0})
 
 
 def new_prefix(name: str) -> str:

@@ -3,9 +3,10 @@
 Sections (each a function returning a dict; `python -m benchmarks.run --only cold,warm` runs a subset):
 - cold:   import time of each handler on python3.13 from the layer as built, with and without its bytecode,
           vs `import boto3, requests` (benchmarks/cold_start.py);
-- warm:   on the local stack (AKOOL emulator instant, engine passthrough, moto request counter on):
-          handler time, AWS calls and AKOOL calls per successful single-swap job; the raw moto S3 put +
-          DynamoDB put rate; 200 jobs at once (wall time, jobs/s, upload → report latency) vs the floor;
+- warm:   on the local stack (template.yaml on MiniStack; AKOOL emulator instant, engine passthrough;
+          MiniStack's CloudTrail recording on): handler time, AWS calls and AKOOL calls per successful
+          single-swap job; MiniStack's raw S3 put + DynamoDB put rate; 200 jobs at once (wall time, jobs/s,
+          upload → report latency, function concurrency reached, CPU by process) vs the floor;
 - memory: peak RSS growth while streaming a 50 MB result (benchmarks.stream_memory);
 - size:   the layer (package + pinned runtime requirements for manylinux2014_aarch64 / Python 3.13,
           from PyPI) and each function's code, zipped and unzipped;
@@ -28,11 +29,11 @@ import uuid
 import zipfile
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from benchmarks import cold_start, pipeline
+from benchmarks.aws_calls import CallRecorder
 from benchmarks.pipeline import FUNCTIONS, ROOT, CallCounts, Driver, JobSpec, ReportWatcher
 
 SECTIONS = ("cold", "warm", "memory", "size", "engine")
@@ -41,9 +42,15 @@ THROUGHPUT_JOBS = 200
 AWS_CALLS_TARGET = 10
 AKOOL_CALLS_TARGET = 3
 THROUGHPUT_TARGET = 4.0  # wall time ≤ 4 × the floor
-# Function instances for the throughput run: more than the default 2 did not help on 2 cores (the
-# moto server, the emulator and the gateway share one interpreter in the stack's process).
-THROUGHPUT_CONCURRENCY = {"SubmitFunction": 2, "WebhookFunction": 2, "ReconcileFunction": 1}
+# Jobs open at once in the throughput runs (one run per value, in one stack). Not all 200 at once: MiniStack
+# starts a worker process (~60 MB, a cold start of seconds on 2 cores) for every event that finds all busy,
+# and throttles instead of queueing past a concurrency limit, where a throttled S3 event is retried twice
+# and then dropped to the failure queue. A burst of 400 events would start hundreds of workers; a limit
+# would lose jobs. So each of `k` users drops a job and waits for its report before the next.
+IN_FLIGHT = (8, 16)
+JOB_TIMEOUT = 600.0
+# The functions a job itself invokes (ReconcileFunction runs on its schedule, not per job).
+PER_JOB_FUNCTIONS = ("SubmitFunction", "WebhookFunction")
 HANDLERS = {"submit": "SubmitFunction", "webhook": "WebhookFunction", "reconcile": "ReconcileFunction"}
 
 # What one successful single-swap job (target "largest", one S3 source already uploaded) needs, by the
@@ -60,7 +67,7 @@ DESIGN_MINIMUM: list[tuple[str, str, int]] = [
 AKOOL_MINIMUM = {"largest": 2, "index": 3}  # (detect_faces +) submit + result download
 
 
-# -- the local stack: warm cost, raw moto rate, throughput ---------------------------------------------
+# -- the local stack: warm cost, raw MiniStack rate, throughput ------------------------------------------
 def _photos() -> tuple[bytes, bytes]:
     from tests import photos
 
@@ -72,17 +79,33 @@ def _job(prefix: str, name: str, target: Any = "largest") -> JobSpec:
                    {"version": 1, "swaps": [{"source": "faces/hopper.jpg", "target": target}]})
 
 
-def _sequential_jobs(d: Driver, prefix: str, label: str, n: int, target: Any, image: bytes) -> dict[str, Any]:
-    """n jobs one after another (image, its event done, then the sidecar): per-job calls and time."""
-    assert d.stack.aws_requests is not None
+def _per_job(counts: CallCounts, n: int) -> dict[str, Any]:
+    per_job = {k: v for k, v in counts.by_function().items() if k in PER_JOB_FUNCTIONS}
+    return {
+        "aws_calls_per_job": round(sum(per_job.values()) / n, 2),
+        "aws_calls_by_function_per_job": {k: round(v / n, 2)
+                                          for k, v in sorted(counts.by_function().items())},
+        "akool_calls_per_job": round(counts.akool_total() / n, 2),
+    }
+
+
+def _delta(after: dict[str, Any], before: dict[str, Any], digits: int = 1) -> dict[str, Any]:
+    return {k: round(after[k] - before.get(k, 0), digits) for k in after}
+
+
+def _sequential_jobs(d: Driver, rec: CallRecorder, prefix: str, label: str, n: int, target: Any,
+                     image: bytes) -> dict[str, Any]:
+    """n jobs one after another (image, its event handled, then the sidecar): per-job calls and time."""
     d.wait_idle()
-    d.admin("POST", "reset")
-    calls0, ms0, inv0 = d.stack.aws_requests.calls(), d.handler_ms(), d.invocations()
+    d.reset_emulator()
+    mark = rec.mark()
+    since = time.time()
     statuses: Counter[str] = Counter()
     for i in range(n):
         job = _job(prefix, f"{label}-{i:03d}", target)
+        submitted = d.invocations(since)["SubmitFunction"]
         d.put(job.image_key, image)
-        d.wait_idle(settle=0.2)
+        d.wait_invocations("SubmitFunction", submitted + 1, since)
         d.put_sidecar(job)
         deadline = time.monotonic() + 60
         report = None
@@ -93,9 +116,8 @@ def _sequential_jobs(d: Driver, prefix: str, label: str, n: int, target: Any, im
             time.sleep(0.05)
         statuses[str(report["status"]) if report else "TIMEOUT"] += 1
         d.wait_idle(settle=0.5)  # the SUCCEEDED write, late or retried callbacks
-    counts = CallCounts(pipeline.diff_counter(d.stack.aws_requests.calls(), calls0),
-                        pipeline.akool_counts(d.akool_requests()))
-    ms, inv = d.handler_ms(), d.invocations()
+    counts = CallCounts(rec.calls(mark), pipeline.akool_counts(d.akool_requests()))
+    stats = d.invocation_stats(since)
     by_op: Counter[str] = Counter()
     for call, k in counts.aws.items():
         if call.caller in FUNCTIONS:
@@ -104,18 +126,16 @@ def _sequential_jobs(d: Driver, prefix: str, label: str, n: int, target: Any, im
         "jobs": n,
         "target": target,
         "statuses": dict(statuses),
-        "aws_calls_per_job": round(counts.function_total() / n, 2),
-        "aws_calls_by_function_per_job": {k: round(v / n, 2) for k, v in counts.by_function().items()},
+        **_per_job(counts, n),
         "aws_calls_by_operation_per_job": {k: round(v / n, 2) for k, v in sorted(by_op.items())},
-        "akool_calls_per_job": round(counts.akool_total() / n, 2),
         "akool_calls_by_kind_per_job": {k: round(v / n, 2) for k, v in sorted(counts.akool.items())},
-        "handler_ms_per_job": {name: round((ms[name] - ms0[name]) / n, 1) for name in FUNCTIONS},
-        "invocations_per_job": {name: round((inv[name] - inv0[name]) / n, 2) for name in FUNCTIONS},
+        "handler_ms_per_job": {name: round(stats[name].duration_ms / n, 1) for name in FUNCTIONS},
+        "invocations_per_job": {name: round(stats[name].count / n, 2) for name in FUNCTIONS},
     }
 
 
-def _raw_moto_rate(d: Driver, ops: int = 600, threads: tuple[int, ...] = (1, 4)) -> dict[str, Any]:
-    """S3 PutObject + DynamoDB PutItem against the stack's moto server, alternating, small payloads."""
+def _raw_rate(d: Driver, ops: int = 600, threads: tuple[int, ...] = (1, 4)) -> dict[str, Any]:
+    """S3 PutObject + DynamoDB PutItem against MiniStack (TLS, IAM on), alternating, small payloads."""
     ddb = d.stack.client("dynamodb")
     table = f"bench-raw-rate-{uuid.uuid4().hex[:6]}"
     ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
@@ -129,7 +149,7 @@ def _raw_moto_rate(d: Driver, ops: int = 600, threads: tuple[int, ...] = (1, 4))
         def work(i: int, n_threads: int = n_threads, clients: Any = clients) -> None:
             s3, db = clients[i % n_threads]
             for j in range(i, ops, n_threads):
-                if j % 2 == 0:
+                if j % 2 == 0:  # outside inbox/: no S3 event
                     s3.put_object(Bucket=d.bucket, Key=f"bench-raw/{n_threads}/{j}", Body=body)
                 else:
                     db.put_item(TableName=table, Item={"k": {"S": f"{n_threads}-{j}"}, "v": {"S": "x" * 200}})
@@ -142,106 +162,98 @@ def _raw_moto_rate(d: Driver, ops: int = 600, threads: tuple[int, ...] = (1, 4))
             list(pool.map(work, range(n_threads)))
         seconds = time.perf_counter() - started
         out[f"{n_threads}_thread"] = round(ops / seconds, 1)
+    ddb.delete_table(TableName=table)
     out["ops"] = ops
     out["best_ops_per_s"] = max(v for k, v in out.items() if k.endswith("_thread"))
     return out
 
 
-def _throughput(d: Driver, prefix: str, n: int, image: bytes) -> dict[str, Any]:
-    assert d.stack.aws_requests is not None
+def _throughput(d: Driver, rec: CallRecorder, prefix: str, n: int, image: bytes,
+                in_flight: int) -> dict[str, Any]:
+    """n jobs by `in_flight` users, each dropping a job (image, then sidecar) and waiting for its report
+    before the next: at most `in_flight` jobs open at once (see IN_FLIGHT)."""
     d.wait_idle()
-    d.admin("POST", "reset")
-    calls0, ms0, cpu0 = d.stack.aws_requests.calls(), d.handler_ms(), d.cpu_seconds()
-    jobs = [_job(prefix, f"load-{i:03d}") for i in range(n)]
+    d.reset_emulator()
+    workers0 = d.workers()
+    mark = rec.mark()
+    since, cpu0 = time.time(), d.cpu_seconds()
+    name = f"load{in_flight}-"
+    jobs = [_job(prefix, f"{name}{i:03d}") for i in range(n)]
 
-    def drop(job: JobSpec) -> None:
-        d.put(job.image_key, image)
-        d.put_sidecar(job)
+    with ReportWatcher(d, "results/" + prefix + name) as watcher:
 
-    with ReportWatcher(d, "results/" + prefix + "load-") as watcher:
+        def user(job: JobSpec) -> None:
+            d.put(job.image_key, image)
+            d.put_sidecar(job)
+            watcher.wait_for([job.report_key], timeout=JOB_TIMEOUT)
+
         started = time.monotonic()
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(drop, jobs))
-        uploaded = time.monotonic() - started
-        done = watcher.wait_for([j.report_key for j in jobs], timeout=600)
+        with ThreadPoolExecutor(in_flight) as pool:
+            list(pool.map(user, jobs))
+        done = watcher.wait_for([j.report_key for j in jobs], timeout=JOB_TIMEOUT)
         finished = max(watcher.seen.values()) if watcher.seen else time.monotonic()
     wall = finished - started
-    cpu = {k: round(v - cpu0[k], 1) for k, v in d.cpu_seconds().items()}
+    cpu = _delta(d.cpu_seconds(), cpu0)
     d.wait_idle(timeout=120, settle=0.5)
     statuses = Counter(str((d.read_json(j.report_key) or {}).get("status", "MISSING")) for j in jobs)
     latencies = [watcher.seen[j.report_key] - j.uploaded_at for j in jobs if j.report_key in watcher.seen]
-    counts = CallCounts(pipeline.diff_counter(d.stack.aws_requests.calls(), calls0),
-                        pipeline.akool_counts(d.akool_requests()))
+    stats = d.invocation_stats(since)
+    counts = CallCounts(rec.calls(mark), pipeline.akool_counts(d.akool_requests()))
     submissions = Counter(pipeline.webhook_job_id(e) for e in d.akool_requests()
                           if e.get("path") in pipeline.SUBMIT_PATHS and e.get("code") == 1000)
-    ms = d.handler_ms()
+    other: Counter[str] = Counter()
+    for call, k in counts.aws.items():
+        if call.caller not in FUNCTIONS:
+            other[call.caller] += k
     return {
         "jobs": n,
+        "in_flight": in_flight,
         "all_reports": done,
         "statuses": dict(statuses),
-        "upload_seconds": round(uploaded, 2),
         "wall_seconds": round(wall, 2),
         "jobs_per_second": round(n / wall, 2),
         "latency_p50_s": round(pipeline.percentile(latencies, 0.5), 2),
         "latency_p95_s": round(pipeline.percentile(latencies, 0.95), 2),
         "latency_max_s": round(max(latencies), 2) if latencies else None,
-        "aws_calls_per_job": round(counts.function_total() / n, 2),
-        "aws_calls_by_function_per_job": {k: round(v / n, 2) for k, v in counts.by_function().items()},
-        "plumbing_calls_per_job": round(counts.plumbing_total() / n, 2),
-        "akool_calls_per_job": round(counts.akool_total() / n, 2),
+        **_per_job(counts, n),
+        "other_calls_per_job": {k: round(v / n, 2) for k, v in sorted(other.items())},
         "akool_calls_by_kind": dict(sorted(counts.akool.items())),
         "submissions_per_job": dict(Counter(submissions.values())),
-        "handler_ms_per_job": {name: round((ms[name] - ms0[name]) / n, 1) for name in FUNCTIONS},
-        "function_errors": d.errors(),
+        "handler_ms_per_job": {k: round(v.duration_ms / n, 1) for k, v in stats.items()},
+        "invocations": {k: v.count for k, v in stats.items()},
+        "function_errors": {k: v.errors for k, v in stats.items()},
+        "workers_before": workers0,
+        "workers_after": d.workers(),
         "cpu_seconds": cpu,
     }
 
 
-def warm(jobs: int = WARM_JOBS, load: int = THROUGHPUT_JOBS,
-         concurrency: dict[str, int] | None = None) -> dict[str, Any]:
+def warm(jobs: int = WARM_JOBS, load: int = THROUGHPUT_JOBS) -> dict[str, Any]:
     from local.stack import LocalStack, StackConfig
 
     astronaut, hopper = _photos()
     with tempfile.TemporaryDirectory(prefix="dropswap-bench-") as state:
-        config = StackConfig(
-            mode="instant", engine="passthrough", count_aws_requests=True,
-            reconcile_every_seconds=3600.0, state_dir=Path(state),
-            concurrency=dict(concurrency or THROUGHPUT_CONCURRENCY), async_retry_delays=(0.5, 1.0),
-        )
+        config = StackConfig(mode="instant", engine="passthrough", record_aws_requests=True,
+                             state_dir=Path(state))
         with LocalStack(config) as stack:
             d = Driver(stack)
+            rec = CallRecorder(stack)
             prefix = pipeline.new_prefix("bench")
             d.put(f"inbox/{prefix}faces/hopper.jpg", hopper)
-            init_ms = {name: [round(x) for x in pool.init_ms] for name, pool in stack.pools.items()}
-            # Warm-up: every worker imports, connects and reads the secret once (not measured).
-            _sequential_jobs(d, prefix, "warmup", 4, "largest", astronaut)
-            single = _sequential_jobs(d, prefix, "largest", jobs, "largest", astronaut)
-            indexed = _sequential_jobs(d, prefix, "index", max(4, jobs // 4), 0, astronaut)
+            # Warm-up: a worker per function imports, connects and reads the secret (not measured).
+            _sequential_jobs(d, rec, prefix, "warmup", 4, "largest", astronaut)
+            single = _sequential_jobs(d, rec, prefix, "largest", jobs, "largest", astronaut)
+            indexed = _sequential_jobs(d, rec, prefix, "index", max(4, jobs // 4), 0, astronaut)
             d.wait_idle()
-            raw = _raw_moto_rate(d)
-            throughput = _throughput(d, prefix, load, astronaut)
-            # moto's state is per process, not per server: forget it so the next stack starts empty.
-            d.http.post(f"{stack.aws_endpoint}/moto-api/reset", timeout=30).raise_for_status()
-        throughput["concurrency"] = dict(config.concurrency)
-        # The same load with more function instances, in a fresh stack: does it help on this machine?
-        more = {**config.concurrency, "SubmitFunction": 3, "WebhookFunction": 3}
-        config = replace(config, concurrency=more)
-        with LocalStack(config) as stack:
-            d = Driver(stack)
-            prefix = pipeline.new_prefix("bench")
-            d.put(f"inbox/{prefix}faces/hopper.jpg", hopper)
-            _sequential_jobs(d, prefix, "warmup", 6, "largest", astronaut)
-            raw_more = _raw_moto_rate(d)
-            alt = _throughput(d, prefix, load, astronaut)
-        alt["concurrency"] = more
-    for run, rate in ((throughput, raw), (alt, raw_more)):
-        floor = run["aws_calls_per_job"] * load / rate["best_ops_per_s"]
-        run["raw_ops_per_s"] = rate["best_ops_per_s"]
-        run["floor_seconds"] = round(floor, 2)
-        run["wall_over_floor"] = round(run["wall_seconds"] / floor, 2)
-        run["target_over_floor"] = THROUGHPUT_TARGET
-    return {"worker_init_ms": init_ms, "single": single, "indexed": indexed, "raw_moto": raw,
-            "throughput": throughput, "throughput_more_instances": alt}
+            raw = _raw_rate(d)
+            runs = [_throughput(d, rec, prefix, load, astronaut, k) for k in IN_FLIGHT]
+            account_concurrency = d.account_concurrency()
+    for run in runs:
+        floor = run["aws_calls_per_job"] * load / raw["best_ops_per_s"]
+        run.update(raw_ops_per_s=raw["best_ops_per_s"], floor_seconds=round(floor, 2),
+                   wall_over_floor=round(run["wall_seconds"] / floor, 2), target_over_floor=THROUGHPUT_TARGET)
+    return {"single": single, "indexed": indexed, "raw_rate": raw, "throughput_runs": runs,
+            "account_concurrency": account_concurrency}
 
 
 # -- package sizes -------------------------------------------------------------------------------------
@@ -330,7 +342,8 @@ def render(results: dict[str, Any]) -> str:
 
     w = results.get("warm")
     if w:
-        s, ix, raw, t = w["single"], w["indexed"], w["raw_moto"], w["throughput"]
+        s, ix, raw = w["single"], w["indexed"], w["raw_rate"]
+        t = min(w["throughput_runs"], key=lambda r: r["wall_seconds"])  # the faster run
         minimum = sum(n for _, _, n in DESIGN_MINIMUM)
         rows.append(f"| AWS calls per single-swap job ≤ {AWS_CALLS_TARGET} | {s['aws_calls_per_job']} "
                     f"(design minimum {minimum}; {t['aws_calls_per_job']} under load) | "
@@ -339,72 +352,85 @@ def render(results: dict[str, Any]) -> str:
         rows.append(f"| AKOOL calls per single-swap job ≤ {AKOOL_CALLS_TARGET} | {s['akool_calls_per_job']} "
                     f"(largest face), {ix['akool_calls_per_job']} (face by index) | "
                     f"{_ok(akool_worst <= AKOOL_CALLS_TARGET)} |")
-        alt = w["throughput_more_instances"]
-        best = min((t, alt), key=lambda r: r["wall_seconds"])  # more instances only if they helped
-        rows.append(f"| {t['jobs']} jobs ≤ {THROUGHPUT_TARGET}× floor | {best['wall_seconds']} s = "
-                    f"{best['wall_over_floor']}× the {best['floor_seconds']} s floor "
-                    f"({best['jobs_per_second']} jobs/s, p50/p95 {best['latency_p50_s']}/"
-                    f"{best['latency_p95_s']} s) | "
-                    f"{_ok(best['wall_over_floor'] <= THROUGHPUT_TARGET)} |")
+        rows.append(f"| {t['jobs']} jobs ≤ {THROUGHPUT_TARGET}× floor | {t['wall_seconds']} s = "
+                    f"{t['wall_over_floor']}× the {t['floor_seconds']} s MiniStack floor "
+                    f"({t['jobs_per_second']} jobs/s with {t['in_flight']} jobs open at once, p50/p95 "
+                    f"{t['latency_p50_s']}/{t['latency_p95_s']} s) | "
+                    f"{_ok(t['wall_over_floor'] <= THROUGHPUT_TARGET)} |")
         body += ["## Warm cost per job", "",
-                 "Local stack: AKOOL emulator in instant mode, engine passthrough; one job at a time (image "
-                 "uploaded and its event handled, then the sidecar), after a warm-up. AWS calls are the "
-                 "requests the functions sent to the moto server (`local/aws_requests.py`, by the "
-                 "`app/<function>` User-Agent); AKOOL calls are the emulator's request log.", "",
-                 "Worker cold start (import of the handler in the stack's worker): "
-                 + ", ".join(f"{k} {v} ms" for k, v in w["worker_init_ms"].items()), "",
+                 "Local stack: template.yaml deployed to MiniStack (IAM enforced, TLS), each function a warm "
+                 "python3.13 worker under its own role; AKOOL emulator in instant mode, engine passthrough, "
+                 "account limits off (benchmarks/big_drop.py measures them); "
+                 "one job at a time (image uploaded and its event handled, then the sidecar), after a "
+                 "warm-up. AWS calls are MiniStack's CloudTrail events, attributed to a function by the "
+                 "access key MiniStack derives from its function and role ARNs (benchmarks/aws_calls.py); "
+                 "per job = SubmitFunction + WebhookFunction (the scheduled ReconcileFunction is listed "
+                 "apart). AKOOL calls are the emulator's request log. Handler ms = MiniStack's AWS/Lambda "
+                 "Duration (the invocation as MiniStack times it, the round trip to its worker included).",
+                 "",
                  "| | target largest face | target by index |", "|---|---|---|",
                  f"| jobs (statuses) | {s['jobs']} {s['statuses']} | {ix['jobs']} {ix['statuses']} |"]
         for name in FUNCTIONS:
             body.append(f"| {name} ms per job | {s['handler_ms_per_job'][name]} | "
                         f"{ix['handler_ms_per_job'][name]} |")
-        body += [f"| AWS calls per job | {s['aws_calls_per_job']} | {ix['aws_calls_per_job']} |",
+        body += [f"| invocations per job | {s['invocations_per_job']} | {ix['invocations_per_job']} |",
+                 f"| AWS calls per job | {s['aws_calls_per_job']} {s['aws_calls_by_function_per_job']} | "
+                 f"{ix['aws_calls_per_job']} {ix['aws_calls_by_function_per_job']} |",
                  f"| AKOOL calls per job | {s['akool_calls_per_job']} {s['akool_calls_by_kind_per_job']} | "
                  f"{ix['akool_calls_per_job']} {ix['akool_calls_by_kind_per_job']} |", "",
-                 "AWS calls per job by operation (target largest face):", "",
+                 "AWS calls per job by operation (target largest face; CloudTrail's S3 event names):", "",
                  "| function operation | per job |", "|---|---|"]
         body += [f"| {k} | {v} |" for k, v in s["aws_calls_by_operation_per_job"].items()]
         body += ["", f"The design's minimum for this job ({minimum} calls), step by step:", "",
                  "| function | step | calls |", "|---|---|---|"]
         body += [f"| {f} | {what} | {n} |" for f, what, n in DESIGN_MINIMUM]
         body += ["", results.get("calls_note", ""), ""]
-        runs = [t, w["throughput_more_instances"]]
+        runs = w["throughput_runs"]
         body += ["## Throughput", "",
-                 f"{t['jobs']} single-swap jobs dropped at once (8 uploader threads; image then sidecar per "
-                 "job) into the local stack (instant, passthrough), once with the default function "
-                 "instances and once with more, each in a fresh stack. Latency = sidecar upload done → its "
-                 "report listed (polled every 0.2 s with one LIST); with all jobs dropped within seconds it "
-                 "is mostly time queued behind the others. The floor is the functions' AWS calls at the "
-                 "raw moto rate measured in the same stack just before.", "",
-                 "| function instances | " + " | ".join(
-                     ", ".join(f"{k.removesuffix('Function')} {v}" for k, v in r["concurrency"].items()
-                               if k != "ReconcileFunction") for r in runs) + " |",
+                 f"{t['jobs']} single-swap jobs on the local stack (instant, passthrough), by k users at "
+                 "once, each dropping a job (image, then sidecar) and waiting for its report before the "
+                 "next, so at most k jobs are open (why not all at once: see IN_FLIGHT in "
+                 "benchmarks/run.py). Both runs in one stack, one after the other, after the per-job "
+                 "measurements above. Latency = sidecar upload done → its report listed (polled every 0.2 "
+                 "s with one LIST). The floor is the jobs' function AWS calls at the raw rate MiniStack "
+                 "served in the same stack just before.", "",
+                 "| jobs open at once (k) | " + " | ".join(str(r["in_flight"]) for r in runs) + " |",
                  "|---|" + "---|" * len(runs)]
 
         def row(label: str, fmt: Any) -> None:
             body.append(f"| {label} | " + " | ".join(str(fmt(r)) for r in runs) + " |")
 
+        def per_function(values: dict[str, Any]) -> str:
+            return ", ".join(f"{k.removesuffix('Function')} {values[k]}" for k in FUNCTIONS)
+
         row("statuses", lambda r: r["statuses"])
         row("accepted AKOOL submissions per job", lambda r: r["submissions_per_job"])
-        row("upload time", lambda r: f"{r['upload_seconds']} s")
         row("**wall time** (first upload → last report)", lambda r: f"**{r['wall_seconds']} s**")
         row("jobs/s", lambda r: r["jobs_per_second"])
         row("latency p50 / p95 / max", lambda r: f"{r['latency_p50_s']} / {r['latency_p95_s']} / "
             f"{r['latency_max_s']} s")
+        row("function concurrency: worker processes before → after the run (MiniStack starts one per "
+            f"event that finds all busy; account limit {w['account_concurrency']})",
+            lambda r: ", ".join(f"{k.removesuffix('Function')} {r['workers_before'][k]} → "
+                                f"{r['workers_after'][k]}" for k in FUNCTIONS))
+        row("invocations", lambda r: per_function(r["invocations"]))
+        row("invocations that raised", lambda r: per_function(r["function_errors"]))
         row("AWS calls per job (functions)", lambda r: f"{r['aws_calls_per_job']} "
             f"{r['aws_calls_by_function_per_job']}")
-        row("other moto requests per job (uploads, S3→SQS dispatch, presigned GETs, polling)",
-            lambda r: r["plumbing_calls_per_job"])
+        row("other AWS requests per job (admin: uploads, report polling, log tail, log and /proc polls "
+            "between runs; presigned: AKOOL fetching inputs)", lambda r: r["other_calls_per_job"])
         row("AKOOL calls", lambda r: r["akool_calls_by_kind"])
-        row("handler ms per job", lambda r: r["handler_ms_per_job"])
-        row("CPU s: stack process (moto, emulator, gateway, driver) / function workers",
-            lambda r: f"{r['cpu_seconds']['stack_process']} / {r['cpu_seconds']['function_workers']}")
-        row("raw moto rate (S3 PutObject + DynamoDB PutItem, 2 KiB; best of 1 and 4 threads)",
+        row("handler ms per job (MiniStack's Duration)", lambda r: per_function(r["handler_ms_per_job"]))
+        row("CPU s: MiniStack server / function workers / this process (driver + AKOOL emulator)",
+            lambda r: f"{r['cpu_seconds']['ministack']} / {r['cpu_seconds']['function_workers']} / "
+            f"{r['cpu_seconds']['driver_and_emulator']}")
+        row("raw MiniStack rate (S3 PutObject + DynamoDB PutItem, 2 KiB; best of 1 and 4 threads)",
             lambda r: f"{r['raw_ops_per_s']} ops/s")
         row("floor = calls/job × jobs ÷ raw rate", lambda r: f"{r['floor_seconds']} s")
         row(f"**wall ÷ floor** (target ≤ {THROUGHPUT_TARGET})", lambda r: f"**{r['wall_over_floor']}**")
-        body += ["", f"Raw moto rate in the first stack: {raw['1_thread']} ops/s with 1 thread, "
-                 f"{raw['4_thread']} ops/s with 4.", "", results.get("throughput_note", ""), ""]
+        body += ["", f"Raw MiniStack rate: {raw['1_thread']} ops/s with 1 thread, {raw['4_thread']} ops/s "
+                 "with 4 (TLS, IAM evaluated, CloudTrail recording on).", "",
+                 results.get("throughput_note", ""), ""]
 
     mem = results.get("memory")
     if mem:
@@ -493,27 +519,37 @@ def notes(results: dict[str, Any]) -> None:
         "arrive before SubmitFunction has stored the webhook token, is answered 401 and retried (one "
         "more GetItem), and the Secrets Manager read is once per warm worker per 5 minutes."
     )
-    base, more = w["throughput"], w["throughput_more_instances"]
-    t = min((base, more), key=lambda r: r["wall_seconds"])
+    runs = w["throughput_runs"]
+    t = min(runs, key=lambda r: r["wall_seconds"])
     cpu = t["cpu_seconds"]
-    share = cpu["stack_process"] / t["wall_seconds"] if t["wall_seconds"] else 0.0
-    helped = more["wall_seconds"] < 0.95 * base["wall_seconds"]
+    wall = t["wall_seconds"] or 1.0
+    cores = results["machine"]["usable_cores"]
+    more, fewer = max(runs, key=lambda r: r["in_flight"]), min(runs, key=lambda r: r["in_flight"])
+    helped = more["wall_seconds"] < 0.95 * fewer["wall_seconds"]
     results["throughput_note"] = (
-        f"Where the time goes: in the {t['wall_seconds']} s run the stack's own process (moto server, AKOOL "
-        f"emulator, API gateway, S3→SQS dispatcher and this driver, all in one interpreter) used "
-        f"{cpu['stack_process']} s of CPU, {share:.2f} of a core on average (one interpreter's GIL allows "
-        f"about one), while the function workers together used {cpu['function_workers']} s. "
-        + ("More function instances shortened the run." if helped else
-           "More function instances did not shorten the run: the shared interpreter is the bottleneck.")
+        f"Where the time goes: during the faster run ({t['wall_seconds']} s, {t['in_flight']} jobs open) the "
+        "MiniStack server process (S3, DynamoDB, API Gateway, Lambda dispatch and the CloudTrail recording, "
+        f"one interpreter) used {cpu['ministack']} s of CPU ({cpu['ministack'] / wall:.2f} of a core), the "
+        f"function workers together {cpu['function_workers']} s and this process (driver and AKOOL emulator) "
+        f"{cpu['driver_and_emulator']} s: {sum(cpu.values()) / wall:.2f} of the {cores} usable cores on "
+        "average. "
+        + (f"More jobs open at once ({more['in_flight']}) shortened the run. " if helped else
+           f"More jobs open at once ({more['in_flight']}) did not shorten the run: the cores are the limit. ")
+        + "How this differs from the report before the move to MiniStack: moto, the AKOOL emulator, a "
+        "home-made API gateway and S3→SQS dispatcher then shared one interpreter (that process's CPU was "
+        "the bottleneck), the functions had a fixed pool of 2–3 workers each, all 200 jobs were dropped at "
+        "once (so latency was mostly queueing), requests were plain HTTP without IAM, and the floor was "
+        "moto's raw rate. Now the AWS side is its own process behind TLS, with IAM evaluated and CloudTrail "
+        "recording on every request; each function has as many workers as events in flight, and each new "
+        "worker pays its cold start (imports, Secrets Manager read) inside the run; the load is k jobs open "
+        "at a time; and the floor is MiniStack's raw rate. Neither wall time nor floor compares one to one "
+        "with the old report."
     )
     if t["wall_over_floor"] > THROUGHPUT_TARGET:
-        results["throughput_note"] += " " + (
-            "Why over the target: the floor counts only the functions' moto calls at the raw rate, while "
-            "the moto server, the AKOOL emulator (its HTTP server, job workers and webhook senders), the "
-            "API gateway and the S3→SQS dispatcher all share one Python interpreter (one GIL) in the "
-            "stack's process on 2 cores, and each job also costs the user's uploads, SQS traffic and the "
-            "emulator's presigned downloads (the 'other moto requests' row). More function instances did "
-            "not help. Reaching the target would need the moto server in its own process."
+        results["throughput_note"] += (
+            " Why over the target: the floor counts only the functions' calls at MiniStack's raw rate, "
+            "while on this machine the same cores also run the workers' cold starts and handlers, the "
+            "emulator, and every other request of the run (the 'other AWS requests' row)."
         )
 
 
@@ -522,22 +558,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
     parser.add_argument("--jobs", type=int, default=THROUGHPUT_JOBS, help="jobs in the throughput run")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw figures here")
-    parser.add_argument("--concurrency", default="",
-                        help="function instances for the stack, e.g. SubmitFunction=3,WebhookFunction=2")
     args = parser.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(only) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown sections {sorted(unknown)}")
-    concurrency = dict(THROUGHPUT_CONCURRENCY)
-    for item in filter(None, args.concurrency.split(",")):
-        name, _, n = item.partition("=")
-        concurrency[name.strip()] = int(n)
     results: dict[str, Any] = {"machine": pipeline.machine()}
     print(f"machine: {pipeline.machine_line(results['machine'])}", flush=True)
     steps = {
         "cold": cold_start.run,
-        "warm": lambda: warm(load=args.jobs, concurrency=concurrency),
+        "warm": lambda: warm(load=args.jobs),
         "memory": _memory,
         "size": sizes,
         "engine": _engine,

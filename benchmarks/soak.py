@@ -1,21 +1,23 @@
-"""`make soak`: 200 concurrent jobs on the local stack with faults injected, then every guarantee checked.
+"""`make soak`: 200 jobs on the local stack, 12 open at a time, faults injected, then every guarantee checked.
 
 Bounded and loopback only: a fixed number of jobs, a fixed fault budget, every wait with a deadline
-(about 2–4 minutes on 2 cores). The AKOOL emulator runs in instant mode with the passthrough engine (the
-pipeline is under test, not the face swap; face detection stays real for the jobs that need it).
+(about 2–4 minutes on 2 cores). The stack is template.yaml on MiniStack (IAM enforced; S3 events, async
+retries and the failure queue are MiniStack's; each function scales to as many workers as events in flight).
+The AKOOL emulator runs in instant mode with the passthrough engine (the pipeline is under test, not the
+face swap; face detection stays real for the jobs that need it).
 
 Faults, injected at random through the emulator's admin API while the jobs run: 1005 throttling bursts,
 jobs ending in status 4, dropped, duplicated and reordered webhooks, slow AKOOL answers and delayed
-callbacks; plus duplicated S3 notifications (recorded events delivered to SubmitFunction again, and
-identical sidecars uploaded twice). The reconciler runs every few seconds, so jobs whose callbacks were
-dropped still finish.
+callbacks; plus duplicated S3 notifications (the notification delivered to SubmitFunction again as an
+asynchronous invocation, as S3 does, and identical sidecars uploaded twice). The reconciler runs every
+few seconds, so jobs whose callbacks were dropped still finish.
 
 Checked at the end, per job:
 - the right terminal state: FAILED for the jobs the emulator ended in status 4 (read from its job list,
   which names the dropswap job in each webhookUrl), SUCCEEDED for all others; report and DynamoDB agree;
 - exactly one accepted AKOOL submission (request log; 1005-refused ones are retries and are counted apart);
-- no result written twice (successful PutObject/CompleteMultipartUpload per results/ key, counted at the
-  moto server), and exactly one report each;
+- no result written twice (PutObject requests per results/ key, from MiniStack's CloudTrail recording),
+  and exactly one report each;
 - no input modified: every inbox object's ETag is the MD5 of what was uploaded.
 Prints a table, writes the "## Soak" section of benchmarks/REPORT.md, exits non-zero if a check failed.
 `--record-fuzz <junit.xml>` instead adds the result of `pytest tests/fuzz` (soak profile) to that section.
@@ -38,7 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks import pipeline
+from benchmarks import aws_calls, pipeline
+from benchmarks.aws_calls import AwsCall, CallRecorder
 from benchmarks.pipeline import ROOT, CallCounts, Driver, JobSpec, ReportWatcher
 from dropswap import keys
 from dropswap.jobs import job_id_for
@@ -47,6 +50,15 @@ JOBS = 200
 FAIL_REASON = "soak: injected status 4"
 DEADLINE_SECONDS = 420  # for all jobs to reach a terminal report
 RECONCILE_EVERY = 2.0
+JOBS_PER_ROUND = 5  # the injector's pace: 40 rounds over 200 jobs
+# Jobs open at once: each of this many users drops a job, then waits for its report (or JOB_WAIT) before
+# the next. Not all at once: MiniStack starts a worker process (~60 MB, seconds of cold start) for every
+# event that finds the function's workers busy, and throttling instead would drop S3 events after two
+# retries (see IN_FLIGHT in benchmarks/run.py).
+IN_FLIGHT = 12
+JOB_WAIT = 60.0
+# Quiet time that counts as idle at the end: longer than MiniStack's async retry backoff (1 s, then 2 s).
+FINAL_SETTLE = 2.5
 
 
 @dataclass
@@ -80,11 +92,14 @@ def _md5(body: bytes) -> str:
 
 
 class Injector:
-    """Random faults every ~0.7 s while jobs are being dropped and processed, within a fixed budget."""
+    """A round of random faults for every JOBS_PER_ROUND jobs dropped (at most `rounds`), so the fault
+    density per job does not depend on how fast the stack runs."""
 
     def __init__(self, d: Driver, rng: random.Random, log: FaultLog, rounds: int = 40) -> None:
         self.d, self.rng, self.log, self.rounds = d, rng, log, rounds
         self._stop = threading.Event()
+        self._dropped = 0
+        self._progress = threading.Condition()
         self._thread = threading.Thread(target=self._run, daemon=True, name="fault-injector")
 
     def __enter__(self) -> Injector:
@@ -93,14 +108,29 @@ class Injector:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
+        with self._progress:
+            self._progress.notify_all()
         self._thread.join(timeout=30)
         self.d.admin("DELETE", "faults")
+
+    def dropped(self) -> None:
+        """One more job dropped."""
+        with self._progress:
+            self._dropped += 1
+            self._progress.notify_all()
+
+    def _wait_for_jobs(self, n: int) -> bool:
+        """False once stopped before `n` jobs were dropped."""
+        with self._progress:
+            while self._dropped < n and not self._stop.is_set():
+                self._progress.wait(timeout=1.0)
+            return not self._stop.is_set()
 
     def _run(self) -> None:
         rng = self.rng
         self.d.admin("POST", "faults", {"fail_reason": FAIL_REASON})
-        for _ in range(self.rounds):
-            if self._stop.wait(rng.uniform(0.4, 1.0)):
+        for i in range(self.rounds):
+            if not self._wait_for_jobs(round((i + rng.uniform(0.3, 1.0)) * JOBS_PER_ROUND)):
                 return
             faults: dict[str, Any] = {}
             if rng.random() < 0.4:
@@ -173,22 +203,21 @@ def soak(jobs: int = JOBS, seed: int | None = None) -> dict[str, Any]:
     mix = _manifests()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="dropswap-soak-") as state:
-        config = StackConfig(
-            mode="instant", engine="passthrough", count_aws_requests=True,
-            reconcile_every_seconds=3600.0,  # run by the soak itself, every RECONCILE_EVERY seconds
-            reconcile_after_seconds=2, async_retry_delays=(1.0, 2.0), state_dir=Path(state),
-        )
+        # The reconciler is run by the soak itself, every RECONCILE_EVERY seconds (the template's schedule,
+        # every 5 minutes, runs too).
+        config = StackConfig(mode="instant", engine="passthrough", record_aws_requests=True,
+                             reconcile_after_seconds=2, state_dir=Path(state))
         with LocalStack(config) as stack:
             d = Driver(stack)
+            rec = CallRecorder(stack)
             prefix = pipeline.new_prefix("soak")
             faces = {f"inbox/{prefix}faces/hopper.jpg": pics["hopper"],
                      f"inbox/{prefix}faces/astronaut.jpg": pics["astronaut"]}
             for key, body in faces.items():
                 d.put(key, body)
             d.wait_idle()
-            d.admin("POST", "reset")
-            assert stack.aws_requests is not None
-            calls0 = stack.aws_requests.calls()
+            d.reset_emulator()
+            mark, since = rec.mark(), time.time()
             planned: list[SoakJob] = []
             kinds: dict[str, str] = {}
             for i in range(jobs):
@@ -218,43 +247,45 @@ def soak(jobs: int = JOBS, seed: int | None = None) -> dict[str, Any]:
                     event = d.s3_event(job.sidecar_key)
                     for _ in range(r.choice([1, 1, 2])):
                         time.sleep(r.uniform(0, 2.0))
-                        stack.invoke_async("SubmitFunction", event)
+                        d.invoke_async("SubmitFunction", event)
                         log.s3_redeliveries += 1
                 elif roll < 0.40:
                     time.sleep(r.uniform(0, 1.0))
-                    stack.invoke_async("SubmitFunction", d.s3_event(job.image_key))
+                    d.invoke_async("SubmitFunction", d.s3_event(job.image_key))
                     log.image_redeliveries += 1
+                injector.dropped()
+                watcher.wait_for([job.report_key], timeout=JOB_WAIT)
 
             reports = [j.report_key for j in planned]
             reconciler = Reconciler(d, log)
             with ReportWatcher(d, f"results/{prefix}job-", interval=0.5) as watcher, reconciler:
-                with Injector(d, rng, log):
-                    with ThreadPoolExecutor(12) as pool:
+                with Injector(d, rng, log) as injector:
+                    with ThreadPoolExecutor(IN_FLIGHT) as pool:
                         list(pool.map(drop, planned))
                     uploaded = time.monotonic() - started
                     watcher.wait_for(reports, timeout=45)
                 # Faults are off now; the reconciler keeps going until every job has its report.
                 done = watcher.wait_for(reports, timeout=DEADLINE_SECONDS)
-            d.wait_idle(timeout=120, settle=1.0)
+            d.wait_idle(timeout=120, settle=FINAL_SETTLE)
             reconciler.run_once()  # one last pass: nothing may be left open
-            d.wait_idle(timeout=60, settle=1.0)
+            d.wait_idle(timeout=60, settle=FINAL_SETTLE)
             wall = time.monotonic() - started
-            checks, table = _check(d, planned, kinds, prefix, faces, calls0)
-            errors = d.errors()
-            async_failures = len(stack.async_failures)
+            checks, table = _check(d, planned, kinds, prefix, faces, rec.calls(mark))
+            errors = {k: v.errors for k, v in d.invocation_stats(since).items()}
+            async_failures = d.failure_queue_depth()
+            workers = d.workers()
     return {
         "seed": seed, "jobs": jobs, "all_reports": done, "upload_seconds": round(uploaded, 1),
         "wall_seconds": round(wall, 1), "faults": dict(log.injected),
         "s3_redeliveries": log.s3_redeliveries, "identical_reuploads": log.identical_reuploads,
         "image_redeliveries": log.image_redeliveries, "reconcile_runs": log.reconcile_runs,
         "reconcile_summary": dict(log.reconcile_summary), "function_errors": errors,
-        "async_failures": async_failures, "checks": checks, **table,
+        "async_failures": async_failures, "workers": workers, "checks": checks, **table,
     }
 
 
 def _check(d: Driver, planned: list[SoakJob], kinds: dict[str, str], prefix: str,
-           faces: dict[str, bytes], calls0: Counter[Any]) -> tuple[dict[str, bool], dict[str, Any]]:
-    assert d.stack.aws_requests is not None
+           faces: dict[str, bytes], aws: Counter[AwsCall]) -> tuple[dict[str, bool], dict[str, Any]]:
     ids = {j.job_id for j in planned}
     # Which jobs AKOOL (the emulator) ended in status 4: those must be FAILED.
     akool_jobs = d.akool_jobs()
@@ -294,7 +325,7 @@ def _check(d: Driver, planned: list[SoakJob], kinds: dict[str, str], prefix: str
     per_job_submissions = Counter(accepted.get(jid, 0) for jid in ids)
     stray = sorted(str(k) for k in accepted if k not in ids)
 
-    writes = d.stack.aws_requests.object_writes(f"results/{prefix}")
+    writes = aws_calls.object_writes(aws, f"results/{prefix}")
 
     def result_key(job: SoakJob) -> str:
         return keys.result_image_key(job.image_key)
@@ -310,7 +341,6 @@ def _check(d: Driver, planned: list[SoakJob], kinds: dict[str, str], prefix: str
     inbox = d.etags(f"inbox/{prefix}")
     inbox_ok = inbox == expected_inbox
 
-    aws = pipeline.diff_counter(d.stack.aws_requests.calls(), calls0)
     counts = CallCounts(aws, pipeline.akool_counts(entries))
     n = len(planned)
     checks = {
@@ -342,16 +372,19 @@ def _check(d: Driver, planned: list[SoakJob], kinds: dict[str, str], prefix: str
 def render(r: dict[str, Any]) -> str:
     lines = [
         "## Soak", "",
-        f"`make soak` (`python -m benchmarks.soak`), {r['machine']}. {r['jobs']} jobs dropped at once "
-        "into the local stack (AKOOL emulator instant, passthrough engine; moto request counter on), "
-        "faults injected at random through the emulator's admin API while they ran "
+        f"`make soak` (`python -m benchmarks.soak`), {r['machine']}. {r['jobs']} jobs dropped into the "
+        f"local stack by {IN_FLIGHT} users at once, each waiting for its job's report (up to {JOB_WAIT:.0f} "
+        "s) before the next (template.yaml on MiniStack; AKOOL emulator instant, passthrough engine, "
+        "account limits off; "
+        "MiniStack's CloudTrail recording on), "
+        f"a round of faults injected at random through the emulator's admin API every {JOBS_PER_ROUND} jobs "
         f"(seed {r['seed']}), the reconciler run every {RECONCILE_EVERY:.0f} s. Job mix: {r['by_kind']}.", "",
         "| check | result |", "|---|---|",
     ]
     lines += [f"| {name} | {'pass' if ok else '**FAIL**'} |" for name, ok in r["checks"].items()]
     lines += ["", "| figure | value |", "|---|---|",
               f"| wall time (first upload → all checked) | {r['wall_seconds']} s "
-              f"(uploads {r['upload_seconds']} s) |",
+              f"(last job dropped at {r['upload_seconds']} s) |",
               f"| expected final states | {r['expected']} |",
               f"| final states (reports) | {r['final']} |",
               f"| faults injected | {r['faults']} |",
@@ -366,8 +399,10 @@ def render(r: dict[str, Any]) -> str:
               f"| reconciler runs / what they did | {r['reconcile_runs']} / {r['reconcile_summary']} |",
               f"| AWS calls per job (functions) | {r['aws_calls_per_job']} "
               f"{r['aws_calls_by_function_per_job']} |",
-              f"| function errors (invocations that raised) / async events given up | "
+              f"| function errors (invocations that raised) / S3 events given up (in SubmitFailureQueue) | "
               f"{r['function_errors']} / {r['async_failures']} |",
+              f"| function concurrency reached (worker processes at the end; one per event in flight) | "
+              f"{r['workers']} |",
               f"| inbox objects checked | {r['inbox_objects']} |"]
     if r["wrong_states"]:
         lines += ["", "Jobs in the wrong state (first 10):", ""] + [f"- {w}" for w in r["wrong_states"]]
