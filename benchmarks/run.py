@@ -8,8 +8,8 @@ Sections (each a function returning a dict; `python -m benchmarks.run --only col
           single-swap job; MiniStack's raw S3 put + DynamoDB put rate; 200 jobs at once (wall time, jobs/s,
           upload → report latency, function concurrency reached, CPU by process) vs the floor;
 - memory: peak RSS growth while streaming a 50 MB result (benchmarks.stream_memory);
-- size:   the layer (package + pinned runtime requirements for manylinux2014_aarch64 / Python 3.13,
-          from PyPI) and each function's code, zipped and unzipped;
+- size:   the arm64 layer as layers/dropswap/Makefile builds it for `sam build` (pinned closure from
+          PyPI, package, python3.13 bytecode) and each function's code, zipped and unzipped;
 - engine: the emulator's face engine (benchmarks.engine_bench).
 Bounded: loopback only, fixed job counts, every wait has a timeout. A "## Soak" section written by
 `make soak` is kept when REPORT.md is rewritten.
@@ -275,23 +275,26 @@ def _copy_clean(src: Path, dest: Path) -> None:
 
 
 def sizes() -> dict[str, Any]:
+    """The arm64 layer as `sam build` makes it (layers/dropswap/Makefile: the hash-pinned closure for
+    aarch64 plus python3.13 bytecode) and each function's code, zipped and unzipped."""
+    from local.deploy import LAYER_DIR
+    from local.ministack import VENV_PYTHON
+
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="dropswap-size-") as tmp:
         root = Path(tmp)
         layer = root / "layer" / "python"  # Lambda puts a Python layer's python/ on sys.path
-        layer.mkdir(parents=True)
-        cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-               "--target", str(layer), "-r", str(ROOT / "layers" / "dropswap" / "requirements.txt"),
-               "--platform", "manylinux2014_aarch64", "--only-binary=:all:", "--python-version", "3.13",
-               "--implementation", "cp", "--no-compile"]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+        cmd = ["make", "--no-print-directory", "-C", str(LAYER_DIR), "build-SharedLayer",
+               f"ARTIFACTS_DIR={root / 'layer'}", f"PYTHON={VENV_PYTHON}", "PIP_ARCH=aarch64"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False, env=env)
         if proc.returncode != 0:
-            out["layer_error"] = proc.stderr.strip()[-1500:]
+            out["layer_error"] = (proc.stdout + proc.stderr).strip()[-1500:]
             return out
-        deps_unzipped, _ = _tree_size(layer)
-        _copy_clean(ROOT / "layers" / "dropswap" / "dropswap", layer / "dropswap")
         pkg_unzipped, _ = _tree_size(layer / "dropswap")
+        bytecode = sum(f.stat().st_size for f in layer.rglob("*.pyc"))
         unzipped, files = _tree_size(layer)
+        deps_unzipped = unzipped - pkg_unzipped
         zipped = _zip_size(root / "layer", "", root / "layer.zip")
         parts: dict[str, int] = {}
         for child in layer.iterdir():
@@ -301,6 +304,7 @@ def sizes() -> dict[str, Any]:
         out["layer"] = {
             "zipped_bytes": zipped, "unzipped_bytes": unzipped, "files": files,
             "dropswap_package_bytes": pkg_unzipped, "requirements_bytes": deps_unzipped,
+            "bytecode_bytes": bytecode,
             "largest_parts": dict(sorted(parts.items(), key=lambda kv: -kv[1])[:6]),
             "botocore_packaged": any(p.name.startswith(("botocore", "boto3")) for p in layer.iterdir()),
         }
@@ -456,14 +460,16 @@ def render(results: dict[str, Any]) -> str:
             fits = ly["unzipped_bytes"] < sz["limits"]["unzipped_bytes"]
             rows.append(f"| layer (Lambda limit 250 MiB unzipped) | {_kib(ly['unzipped_bytes'])} unzipped, "
                         f"{_kib(ly['zipped_bytes'])} zipped | {_ok(fits)} |")
-            body += ["The layer = `dropswap` + layers/dropswap/requirements.txt installed with `pip install "
-                     "--target … --platform manylinux2014_aarch64 --only-binary=:all: --python-version 3.13 "
-                     "--no-compile` (from PyPI), under `python/`, zipped with deflate level 6.", "",
+            body += ["The layer as `sam build` makes it for arm64: `make -C layers/dropswap "
+                     "build-SharedLayer PIP_ARCH=aarch64` (the hash-pinned closure of requirements.txt "
+                     "for aarch64 from PyPI, the `dropswap` package, python3.13 bytecode), under `python/`, "
+                     "zipped with deflate level 6. Function code as in the checkout, without bytecode.", "",
                      "| | unzipped | zipped |", "|---|---|---|",
                      f"| layer ({ly['files']} files) | {_kib(ly['unzipped_bytes'])} | "
                      f"{_kib(ly['zipped_bytes'])} |",
                      f"| of which the dropswap package | {_kib(ly['dropswap_package_bytes'])} | |",
-                     f"| of which the requirements | {_kib(ly['requirements_bytes'])} | |"]
+                     f"| of which the requirements | {_kib(ly['requirements_bytes'])} | |",
+                     f"| of which bytecode (.pyc, both parts) | {_kib(ly['bytecode_bytes'])} | |"]
             for short, f in sz["functions"].items():
                 body.append(f"| function {short} code | {_kib(f['unzipped_bytes'])} | "
                             f"{_kib(f['zipped_bytes'])} |")
