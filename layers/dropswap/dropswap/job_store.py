@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -132,18 +133,16 @@ class JobStore:
             return _job_from_item(item)
         return self.get(job_id)
 
-    def _update(
-        self, job_id: str, expr: str, condition: str, names: dict[str, str], values: dict[str, Any]
-    ) -> TransitionResult:
+    def _update(self, job_id: str, update: _Update) -> TransitionResult:
         """One conditional UpdateItem; a failed condition is an answer (the job as it is), not an error."""
         try:
             resp = self._ddb.update_item(
                 TableName=self._table,
                 Key={"job_id": {"S": job_id}},
-                UpdateExpression=expr,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
+                UpdateExpression=update.expr,
+                ConditionExpression=update.condition,
+                ExpressionAttributeNames=update.names,
+                ExpressionAttributeValues=update.values,
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -176,7 +175,6 @@ class JobStore:
         new_status: Status,
         *,
         set_fields: Mapping[str, Any] | None = None,
-        remove_fields: tuple[str, ...] = (),
         expect_owner: str | None = None,
         expect_finaliser: str | None = None,
     ) -> TransitionResult:
@@ -186,61 +184,12 @@ class JobStore:
         additionally requires that the caller holds the submission claim (see `claim`);
         `expect_finaliser`, that it holds the finalisation lease (see `claim_finalisation`).
         """
-        fields = dict(set_fields or {})
-        unknown = set(fields) - set(_FIELDS)
-        if unknown:
-            raise ValueError(f"unknown job fields: {sorted(unknown)}")
-        now_iso = iso_time(self._clock())
-        names: dict[str, str] = {"#status": "status", "#u": "updated_at", "#ttl": "ttl", "#c": "created_at"}
-        values: dict[str, Any] = {
-            ":new": {"S": new_status.value},
-            ":now": {"S": now_iso},
-            ":ttl": {"N": str(int(self._clock()) + self._ttl_seconds)},
-        }
-        sets = ["#status = :new", "#u = :now", "#ttl = :ttl", "#c = if_not_exists(#c, :now)"]
-        removes = list(remove_fields)
-        for i, (name, value) in enumerate(fields.items()):
-            if value is None:
-                removes.append(name)
-                continue
-            names[f"#f{i}"] = name
-            values[f":f{i}"] = _SER.serialize(value)
-            sets.append(f"#f{i} = :f{i}")
-        if new_status in TERMINAL:
-            removes.extend(
-                ["open_state", "waiting_for", "claim_owner", "claim_until", "finaliser", "finalise_until"]
-            )
-        else:
-            names["#o"] = "open_state"
-            sets.append("#o = :new")
-            if new_status is not Status.WAITING:
-                # Past WAITING, the submission claim and the missing-input marker have done their job.
-                removes.extend(["waiting_for", "claim_owner", "claim_until"])
-
-        allowed = ALLOWED_FROM[new_status]
-        conds: list[str] = []
-        for j, status in enumerate(sorted(s.value for s in allowed if s is not None)):
-            values[f":a{j}"] = {"S": status}
-            conds.append(f"#status = :a{j}")
-        if None in allowed:
-            conds.append("attribute_not_exists(job_id)")
-        condition = "(" + " OR ".join(conds) + ")"
-        if expect_owner is not None:
-            names["#co"] = "claim_owner"
-            values[":owner"] = {"S": expect_owner}
-            condition += " AND #co = :owner"
-        if expect_finaliser is not None:
-            names["#fo"] = "finaliser"
-            values[":finaliser"] = {"S": expect_finaliser}
-            condition += " AND #fo = :finaliser"
-
-        expr = "SET " + ", ".join(sets)
-        removes = list(dict.fromkeys(r for r in removes if r not in fields or fields[r] is None))
-        if removes:
-            for k, name in enumerate(removes):
-                names[f"#r{k}"] = name
-            expr += " REMOVE " + ", ".join(f"#r{k}" for k in range(len(removes)))
-        return self._update(job_id, expr, condition, names, values)
+        now = self._clock()
+        update = _transition_update(
+            new_status, dict(set_fields or {}), now_iso=iso_time(now), ttl=int(now) + self._ttl_seconds,
+            expect_owner=expect_owner, expect_finaliser=expect_finaliser,
+        )
+        return self._update(job_id, update)
 
     def claim(
         self,
@@ -256,35 +205,9 @@ class JobStore:
         holder died mid-submission; the holder's later transition checks it still owns the claim.
         """
         now = self._clock()
-        now_iso = iso_time(self._clock())
-        names = {"#status": "status", "#u": "updated_at", "#c": "created_at", "#o": "open_state",
-                 "#co": "claim_owner", "#cu": "claim_until", "#ttl": "ttl", "#att": "attempts"}
-        values: dict[str, Any] = {
-            ":waiting": {"S": Status.WAITING.value},
-            ":owner": {"S": owner},
-            ":until": {"N": str(int(now) + lease_seconds)},
-            ":nowN": {"N": str(int(now))},
-            ":now": {"S": now_iso},
-            ":ttl": {"N": str(int(now) + self._ttl_seconds)},
-            ":zero": {"N": "0"},
-            ":one": {"N": "1"},
-        }
-        sets = ["#status = :waiting", "#u = :now", "#c = if_not_exists(#c, :now)", "#o = :waiting",
-                "#co = :owner", "#cu = :until", "#ttl = :ttl", "#att = if_not_exists(#att, :zero) + :one"]
-        for i, (name, value) in enumerate(create_fields.items()):
-            if name not in _FIELDS:
-                raise ValueError(f"unknown job field: {name}")
-            if value is None:
-                continue
-            names[f"#f{i}"] = name
-            values[f":f{i}"] = _SER.serialize(value)
-            sets.append(f"#f{i} = if_not_exists(#f{i}, :f{i})")
-        condition = (
-            "(attribute_not_exists(job_id) OR #status = :waiting) "
-            "AND (attribute_not_exists(#cu) OR #cu < :nowN)"
-        )
-        expr = "SET " + ", ".join(sets) + " REMOVE waiting_for"
-        return self._update(job_id, expr, condition, names, values)
+        update = _claim_update(owner, int(now), lease_seconds, create_fields, now_iso=iso_time(now),
+                               ttl=int(now) + self._ttl_seconds)
+        return self._update(job_id, update)
 
     def release(self, job_id: str, owner: str) -> None:
         """Give a claim back (e.g. the submit hit a retryable error) so the next delivery can try."""
@@ -308,8 +231,111 @@ class JobStore:
             ":p": {"S": Status.PROCESSING.value},
         }
         condition = "(#status = :s OR #status = :p) AND (attribute_not_exists(#fu) OR #fu < :nowN)"
-        return self._update(job_id, "SET #fo = :owner, #fu = :until", condition, names, values)
+        return self._update(job_id, _Update("SET #fo = :owner, #fu = :until", condition, names, values))
 
     def release_finalisation(self, job_id: str, owner: str) -> None:
         """Give the finalisation lease back (the attempt failed) so a retry need not wait for it to expire."""
         self._drop_lease(job_id, owner, "finaliser", "finalise_until")
+
+
+# -- the update expressions -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Update:
+    expr: str
+    condition: str
+    names: dict[str, str]
+    values: dict[str, Any]
+
+
+def _transition_update(
+    new_status: Status,
+    fields: dict[str, Any],
+    *,
+    now_iso: str,
+    ttl: int,
+    expect_owner: str | None,
+    expect_finaliser: str | None,
+) -> _Update:
+    unknown = set(fields) - set(_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown job fields: {sorted(unknown)}")
+    names: dict[str, str] = {"#status": "status", "#u": "updated_at", "#ttl": "ttl", "#c": "created_at"}
+    values: dict[str, Any] = {
+        ":new": {"S": new_status.value}, ":now": {"S": now_iso}, ":ttl": {"N": str(ttl)}
+    }
+    sets = ["#status = :new", "#u = :now", "#ttl = :ttl", "#c = if_not_exists(#c, :now)"]
+    removes: list[str] = []
+    for i, (name, value) in enumerate(fields.items()):
+        if value is None:
+            removes.append(name)
+            continue
+        names[f"#f{i}"] = name
+        values[f":f{i}"] = _SER.serialize(value)
+        sets.append(f"#f{i} = :f{i}")
+    if new_status in TERMINAL:
+        removes.extend(
+            ["open_state", "waiting_for", "claim_owner", "claim_until", "finaliser", "finalise_until"]
+        )
+    else:
+        names["#o"] = "open_state"
+        sets.append("#o = :new")
+        if new_status is not Status.WAITING:
+            # Past WAITING, the submission claim and the missing-input marker have done their job.
+            removes.extend(["waiting_for", "claim_owner", "claim_until"])
+
+    allowed = ALLOWED_FROM[new_status]
+    conds: list[str] = []
+    for j, status in enumerate(sorted(s.value for s in allowed if s is not None)):
+        values[f":a{j}"] = {"S": status}
+        conds.append(f"#status = :a{j}")
+    if None in allowed:
+        conds.append("attribute_not_exists(job_id)")
+    condition = "(" + " OR ".join(conds) + ")"
+    if expect_owner is not None:
+        names["#co"] = "claim_owner"
+        values[":owner"] = {"S": expect_owner}
+        condition += " AND #co = :owner"
+    if expect_finaliser is not None:
+        names["#fo"] = "finaliser"
+        values[":finaliser"] = {"S": expect_finaliser}
+        condition += " AND #fo = :finaliser"
+
+    expr = "SET " + ", ".join(sets)
+    removes = list(dict.fromkeys(r for r in removes if r not in fields or fields[r] is None))
+    if removes:
+        for k, name in enumerate(removes):
+            names[f"#r{k}"] = name
+        expr += " REMOVE " + ", ".join(f"#r{k}" for k in range(len(removes)))
+    return _Update(expr, condition, names, values)
+
+
+def _claim_update(
+    owner: str, now: int, lease_seconds: int, create_fields: Mapping[str, Any], *, now_iso: str, ttl: int
+) -> _Update:
+    names = {"#status": "status", "#u": "updated_at", "#c": "created_at", "#o": "open_state",
+             "#co": "claim_owner", "#cu": "claim_until", "#ttl": "ttl", "#att": "attempts"}
+    values: dict[str, Any] = {
+        ":waiting": {"S": Status.WAITING.value},
+        ":owner": {"S": owner},
+        ":until": {"N": str(now + lease_seconds)},
+        ":nowN": {"N": str(now)},
+        ":now": {"S": now_iso},
+        ":ttl": {"N": str(ttl)},
+        ":zero": {"N": "0"},
+        ":one": {"N": "1"},
+    }
+    sets = ["#status = :waiting", "#u = :now", "#c = if_not_exists(#c, :now)", "#o = :waiting",
+            "#co = :owner", "#cu = :until", "#ttl = :ttl", "#att = if_not_exists(#att, :zero) + :one"]
+    for i, (name, value) in enumerate(create_fields.items()):
+        if name not in _FIELDS:
+            raise ValueError(f"unknown job field: {name}")
+        if value is None:
+            continue
+        names[f"#f{i}"] = name
+        values[f":f{i}"] = _SER.serialize(value)
+        sets.append(f"#f{i} = if_not_exists(#f{i}, :f{i})")
+    condition = (
+        "(attribute_not_exists(job_id) OR #status = :waiting) "
+        "AND (attribute_not_exists(#cu) OR #cu < :nowN)"
+    )
+    return _Update("SET " + ", ".join(sets) + " REMOVE waiting_for", condition, names, values)

@@ -28,7 +28,6 @@ class JobTransitions(Protocol):
         new_status: Status,
         *,
         set_fields: Mapping[str, Any] | None = None,
-        remove_fields: tuple[str, ...] = (),
         expect_owner: str | None = None,
         expect_finaliser: str | None = None,
     ) -> TransitionResult: ...
