@@ -162,7 +162,8 @@ def markdown(r: dict[str, Any]) -> str:
     lines = ["## Cold start", "",
              f"Import time of each handler module on Python {r['python']} (Lambda's runtime), in a fresh "
              "process per import with Lambda's path (function code, the layer's python/, then the runtime's "
-             "site-packages holding boto3) and the template's environment (intrinsics as dummy values); "
+             "site-packages holding boto3) and the template's environment (parameter defaults, "
+             "placeholder resource names); "
              f"median of {r['runs']} interleaved runs after one untimed run. The layer is built for this "
              "machine by `make -C layers/dropswap build-SharedLayer` (the target `sam build` runs), once as "
              "built (with its python3.13 bytecode) and once with the bytecode removed; the process does not "
