@@ -20,9 +20,11 @@ stops the run before MiniStack's worker processes exhaust the machine.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -63,7 +65,10 @@ class Options:
     big_result_bytes: int = 50 * MIB
     big_wait_seconds: float = 600.0
     # MiniStack settings, passed through its environment:
-    lambda_concurrency: int | None = None  # LAMBDA_ACCOUNT_CONCURRENCY; None = MiniStack's own default
+    # LAMBDA_ACCOUNT_CONCURRENCY (0 = unbounded, None = MiniStack's default, sized to the RAM). 32: on a
+    # 2-core machine an uncapped MiniStack collapsed under a 1000-photo drop (it kills a worker after every
+    # function error and re-extracts the layer in its one server process for the next), and 32 held.
+    lambda_concurrency: int | None = 32
     async_retry_base_seconds: float = 60.0  # AWS retries a failed async event ~1 min, then ~2 min later
     async_retry_max_seconds: float = 120.0
     min_available_mib: int = 4096  # stop the run when the machine has less memory available than this
@@ -103,16 +108,20 @@ class Drop:
     def put(self, key: str, body: bytes, content_type: str) -> None:
         self.s3.put_object(Bucket=self.stack.bucket, Key=key, Body=body, ContentType=content_type)
 
-    def drop(self, prefix: str, count: int) -> tuple[list[str], float, float]:
+    def drop(self, prefix: str, count: int, monitor: Monitor) -> tuple[list[str], float, float]:
         """The shared face, then `count` photos each followed by its sidecar, from `threads` threads.
         Returns the image keys and when the photo uploads started and ended (epoch seconds)."""
         self.put(f"{prefix}faces/face.jpg", FACE, "image/jpeg")
         images = [f"{prefix}photos/{i:04d}.jpg" for i in range(count)]
         sidecar = json.dumps(MANIFEST).encode()
+        done = itertools.count(1)
 
         def one(image: str) -> None:
             self.put(image, PHOTO, "image/jpeg")
             self.put(image + ".faceswap.json", sidecar, "application/json")
+            n = next(done)
+            if n % 100 == 0:
+                print(f"  [{datetime.now():%H:%M:%S}] uploaded {n}/{count}; {monitor.line()}", flush=True)
 
         started = time.time()
         with ThreadPoolExecutor(self.threads) as pool:
@@ -145,11 +154,9 @@ class Drop:
                 last_print = time.monotonic()
                 counts = {s: states.count(s) for s in sorted(set(states))}
                 limits = self.admin("GET", "limits")
-                now = monitor.samples[-1] if monitor.samples else None
                 print(f"  [{datetime.now():%H:%M:%S}] {what}: {done}/{len(images)} terminal {counts}; "
-                      f"AKOOL in flight {limits['in_flight']}, 1005s {limits['refused']}; "
-                      f"workers {sum(now.workers.values()) if now else '?'}, "
-                      f"available {now.available_mib if now else '?'} MiB", flush=True)
+                      f"AKOOL in flight {limits['in_flight']}, 1005s {limits['refused']}; {monitor.line()}",
+                      flush=True)
             if done == len(images):
                 return "done"
             if monitor.low_memory.is_set():
@@ -242,7 +249,7 @@ def measure_drop(drop: Drop, opts: Options, monitor: Monitor) -> dict[str, Any]:
     prefix = f"inbox/bigdrop-{opts.label}-{uuid.uuid4().hex[:6]}/"
     print(f"dropping {opts.photos} photos under {prefix} ({opts.upload_threads} uploader threads)…",
           flush=True)
-    images, t0, uploaded = drop.drop(prefix, opts.photos)
+    images, t0, uploaded = drop.drop(prefix, opts.photos, monitor)
     print(f"  uploaded in {uploaded - t0:.1f}s", flush=True)
     wait = opts.wait_seconds if opts.wait_seconds is not None else 2 * t_min + 600
     ended = drop.wait(prefix, images, time.monotonic() + wait, monitor, "big drop")
@@ -325,7 +332,7 @@ def measure_big_results(drop: Drop, opts: Options, monitor: Monitor) -> dict[str
     prefix = f"inbox/bigresult-{opts.label}-{uuid.uuid4().hex[:6]}/"
     print(f"50 MB results: {opts.big_results} photos under {prefix}, account limits off…", flush=True)
     started = time.time()
-    images, _, _ = drop.drop(prefix, opts.big_results)
+    images, _, _ = drop.drop(prefix, opts.big_results, monitor)
     ended = drop.wait(prefix, images, time.monotonic() + opts.big_wait_seconds, monitor, "50 MB results")
     jobs = drop.jobs(prefix)
     big = [j for j in drop.akool_jobs()
@@ -410,7 +417,8 @@ def run(opts: Options) -> tuple[dict[str, Any], str]:
         stack.stop()
     result["memory_samples"] = [
         {"at": round(s.at, 1), "workers": sum(s.workers.values()),
-         "workers_rss_mib": round(s.workers_rss_mib), "available_mib": s.available_mib}
+         "workers_rss_mib": round(s.workers_rss_mib), "available_mib": s.available_mib,
+         "ministack_cpu_seconds": round(s.server_cpu_seconds, 1)}
         for s in monitor.samples[::5]
     ]
     result["total_seconds"] = time.monotonic() - started
@@ -437,8 +445,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--big-results", type=int, default=d.big_results,
                         help="jobs in the 50 MB phase; 0 skips it")
     parser.add_argument("--big-result-mib", type=int, default=d.big_result_bytes // MIB)
-    parser.add_argument("--lambda-concurrency", type=int, default=None,
-                        help="MiniStack's LAMBDA_ACCOUNT_CONCURRENCY (default: its own, sized to the RAM)")
+    parser.add_argument("--lambda-concurrency", type=int, default=d.lambda_concurrency,
+                        help=f"MiniStack's LAMBDA_ACCOUNT_CONCURRENCY (default {d.lambda_concurrency}; "
+                             "0 = unbounded, -1 = MiniStack's own default)")
     parser.add_argument("--min-available-mib", type=int, default=d.min_available_mib)
     args = parser.parse_args(argv)
     if not 1 <= args.photos <= 5000:
@@ -448,8 +457,13 @@ def main(argv: list[str] | None = None) -> int:
         concurrent_jobs=args.concurrent_jobs, requests_per_second=args.requests_per_second,
         wait_seconds=args.wait_seconds, big_results=args.big_results,
         big_result_bytes=args.big_result_mib * MIB,
-        lambda_concurrency=args.lambda_concurrency, min_available_mib=args.min_available_mib,
+        lambda_concurrency=None if args.lambda_concurrency < 0 else args.lambda_concurrency,
+        min_available_mib=args.min_available_mib,
     )
+    def _interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # so `run` stops the stack (MiniStack and its workers) on the way out
+
+    signal.signal(signal.SIGTERM, _interrupt)
     run(opts)
     return 0
 

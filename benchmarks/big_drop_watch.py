@@ -21,6 +21,7 @@ from typing import Any
 
 _WORKER_DIR = re.compile(r"ministack-lambda-(.+)-[A-Za-z0-9_]{8}/_worker\.")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+_TICKS = os.sysconf("SC_CLK_TCK")
 MIB = 1024 * 1024
 
 
@@ -44,6 +45,28 @@ def _ppid(pid: str) -> str | None:
     except OSError:
         return None
     return stat.rsplit(")", 1)[1].split()[1]  # the field after the state, past the "(comm)"
+
+
+def _cpu_seconds(pid: str) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime + stime
+
+
+def ministack_cpu_seconds(parent: int) -> float:
+    """CPU time of the MiniStack server(s) this process started (not their workers)."""
+    total = 0.0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and _ppid(entry.name) == str(parent):
+            try:
+                cmdline = Path(entry.path, "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"ministack" in cmdline:
+                total += _cpu_seconds(entry.name)
+    return total
 
 
 def lambda_workers(ancestor: int) -> dict[str, list[str]]:
@@ -80,6 +103,7 @@ class Sample:
     workers: dict[str, int]  # function name -> worker processes
     workers_rss_mib: float
     available_mib: int
+    server_cpu_seconds: float  # the MiniStack server's CPU time so far (one core at most: its GIL)
 
 
 @dataclass
@@ -116,9 +140,10 @@ class Monitor:
         workers = lambda_workers(os.getpid())
         rss = sum(_rss(pid) for pids in workers.values() for pid in pids)
         available = mem_available_mib()
-        self.samples.append(
-            Sample(time.time(), {name: len(p) for name, p in workers.items()}, rss / MIB, available)
-        )
+        self.samples.append(Sample(
+            time.time(), {name: len(p) for name, p in workers.items()}, rss / MIB, available,
+            ministack_cpu_seconds(os.getpid()),
+        ))
         if 0 <= available < self.min_available_mib:
             self.low_memory.set()
         self._copy_requests()
@@ -151,6 +176,16 @@ class Monitor:
 
     def min_available(self) -> int:
         return min((s.available_mib for s in self.samples), default=-1)
+
+    def line(self) -> str:
+        """Now, for a progress line: worker processes, memory, the MiniStack server's recent CPU use."""
+        if not self.samples:
+            return "no sample yet"
+        now = self.samples[-1]
+        before = next((s for s in reversed(self.samples) if now.at - s.at >= 10), self.samples[0])
+        busy = (now.server_cpu_seconds - before.server_cpu_seconds) / max(now.at - before.at, 1e-9)
+        return (f"workers {sum(now.workers.values())} ({now.workers_rss_mib:.0f} MiB), available "
+                f"{now.available_mib} MiB, MiniStack server CPU {busy:.0%}")
 
     def request_log(self) -> list[dict[str, Any]]:
         return [self.requests[k] for k in sorted(self.requests)]
