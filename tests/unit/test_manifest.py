@@ -174,22 +174,22 @@ def test_given_51_swaps_then_limit_error() -> None:
         ("/inbox/a.jpg", "without a leading /"),
         ("ftp://example.com/a.jpg", "ftp: is not a supported scheme"),
         ("data:image/png;base64,AAAA", "data: is not a supported scheme"),
-        ("https://169.254.169.254/latest", "is local or private"),
-        ("https://10.1.2.3/a.jpg", "is local or private"),
-        ("https://192.168.0.10/a.jpg", "is local or private"),
-        ("https://127.0.0.1/a.jpg", "is local or private"),
-        ("https://[::1]/a.jpg", "is local or private"),
-        ("https://[fe80::1]/a.jpg", "is local or private"),
-        ("https://[::ffff:169.254.169.254]/a.jpg", "is local or private"),
-        ("https://0.0.0.0/a.jpg", "is local or private"),
-        ("https://240.0.0.1/a.jpg", "is local or private"),
+        ("https://169.254.169.254/latest", "is the IP address 169.254.169.254"),
+        ("https://10.1.2.3/a.jpg", "is the IP address 10.1.2.3"),
+        ("https://192.168.0.10/a.jpg", "is the IP address 192.168.0.10"),
+        ("https://127.0.0.1/a.jpg", "is the IP address 127.0.0.1"),
+        ("https://[::1]/a.jpg", "is an IPv6 address"),
+        ("https://[fe80::1]/a.jpg", "is an IPv6 address"),
+        ("https://[::ffff:169.254.169.254]/a.jpg", "is an IPv6 address"),
+        ("https://0.0.0.0/a.jpg", "is the IP address 0.0.0.0"),
+        ("https://240.0.0.1/a.jpg", "is the IP address 240.0.0.1"),
         ("https://localhost/a.jpg", "is local or private"),
         ("https://LOCALHOST./a.jpg", "is local or private"),
         ("https://api.localhost/a.jpg", "is local or private"),
         ("https://fileserver/a.jpg", "is local or private"),
-        ("https://2852039166/a.jpg", "is local or private"),
-        ("https://0251.0376.0251.0376/a.jpg", "is local or private"),
-        ("https://0x7f.1/a.jpg", "is local or private"),
+        ("https://2852039166/a.jpg", "is the IP address 169.254.169.254"),
+        ("https://0251.0376.0251.0376/a.jpg", "is the IP address 169.254.169.254"),
+        ("https://0x7f.1/a.jpg", "is the IP address 127.0.0.1"),
         ("https://user:pw@cdn.example.com/a.jpg", "credentials in URLs are not accepted"),
         ("https://cdn.example.com/a b.jpg", "URLs cannot contain spaces"),
         ("https:///a.jpg", "the URL has no host"),
@@ -233,10 +233,71 @@ def test_given_other_bucket_then_rejected_naming_the_parameter() -> None:
 def test_given_public_https_sources_then_passed_as_is() -> None:
     for url in (
         "https://cdn.example.com/a.jpg?sig=1",
-        "https://8.8.8.8/a.jpg",
-        "https://[2606:4700::1111]/a.jpg",
+        "https://CDN.Example.com.:8443/faces/a%20b.jpg",
+        "https://bücher.example/a.jpg",
+        "https://xn--bcher-kva.example/a.jpg",
+        "https://127.0.0.1.nip.io/a.jpg",  # a name; what it resolves to is AKOOL's to fetch, not ours
     ):
         assert _parse(_one(source=url)).swaps[0].source.url == url
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        # The disguises an outside attack got through: WHATWG parsers (browsers, Node's fetch) read each
+        # as the address named, so AKOOL might fetch from it.
+        ("https://１２７.０.０.１/a.jpg", "is the IP address 127.0.0.1"),
+        ("https://127.0.0。1/a.jpg", "is the IP address 127.0.0.1"),
+        ("https://169.254.169.254。/latest/meta-data/", "is the IP address 169.254.169.254"),
+        ("https://127.0.0.%31/a.jpg", "is the IP address 127.0.0.1"),
+        ("https://127.0.0.1\\.example.com/a.jpg", "is the IP address 127.0.0.1"),
+        ("https://metadata.google.internaｌ/computeMetadata/v1/", "is local or private"),
+        # Related forms: fullwidth and halfwidth stops, an escaped fullwidth digit, an ignored code point.
+        ("https://169．254｡169.254/a.jpg", "is the IP address 169.254.169.254"),
+        ("https://127.0.0.%EF%BC%91/a.jpg", "is the IP address 127.0.0.1"),
+        ("https://127.0.0.1\u00ad/a.jpg", "is the IP address 127.0.0.1"),
+        ("https://ｌｏｃａｌｈｏｓｔ/a.jpg", "is local or private"),
+    ],
+)
+def test_given_ip_or_local_host_in_disguise_then_rejected_naming_what_parsers_read(
+    source: str, reason: str
+) -> None:
+    # Given a source URL whose host is an address or a local name written so the raw text hides it
+    # When the manifest is parsed
+    err = _error(_one(source=source))
+    # Then the source is rejected, naming what a WHATWG parser would connect to
+    assert err.field == "swaps[0].source" and err.code == "INVALID_SOURCE"
+    assert reason in err.message and SOURCE_HELP in err.message, err.message
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("https://8.8.8.8/a.jpg", "is the IP address 8.8.8.8"),
+        ("https://[2606:4700::1111]/a.jpg", "is an IPv6 address"),
+        ("https://1.2.3.4.5/a.jpg", "ends in a number"),
+        ("https://cdn.example.0x10/a.jpg", "ends in a number"),
+        ("https://a_b.example.com/a.jpg", "is not a valid DNS name"),
+        ("https://-cdn.example.com/a.jpg", "is not a valid DNS name"),
+        ("https://cdn..example.com/a.jpg", "is not a valid DNS name"),
+        ("https://cdn.example.c0m/a.jpg", "is not a valid DNS name"),
+        ("https://xn--zz.example.com/a.jpg", "is not a valid DNS name"),
+        ("https://cdn.example.com%2f@x/a.jpg", "credentials in URLs are not accepted"),
+        # `\` ends the host for WHATWG parsers and starts userinfo for urlsplit: either way, refused.
+        ("https://cdn.example.com\\@127.0.0.1/a.jpg", "credentials in URLs are not accepted"),
+        ("https://cdn.example.com\\a.jpg", "ends the host for some URL parsers, not for others"),
+        ("https://cdn.example.com%00/a.jpg", "is not a valid DNS name"),
+        ("https://%ff.example.com/a.jpg", "percent-escapes that are not UTF-8"),
+    ],
+)
+def test_given_https_host_that_is_no_public_dns_name_then_rejected_with_reason(
+    source: str, reason: str
+) -> None:
+    # Given a source URL whose host is a public IP, not a DNS name, or read differently by two parsers
+    # When the manifest is parsed
+    err = _error(_one(source=source))
+    # Then the source is rejected, saying why
+    assert err.code == "INVALID_SOURCE" and reason in err.message, err.message
 
 
 def test_given_huge_manifest_then_rejected_before_parsing() -> None:

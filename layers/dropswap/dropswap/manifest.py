@@ -8,17 +8,15 @@ Every error names the field and says how to fix it, because the user only ever s
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import fastjsonschema
 
-from dropswap import keys
+from dropswap import keys, source_host
 from dropswap.error_codes import ErrorCode
 from dropswap.faces import Point, Target
 
@@ -49,8 +47,6 @@ _FIELD_HELP: dict[str, str] = {
 }
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _PLAIN_KEY = re.compile(r"[^\W\d][\w-]*")
-_NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
-_BLOCKED_HOST_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain")
 
 
 class ManifestError(ValueError):
@@ -338,31 +334,7 @@ def _https_url(value: str, field: str) -> str:
     if any(c.isspace() for c in value):
         raise _not_allowed(value, field, "URLs cannot contain spaces; percent-encode them as %20")
     try:
-        parts = urlsplit(value)
-        host = (parts.hostname or "").rstrip(".").lower()
-        _ = parts.port  # raises ValueError on a malformed port
-    except ValueError:
-        raise _not_allowed(value, field, "not a valid URL") from None
-    if not host:
-        raise _not_allowed(value, field, "the URL has no host")
-    if parts.username is not None or parts.password is not None:
-        raise _not_allowed(value, field, "credentials in URLs are not accepted")
-    if _private_host(host):
-        raise _not_allowed(value, field, f"host {host!r} is local or private; AKOOL needs a public URL")
+        source_host.public_host(value)
+    except source_host.HostRefused as exc:
+        raise _not_allowed(value, field, str(exc)) from None
     return value
-
-
-def _private_host(host: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        ip = None
-    if ip is not None:
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        return not ip.is_global or ip.is_multicast or ip.is_reserved
-    if host == "localhost" or host.endswith(_BLOCKED_HOST_SUFFIXES) or "." not in host:
-        return True
-    # A numeric last label is never a DNS name: it is an IP in a form ipaddress does not parse
-    # (octal 0177.0.0.1, hex 0x7f.1, short 127.1) that resolvers still accept.
-    return bool(_NUMERIC_LABEL.match(host.rsplit(".", 1)[-1]))
