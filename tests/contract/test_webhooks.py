@@ -1,6 +1,9 @@
 """Webhooks as AKOOL sends them: signed, AES-CBC encrypted, retried until 200; and the webhook faults.
 
-Every callback is checked with the project's own dropswap.webhook_crypto (signature_matches + decrypt).
+The emulator builds callbacks with dropswap.webhook_crypto, so they are checked with an independent oracle
+(tests/akool_oracle.py: AKOOL's signature recipe rewritten, AES-CBC by the openssl command line, itself
+checked against the spec's vectors in tests/unit/test_webhook_crypto.py): a bug the emulator shared with
+the WebhookFunction would fail here. One test also reads them with webhook_crypto, as the function does.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from typing import Any
 import pytest
 import requests
 
-from dropswap.webhook_crypto import WebhookCryptoError, decrypt, signature_matches
+from dropswap import webhook_crypto
 from local.emulator import RunningEmulator
+from tests import akool_oracle as oracle
 from tests.contract.helpers import (
     CLIENT_ID,
     KEY_16,
@@ -33,14 +37,13 @@ MakeEmulator = Callable[..., tuple[RunningEmulator, Akool]]
 
 
 def open_callback(call: Callback, api_key: str = KEY_32) -> dict[str, Any]:
-    """Verify and decrypt one callback the way the WebhookFunction does."""
+    """Verify and decrypt one callback with the independent oracle (not the code that built it)."""
     body = call.body
     assert set(body) == {"signature", "dataEncrypt", "timestamp", "nonce"}
     assert isinstance(body["timestamp"], int) and body["timestamp"] > 1_700_000_000_000  # ms epoch
-    assert signature_matches(
-        CLIENT_ID, body["timestamp"], body["nonce"], body["dataEncrypt"], body["signature"]
-    )
-    return decrypt(body["dataEncrypt"], CLIENT_ID, api_key)
+    expected = oracle.signature(CLIENT_ID, body["timestamp"], body["nonce"], body["dataEncrypt"])
+    assert body["signature"] == expected
+    return oracle.decrypt(body["dataEncrypt"], CLIENT_ID, api_key)
 
 
 def pro_job(images: ImageServer, hook: str | None) -> dict[str, Any]:
@@ -84,9 +87,16 @@ def test_full_job_sends_verifiable_encrypted_callbacks(
         assert p["type"] == "faceswap"
     assert payloads[1]["url"] == final["url"]
     assert requests.get(payloads[1]["url"], timeout=5).status_code == 200
+    # And the WebhookFunction's module verifies and reads them the same
+    for call, payload in zip(calls, payloads, strict=True):
+        body = call.body
+        assert webhook_crypto.signature_matches(
+            CLIENT_ID, body["timestamp"], body["nonce"], body["dataEncrypt"], body["signature"]
+        )
+        assert webhook_crypto.decrypt(body["dataEncrypt"], CLIENT_ID, api_key) == payload
     # And a receiver holding another key cannot read them
-    with pytest.raises(WebhookCryptoError):
-        decrypt(calls[0].body["dataEncrypt"], CLIENT_ID, "X" * len(api_key))
+    with pytest.raises(oracle.OracleRefused):
+        oracle.decrypt(calls[0].body["dataEncrypt"], CLIENT_ID, "X" * len(api_key))
 
 
 def test_v3_callbacks_carry_the_preallocated_url(
@@ -115,7 +125,7 @@ def test_callbacks_are_retried_until_200(
     failures = {"left": 2}
 
     def respond(body: dict[str, Any]) -> int:
-        if decrypt(body["dataEncrypt"], CLIENT_ID, KEY_32)["status"] == 3 and failures["left"]:
+        if oracle.decrypt(body["dataEncrypt"], CLIENT_ID, KEY_32)["status"] == 3 and failures["left"]:
             failures["left"] -= 1
             return 500
         return 200

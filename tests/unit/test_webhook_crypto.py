@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dropswap import webhook_crypto as wc
+from tests import akool_oracle as oracle
 from tests.conftest import TEST_API_KEY, TEST_CLIENT_ID
 
 PAYLOAD = {"_id": "6593c94c0ef703e8c055e3c8", "status": 3, "type": "faceswap", "url": "https://example.com/final.jpg"}
@@ -100,3 +101,48 @@ def test_given_wrong_key_when_decrypting_then_crypto_error() -> None:
     data = wc.encrypt(PAYLOAD, CLIENT_ID, AES256_SECRET)
     with pytest.raises(wc.WebhookCryptoError):
         wc.decrypt(data, CLIENT_ID, "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ")
+
+
+# -- against an independent implementation: openssl, and AKOOL's recipe rewritten (tests/akool_oracle.py) --
+@pytest.mark.parametrize(
+    ("secret", "data", "sig"),
+    [(AES192_SECRET, AES192_DATA, AES192_SIG), (AES256_SECRET, AES256_DATA, AES256_SIG)],
+    ids=["aes-192", "aes-256"],
+)
+def test_given_spec_vectors_when_checked_with_openssl_then_they_hold(
+    secret: str, data: str, sig: str
+) -> None:
+    # Given the spec's vectors, computed outside this project's code
+    # When openssl decrypts and encrypts, and the recipe signs
+    # Then they give the spec's plaintext, ciphertext and signature (so the oracle is right)
+    assert oracle.decrypt_text(data, CLIENT_ID, secret) == PLAINTEXT
+    assert oracle.encrypt_text(PLAINTEXT, CLIENT_ID, secret) == data
+    assert oracle.signature(CLIENT_ID, TIMESTAMP, NONCE, data) == sig
+
+
+def test_given_akool_doc_sample_when_checked_with_openssl_then_it_fails_there_too() -> None:
+    # Given AKOOL's published sample, When openssl decrypts it and the recipe signs it
+    # Then neither checks out (placeholder credentials), as with webhook_crypto
+    with pytest.raises(oracle.OracleRefused):
+        oracle.decrypt(DOC_DATA, DOC_CLIENT_ID, DOC_SECRET)
+    assert oracle.signature(DOC_CLIENT_ID, TIMESTAMP, NONCE, DOC_DATA) != DOC_SIGNATURE
+
+
+@pytest.mark.parametrize("secret", ["0123456789abcdef", AES192_SECRET, AES256_SECRET])
+@pytest.mark.parametrize(
+    "client_id", [CLIENT_ID, "short-id", "\u00e9" * 10], ids=["24-bytes", "8-nul-padded", "20-utf8"]
+)
+def test_given_any_key_size_and_client_id_when_encrypting_then_openssl_agrees_both_ways(
+    secret: str, client_id: str
+) -> None:
+    # Given a 16/24/32-byte key and a clientId longer than, shorter than or multibyte past 16 bytes
+    # When webhook_crypto encrypts and signs
+    produced = wc.encrypt(PLAINTEXT, client_id, secret)
+    # Then openssl produces the same ciphertext and reads it back, webhook_crypto reads openssl's,
+    # and the signature equals the recipe's
+    assert produced == oracle.encrypt_text(PLAINTEXT, client_id, secret)
+    assert oracle.decrypt_text(produced, client_id, secret) == PLAINTEXT
+    assert wc.decrypt(oracle.encrypt_text(PLAINTEXT, client_id, secret), client_id, secret) == PAYLOAD
+    assert wc.signature(client_id, TIMESTAMP, NONCE, produced) == oracle.signature(
+        client_id, TIMESTAMP, NONCE, produced
+    )
