@@ -176,7 +176,7 @@ def _throughput(d: Driver, rec: CallRecorder, prefix: str, n: int, image: bytes,
     d.reset_emulator()
     workers0 = d.workers()
     mark = rec.mark()
-    since, cpu0 = time.time(), d.cpu_seconds()
+    since, cpu0, load0 = time.time(), d.cpu_seconds(), os.getloadavg()[0]
     name = f"load{in_flight}-"
     jobs = [_job(prefix, f"{name}{i:03d}") for i in range(n)]
 
@@ -225,6 +225,8 @@ def _throughput(d: Driver, rec: CallRecorder, prefix: str, n: int, image: bytes,
         "workers_before": workers0,
         "workers_after": d.workers(),
         "cpu_seconds": cpu,
+        # The machine is shared: other processes' load shows here (1-minute load average, 2 cores).
+        "load_average": [round(load0, 1), round(os.getloadavg()[0], 1)],
     }
 
 
@@ -431,6 +433,8 @@ def render(results: dict[str, Any]) -> str:
         row("CPU s: MiniStack server / function workers / this process (driver + AKOOL emulator)",
             lambda r: f"{r['cpu_seconds']['ministack']} / {r['cpu_seconds']['function_workers']} / "
             f"{r['cpu_seconds']['driver_and_emulator']}")
+        row("machine load average (1 min) at start / end of the run",
+            lambda r: f"{r['load_average'][0]} / {r['load_average'][1]}")
         row("raw MiniStack rate (S3 PutObject + DynamoDB PutItem, 2 KiB; best of 1 and 4 threads)",
             lambda r: f"{r['raw_ops_per_s']} ops/s")
         row("floor = calls/job × jobs ÷ raw rate", lambda r: f"{r['floor_seconds']} s")

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import random
 import sys
 import tempfile
@@ -217,7 +218,7 @@ def soak(jobs: int = JOBS, seed: int | None = None) -> dict[str, Any]:
                 d.put(key, body)
             d.wait_idle()
             d.reset_emulator()
-            mark, since = rec.mark(), time.time()
+            mark, since, load0 = rec.mark(), time.time(), os.getloadavg()[0]
             planned: list[SoakJob] = []
             kinds: dict[str, str] = {}
             for i in range(jobs):
@@ -274,13 +275,15 @@ def soak(jobs: int = JOBS, seed: int | None = None) -> dict[str, Any]:
             errors = {k: v.errors for k, v in d.invocation_stats(since).items()}
             async_failures = d.failure_queue_depth()
             workers = d.workers()
+            load = [round(load0, 1), round(os.getloadavg()[0], 1)]
     return {
         "seed": seed, "jobs": jobs, "all_reports": done, "upload_seconds": round(uploaded, 1),
         "wall_seconds": round(wall, 1), "faults": dict(log.injected),
         "s3_redeliveries": log.s3_redeliveries, "identical_reuploads": log.identical_reuploads,
         "image_redeliveries": log.image_redeliveries, "reconcile_runs": log.reconcile_runs,
         "reconcile_summary": dict(log.reconcile_summary), "function_errors": errors,
-        "async_failures": async_failures, "workers": workers, "checks": checks, **table,
+        "async_failures": async_failures, "workers": workers, "load_average": load, "checks": checks,
+        **table,
     }
 
 
@@ -403,7 +406,9 @@ def render(r: dict[str, Any]) -> str:
               f"{r['function_errors']} / {r['async_failures']} |",
               f"| function concurrency reached (worker processes at the end; one per event in flight) | "
               f"{r['workers']} |",
-              f"| inbox objects checked | {r['inbox_objects']} |"]
+              f"| inbox objects checked | {r['inbox_objects']} |",
+              f"| machine load average (1 min) at start / end (shared machine) | {r['load_average'][0]} / "
+              f"{r['load_average'][1]} |"]
     if r["wrong_states"]:
         lines += ["", "Jobs in the wrong state (first 10):", ""] + [f"- {w}" for w in r["wrong_states"]]
     lines += ["", "Function errors are expected: a throttled submit that used up its AKOOL retries raises so "
