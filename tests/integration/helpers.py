@@ -50,7 +50,10 @@ class User:
         data: dict[str, Any] = json.loads(body.read())
         return data
 
-    def wait_report(self, image_key: str, timeout: float = 60.0, status: str | None = None) -> dict[str, Any]:
+    def wait_report(
+        self, image_key: str, timeout: float = 120.0, status: str | None = None
+    ) -> dict[str, Any]:
+        # Generous: the first job of a session pays every worker's cold start on a 2-core machine.
         deadline = time.monotonic() + timeout
         last: dict[str, Any] | None = None
         while time.monotonic() < deadline:
