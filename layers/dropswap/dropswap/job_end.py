@@ -1,4 +1,4 @@
-"""Ending a job: the one way every path does it (submit, finalise, reconcile; ARCHITECTURE.md §6).
+"""Ending a job: the one way every path does it (submit, finalise, reconcile; README: Results and job states).
 
 1. Hold the job: its submission claim while it is WAITING, its finalisation lease once it is open
    (SUBMITTED/PROCESSING). One holder at a time, so two deliveries can never both end a job, and one that
