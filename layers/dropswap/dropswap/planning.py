@@ -19,7 +19,7 @@ from dropswap.error_codes import ErrorCode
 from dropswap.faces import DetectedFace, FaceSelectionError, SelectedFace, largest, order_faces, select
 from dropswap.manifest import Manifest, ManifestError, Swap
 
-# AKOOL's limits per request (akool-api.md §2): faces v3 replaces in one image, pairs Pro takes.
+# AKOOL's limits per request (docs/akool.md §2): faces v3 replaces in one image, pairs Pro takes.
 V3_MAX_FACES = 8
 PRO_MAX_PAIRS = 50
 
@@ -56,7 +56,7 @@ class Picked:
 
     @property
     def needs_source_opts(self) -> bool:
-        # The opts rule (akool-api.md §2b): with more than one pair every item of both arrays needs
+        # The opts rule (docs/akool.md §2b): with more than one pair every item of both arrays needs
         # opts; v3 expects them always. Then the source's face must be located too.
         return self.engine == "v3" or len(self.pairs) > 1
 
