@@ -1,9 +1,10 @@
 """AKOOL webhook cryptography: the SHA-1 signature and the AES-CBC payload encryption.
 
 One implementation, used by the WebhookFunction to verify and decrypt callbacks and by the local
-AKOOL emulator to produce them, so the two can never drift apart.
+AKOOL emulator to produce them, so the two can never drift apart (and a bug they would share is caught
+by tests that check both against openssl: tests/akool_oracle.py).
 
-AKOOL's documented scheme (akool-api.md §5):
+AKOOL's documented scheme (docs/akool.md §5):
 - signature = sha1("".join(sorted([clientId, str(timestamp), str(nonce), dataEncrypt]))), lowercase hex;
 - dataEncrypt = base64(AES-CBC(key=UTF-8 API key, iv=first 16 bytes of clientId, PKCS#7 to 16 bytes)).
 The docs contradict themselves on the key length (24 vs 32 characters), so 16-, 24- and 32-byte keys
