@@ -1,5 +1,5 @@
 """A fake AKOOL at the requests boundary (the `responses` library), answering with AKOOL's documented
-envelopes, plus a validator of submit bodies written from akool-api.md (not from the code under test).
+envelopes, plus a validator of submit bodies written from docs/akool.md (not from the code under test).
 
 Faces are registered per image by a substring of the image's URL path (presigned S3 URLs carry the key).
 """
@@ -54,7 +54,7 @@ def landmarks_str(f: dict[str, Any]) -> str:
 
 
 def detect_body(faces: list[dict[str, Any]]) -> dict[str, Any]:
-    """The new detector's success envelope (akool-api.md §3a), one frame "0"."""
+    """The new detector's success envelope (docs/akool.md §3), one frame "0"."""
     return {
         "error_code": 0,
         "error_msg": "SUCCESS",
@@ -72,7 +72,7 @@ def detect_body(faces: list[dict[str, Any]]) -> dict[str, Any]:
 NO_FACES = {"error_code": 1, "error_msg": "No faces detected", "faces_obj": {}}
 
 
-# -- request validation from akool-api.md -------------------------------------------------------
+# -- request validation from docs/akool.md -------------------------------------------------------
 _OPTS = re.compile(r"^-?\d+,-?\d+(:-?\d+,-?\d+){3}$")
 
 
@@ -110,7 +110,7 @@ def _check_opts_rule(body: dict[str, Any], problems: list[str]) -> None:
 
 
 def pro_problems(body: dict[str, Any]) -> list[str]:
-    """Face Swap Pro, akool-api.md §2b."""
+    """Face Swap Pro, docs/akool.md §2b."""
     problems: list[str] = []
     for name in ("sourceImage", "targetImage"):
         items = body.get(name)
@@ -133,7 +133,7 @@ def pro_problems(body: dict[str, Any]) -> list[str]:
 
 
 def v3_problems(body: dict[str, Any]) -> list[str]:
-    """v3 specifyimage, akool-api.md §2a."""
+    """v3 specifyimage, docs/akool.md §2a."""
     problems: list[str] = []
     for name in ("sourceImage", "targetImage"):
         items = body.get(name)
