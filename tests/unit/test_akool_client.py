@@ -1,4 +1,4 @@
-"""AKOOL client against a fake AKOOL at the requests boundary (documented envelopes, akool-api.md)."""
+"""AKOOL client against a fake AKOOL at the requests boundary (documented envelopes, docs/akool.md)."""
 
 from __future__ import annotations
 
