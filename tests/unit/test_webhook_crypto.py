@@ -1,4 +1,5 @@
-"""webhook_crypto: AKOOL's signature and AES-CBC scheme, against the vectors in akool-api.md §5."""
+"""webhook_crypto: AKOOL's signature and AES-CBC scheme (docs/akool.md §5), against vectors computed outside
+this code and against the openssl command line (tests/akool_oracle.py)."""
 
 from __future__ import annotations
 
