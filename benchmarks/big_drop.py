@@ -61,6 +61,9 @@ class Options:
     concurrent_jobs: int = 4
     requests_per_second: int = 5
     wait_seconds: float | None = None  # after the last upload; None: 2 × the theoretical minimum + 600 s
+    # Stop waiting when nothing moved for this long: three runs of the reconciler at the template's
+    # default schedule (rate(5 minutes)), so a job it could still pick up is not cut short.
+    stall_seconds: float = 900.0
     big_results: int = 10  # jobs in the 50 MB webhook phase (0 skips it)
     big_result_bytes: int = 50 * MIB
     big_wait_seconds: float = 600.0
@@ -143,13 +146,19 @@ class Drop:
                 out[str(flat["image_key"])] = flat
         return out
 
-    def wait(self, prefix: str, images: list[str], deadline: float, monitor: Monitor, what: str) -> str:
-        """Until every image's job is terminal; "done", "deadline" or "low memory"."""
+    def wait(self, prefix: str, images: list[str], deadline: float, monitor: Monitor, what: str,
+             stall_seconds: float) -> str:
+        """Until every image's job is terminal: "done"; or "deadline", "low memory", or "stalled" (no job
+        changed state and AKOOL got no request for `stall_seconds`)."""
         last_print = 0.0
+        last_change, seen = time.monotonic(), None
         while True:
             jobs = self.jobs(prefix)
             states = [jobs.get(i, {}).get("status", "none") for i in images]
             done = sum(s in TERMINAL for s in states)
+            fingerprint = (states, max(monitor.requests, default=0))
+            if fingerprint != seen:
+                last_change, seen = time.monotonic(), fingerprint
             if time.monotonic() - last_print > 30 or done == len(images):
                 last_print = time.monotonic()
                 counts = {s: states.count(s) for s in sorted(set(states))}
@@ -163,6 +172,8 @@ class Drop:
                 return "low memory"
             if time.monotonic() > deadline:
                 return "deadline"
+            if time.monotonic() - last_change > stall_seconds:
+                return "stalled"
             time.sleep(5)
 
     def queues(self) -> list[dict[str, Any]]:
@@ -252,7 +263,7 @@ def measure_drop(drop: Drop, opts: Options, monitor: Monitor) -> dict[str, Any]:
     images, t0, uploaded = drop.drop(prefix, opts.photos, monitor)
     print(f"  uploaded in {uploaded - t0:.1f}s", flush=True)
     wait = opts.wait_seconds if opts.wait_seconds is not None else 2 * t_min + 600
-    ended = drop.wait(prefix, images, time.monotonic() + wait, monitor, "big drop")
+    ended = drop.wait(prefix, images, time.monotonic() + wait, monitor, "big drop", opts.stall_seconds)
     phase_end = time.time()
     monitor.sample()  # the request log up to now
 
@@ -306,6 +317,9 @@ def measure_drop(drop: Drop, opts: Options, monitor: Monitor) -> dict[str, Any]:
                 sum(e["path"] in SUBMIT_PATHS for e in throttled) / len(accepted) if accepted else None
             ),
             "throttled_all_per_accepted": len(throttled) / len(accepted) if accepted else None,
+            "throttled_submits_per_submit_request": (
+                sum(e["path"] in SUBMIT_PATHS for e in throttled) / len(submits) if submits else None
+            ),
             "requests_by_path": _count(e["path"] for e in log),
             "request_log_entries_lost": monitor.requests_lost,
             "window_seconds": window[1] - window[0],
@@ -333,7 +347,8 @@ def measure_big_results(drop: Drop, opts: Options, monitor: Monitor) -> dict[str
     print(f"50 MB results: {opts.big_results} photos under {prefix}, account limits off…", flush=True)
     started = time.time()
     images, _, _ = drop.drop(prefix, opts.big_results, monitor)
-    ended = drop.wait(prefix, images, time.monotonic() + opts.big_wait_seconds, monitor, "50 MB results")
+    ended = drop.wait(prefix, images, time.monotonic() + opts.big_wait_seconds, monitor, "50 MB results",
+                      opts.stall_seconds)
     jobs = drop.jobs(prefix)
     big = [j for j in drop.akool_jobs()
            if j["accepted_at"] >= started and (j["result_bytes"] or 0) >= opts.big_result_bytes]
@@ -442,6 +457,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests-per-second", type=int, default=d.requests_per_second)
     parser.add_argument("--wait-seconds", type=float, default=None,
                         help="after the last upload (default: 2 × the theoretical minimum + 600 s)")
+    parser.add_argument("--stall-seconds", type=float, default=d.stall_seconds,
+                        help="stop waiting when no job changed and AKOOL got no request for this long")
     parser.add_argument("--big-results", type=int, default=d.big_results,
                         help="jobs in the 50 MB phase; 0 skips it")
     parser.add_argument("--big-result-mib", type=int, default=d.big_result_bytes // MIB)
@@ -455,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     opts = Options(
         label=args.label, photos=args.photos, upload_threads=args.upload_threads,
         concurrent_jobs=args.concurrent_jobs, requests_per_second=args.requests_per_second,
-        wait_seconds=args.wait_seconds, big_results=args.big_results,
+        wait_seconds=args.wait_seconds, stall_seconds=args.stall_seconds, big_results=args.big_results,
         big_result_bytes=args.big_result_mib * MIB,
         lambda_concurrency=None if args.lambda_concurrency < 0 else args.lambda_concurrency,
         min_available_mib=args.min_available_mib,
