@@ -1,15 +1,17 @@
 """Generate the sample events in events/ (run: `python -m events.generate`; tests check they are current).
 
 API Gateway REST proxy events carrying AKOOL callbacks, encrypted and signed with the test credentials
-of tests/conftest.py for the job `JOB_ID` (AKOOL `_id` `AKOOL_ID`, webhook token `TOKEN`) — the unit
-tests create that job — and an EventBridge scheduled event for the reconciler. Everything is fixed
-(ids, timestamps, nonces, and AES-CBC with AKOOL's fixed IV is deterministic), so re-running the
-script reproduces the files byte for byte. Usable with `sam local invoke -e events/<file>.json`.
+of tests/conftest.py for the job `JOB_ID` (AKOOL `_id` `AKOOL_ID`, webhook token `TOKEN`; the unit
+tests create that job), SQS events for SubmitFunction (S3 notifications wrapped as the SubmitQueue
+delivers them, a recheck) and FinaliseFunction, and an EventBridge scheduled event for the reconciler.
+Everything is fixed (ids, timestamps, nonces, and AES-CBC with AKOOL's fixed IV is deterministic), so
+re-running the script reproduces the files byte for byte. Usable with `sam local invoke -e events/<file>.json`.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -35,6 +37,8 @@ RESULT_URL = f"https://results.akool.test/final_{AKOOL_ID}.jpg?Expires=171084438
 STAGE = "v1"
 API_ID = "abcdef1234"
 TIMESTAMP = 1710757981609
+SUBMIT_QUEUE = "dropswap-submit"
+FINALISE_QUEUE = "dropswap-finalise"
 
 
 def callback_body(status: int, *, nonce: str, url: str | None = None, akool_id: str = AKOOL_ID) -> str:
@@ -110,9 +114,53 @@ def schedule_event() -> dict[str, Any]:
     }
 
 
+def sqs_event(bodies: list[str], queue: str, *, receive_count: int = 1) -> dict[str, Any]:
+    """An SQS event as Lambda's event source mapping delivers it, one record per body."""
+    records = []
+    for i, body in enumerate(bodies):
+        message_id = f"5e1a7c3d-0000-4000-8000-{i:012d}"
+        records.append({
+            "messageId": message_id,
+            "receiptHandle": f"sample-receipt-handle-{queue}-{i}",
+            "body": body,
+            "attributes": {
+                "ApproximateReceiveCount": str(receive_count),
+                "SentTimestamp": str(TIMESTAMP),
+                "SenderId": "AIDAEXAMPLESENDER",
+                "ApproximateFirstReceiveTimestamp": str(TIMESTAMP + 5),
+            },
+            "messageAttributes": {},
+            "md5OfBody": hashlib.md5(body.encode()).hexdigest(),  # noqa: S324 - SQS's own checksum
+            "eventSource": "aws:sqs",
+            "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{queue}",
+            "awsRegion": "us-east-1",
+        })
+    return {"Records": records}
+
+
+def _s3_notification(name: str) -> str:
+    """A hand-written S3 event sample (events/s3-put-*.json) as the body S3 puts on the SubmitQueue."""
+    return json.dumps(json.loads((EVENTS_DIR / name).read_text(encoding="utf-8")), separators=(",", ":"))
+
+
+def finalise_message(status: int, url: str | None = None) -> str:
+    akool = {"_id": AKOOL_ID, "status": status, "url": url, "reason": None}
+    return json.dumps(
+        {"dropswap": "finalise", "job_id": JOB_ID, "akool": akool, "source": "webhook", "touch": False}
+    )
+
+
 def build_events() -> dict[str, dict[str, Any]]:
     status3 = callback_body(3, nonce="3003", url=RESULT_URL)
     return {
+        # SubmitQueue deliveries: S3's notifications (bodies from events/s3-put-*.json), a recheck.
+        "sqs-submit-sidecar.json": sqs_event([_s3_notification("s3-put-sidecar.json")], SUBMIT_QUEUE),
+        "sqs-submit-image.json": sqs_event([_s3_notification("s3-put-image.json")], SUBMIT_QUEUE),
+        "sqs-submit-recheck.json": sqs_event(
+            [json.dumps({"dropswap": "recheck", "job_id": JOB_ID})], SUBMIT_QUEUE
+        ),
+        # A FinaliseQueue delivery: AKOOL's status 3 for the sample job, as the webhook enqueues it.
+        "sqs-finalise-status3.json": sqs_event([finalise_message(3, RESULT_URL)], FINALISE_QUEUE),
         "apigw-webhook-status2.json": api_event(callback_body(2, nonce="2002")),
         "apigw-webhook-status3.json": api_event(status3),
         # Base64 body, as API Gateway passes binary media types: the handler must decode it.

@@ -20,6 +20,13 @@ ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 BUCKET = "dropswap-123456789012-us-east-1-drop"
 TABLE = "dropswap-jobs"
+# The queues' physical names in the unit tests' deployment (logical id -> name; tests/unit/iam_grants.py).
+QUEUES = {
+    "SubmitQueue": "dropswap-submit",
+    "SubmitDLQ": "dropswap-submit-dlq",
+    "FinaliseQueue": "dropswap-finalise",
+    "FinaliseDLQ": "dropswap-finalise-dlq",
+}
 SECRET_NAME = "dropswap/akool"
 # Test credentials shared by the events/ samples and the tests (never real ones).
 TEST_CLIENT_ID = "64db241f6d9e5c4bd136c187"
@@ -69,10 +76,12 @@ def moto_aws(aws_env: None) -> Iterator[None]:
         # Clients are cached per process: drop them so each test gets clients inside its own mock.
         aws.s3.cache_clear()
         aws.dynamodb.cache_clear()
+        aws.sqs.cache_clear()
         settings.cache_clear()
         yield
         aws.s3.cache_clear()
         aws.dynamodb.cache_clear()
+        aws.sqs.cache_clear()
         settings.cache_clear()
 
 
@@ -93,12 +102,34 @@ def create_table(client: Any, name: str = TABLE) -> None:
         )
 
 
+def create_queues(client: Any) -> dict[str, str]:
+    """The queues as template.yaml defines them (visibility, retention, redrive); logical id -> URL."""
+    resources = tpl.load_template()["Resources"]
+    urls: dict[str, str] = {}
+    # Dead-letter queues first: the others' redrive policies name them.
+    for logical in sorted(QUEUES, key=lambda q: "RedrivePolicy" in resources[q]["Properties"]):
+        props = resources[logical]["Properties"]
+        attributes = {k: str(props[k]) for k in ("VisibilityTimeout", "MessageRetentionPeriod") if k in props}
+        redrive = props.get("RedrivePolicy")
+        if redrive:
+            dlq = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            arn = client.get_queue_attributes(QueueUrl=urls[dlq], AttributeNames=["QueueArn"])
+            attributes["RedrivePolicy"] = json.dumps({
+                "deadLetterTargetArn": arn["Attributes"]["QueueArn"],
+                "maxReceiveCount": redrive["maxReceiveCount"],
+            })
+        urls[logical] = client.create_queue(QueueName=QUEUES[logical], Attributes=attributes)["QueueUrl"]
+    return urls
+
+
 @pytest.fixture
 def resources(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Bucket, Jobs table (from template.yaml) and AKOOL secret in moto; env vars as in the template."""
+    """Bucket, Jobs table, queues (from template.yaml) and AKOOL secret in moto; env vars as in the
+    template."""
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket=BUCKET)
     create_table(boto3.client("dynamodb", region_name=REGION))
+    queues = create_queues(boto3.client("sqs", region_name=REGION))
     sm = boto3.client("secretsmanager", region_name=REGION)
     arn = sm.create_secret(
         Name=SECRET_NAME, SecretString=json.dumps({"clientId": TEST_CLIENT_ID, "apiKey": TEST_API_KEY})
@@ -114,6 +145,8 @@ def resources(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]
         "POWERTOOLS_METRICS_NAMESPACE": "dropswap",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "AKOOL_RETRY_BASE_SECONDS": "0",
+        "SUBMIT_QUEUE_URL": queues["SubmitQueue"],
+        "FINALISE_QUEUE_URL": queues["FinaliseQueue"],
     }
     for k, v in env.items():
         monkeypatch.setenv(k, v)
@@ -121,4 +154,4 @@ def resources(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]
     from aws_lambda_powertools.utilities import parameters
 
     parameters.clear_caches()
-    return {"bucket": BUCKET, "table": TABLE, "secret_arn": arn}
+    return {"bucket": BUCKET, "table": TABLE, "secret_arn": arn, **{f"{q}Url": u for q, u in queues.items()}}

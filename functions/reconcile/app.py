@@ -11,13 +11,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dropswap import wiring
 from dropswap.finalise import Finaliser
-from dropswap.reconcile import ReconcileLimits, Reconciler
-from dropswap.submit import Submitter
+from dropswap.reconcile import Queues, ReconcileLimits, Reconciler
 
 logger = Logger()
 metrics = Metrics()
 copy_config_to_registered_loggers(source_logger=logger, include={"dropswap"})
-# At cold start: a function without its bucket, table, secret or webhook URL fails here, by name.
+# At cold start: a function without its bucket, table, secret or queues fails here, by name.
 SETTINGS = wiring.settings_for(wiring.RECONCILE_NEEDS)
 
 
@@ -33,19 +32,20 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
     parts = wiring.Adapters(SETTINGS, remaining_seconds=remaining)
     store, objects = parts.jobs, parts.objects
+    # Only for expiries (JOB_TOO_OLD): AKOOL's results are finalised by FinaliseFunction, never here.
     finaliser = Finaliser(
-        store, objects, parts.result_fetcher(), lease_seconds=SETTINGS.finalise_lease_seconds
+        store, objects, parts.result_fetcher(), lease_seconds=SETTINGS.finalise_lease_seconds,
+        slots=parts.slots,
     )
+    queues = Queues(submit=parts.submit_queue, finalise=parts.finalise_queue)
     reconciler = Reconciler(
-        store, finaliser, objects, parts.akool, Submitter(store, objects, parts.akool, SETTINGS),
-        ReconcileLimits.from_settings(SETTINGS), remaining_seconds=remaining,
+        store, finaliser, objects, parts.akool, queues, ReconcileLimits.from_settings(SETTINGS),
+        slots=parts.slots, remaining_seconds=remaining,
     )
     summary = reconciler.run().as_dict()
     logger.info("reconcile run", extra={"summary": summary})
-    metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=summary.get("succeeded", 0))
-    metrics.add_metric(
-        name="JobsFailed", unit=MetricUnit.Count, value=summary.get("failed", 0) + summary.get("expired", 0)
-    )
+    # Jobs AKOOL finished are counted by FinaliseFunction; these are the reconciler's own endings.
+    metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=summary.get("expired", 0))
     metrics.add_metric(name="JobsRejected", unit=MetricUnit.Count, value=summary.get("rejected", 0))
     if summary.get("errors", 0):
         raise ReconcileIncomplete(f"{summary['errors']} job(s) could not be reconciled: {summary}")

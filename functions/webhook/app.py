@@ -1,5 +1,6 @@
 """WebhookFunction: AKOOL's callbacks on POST /webhooks/akool/{job_id}?token=… (logic: dropswap.webhook).
 
+Verifies, puts AKOOL's word on the FinaliseQueue and answers at once (FinaliseFunction downloads).
 Never logs the event: its query string holds the job's webhook token.
 """
 
@@ -16,7 +17,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dropswap import wiring
-from dropswap.finalise import Action, Finaliser
 from dropswap.webhook import WebhookService
 
 logger = Logger()
@@ -24,7 +24,7 @@ metrics = Metrics()
 app = APIGatewayRestResolver()
 # The logic modules log through the standard library; give them the same structured output.
 copy_config_to_registered_loggers(source_logger=logger, include={"dropswap"})
-# At cold start: a function without its bucket, table or secret fails here, by name.
+# At cold start: a function without its bucket, table, secret or queue fails here, by name.
 SETTINGS = wiring.settings_for(wiring.WEBHOOK_NEEDS)
 
 
@@ -35,12 +35,9 @@ def _remaining_seconds() -> float:
 @lru_cache(maxsize=1)
 def _service() -> WebhookService:
     parts = wiring.Adapters(SETTINGS, remaining_seconds=_remaining_seconds)
-    finaliser = Finaliser(
-        parts.jobs, parts.objects, parts.result_fetcher(), lease_seconds=SETTINGS.finalise_lease_seconds
-    )
     # API Gateway gives up after 29 s: one retry at most for the listbyids fallback.
     return WebhookService(
-        parts.jobs, finaliser, credentials=parts.credentials,
+        parts.jobs, parts.finalise_queue, parts.slots, credentials=parts.credentials,
         akool=lambda creds: parts.akool_with(creds, max_attempts=2),
     )
 
@@ -51,25 +48,21 @@ def akool_callback(job_id: str) -> Response[str]:
     reply = _service().handle(
         job_id, event.get_query_string_value("token"), event.body, is_base64=bool(event.is_base64_encoded)
     )
-    outcome = reply.outcome
+    queued = reply.queued
     logger.info(
         "AKOOL callback",
         extra={
             "job_id": job_id,
             "http_status": reply.status_code,
             "reason": reply.reason,
-            "action": outcome.action.value if outcome else None,
-            "job_status": outcome.job.status.value if outcome and outcome.job else None,
-            "error": outcome.error if outcome else None,
+            # AKOOL's status only: the message's result URL may carry a signature.
+            "queued_status": queued.status if queued else None,
+            "queued_source": queued.source if queued else None,
         },
     )
     metrics.add_metric(
         name="WebhooksAccepted" if reply.accepted else "WebhooksRejected", unit=MetricUnit.Count, value=1
     )
-    if outcome is not None and outcome.action is Action.SUCCEEDED:
-        metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=1)
-    elif outcome is not None and outcome.action is Action.FAILED:
-        metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
     body = json.dumps(reply.body)
     return Response(status_code=reply.status_code, content_type=content_types.APPLICATION_JSON, body=body)
 

@@ -27,8 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = ROOT / "layers" / "dropswap" / "dropswap"
 FUNCTIONS_DIR = ROOT / "functions"
 # Thin wrappers around boto3 clients: reaching AWS through only these is not a function's code path.
-ADAPTERS = frozenset({"dropswap.aws", "dropswap.object_store", "dropswap.job_store", "dropswap.credentials"})
-_KEPT_PARAMS = ("Bucket", "Key", "TableName", "IndexName", "SecretId")
+ADAPTERS = frozenset({"dropswap.aws", "dropswap.object_store", "dropswap.job_store", "dropswap.credentials",
+                      "dropswap.slot_store", "dropswap.queues"})
+_KEPT_PARAMS = ("Bucket", "Key", "TableName", "IndexName", "SecretId", "QueueUrl")
 
 
 @dataclass(frozen=True)

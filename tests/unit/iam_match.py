@@ -125,6 +125,7 @@ _S3_OBJECT_ACTIONS = {
     "AbortMultipartUpload": "s3:AbortMultipartUpload",
     "DeleteObject": "s3:DeleteObject",
 }
+_SQS_QUEUE_ACTIONS = {"SendMessage", "ChangeMessageVisibility", "GetQueueAttributes", "DeleteMessage"}
 _DYNAMODB_SINGLE_TABLE = {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "DescribeTable"}
 
 
@@ -152,4 +153,8 @@ def needs(service: str, operation: str, params: Mapping[str, Any], stack: Stack)
         secret = str(params["SecretId"])
         return [Need("secretsmanager:GetSecretValue", secret if secret.startswith("arn:") else
                      f"arn:{p}:secretsmanager:{r}:{a}:secret:{secret}-??????")]
+    elif service == "sqs" and operation in _SQS_QUEUE_ACTIONS:
+        # A queue URL ends with the queue's name: https://sqs.<region>.<domain>/<account>/<name>.
+        name = str(params["QueueUrl"]).rstrip("/").rsplit("/", 1)[-1]
+        return [Need(f"sqs:{operation}", f"arn:{p}:sqs:{r}:{a}:{name}")]
     raise UnknownOperation(f"{service}:{operation}: add its IAM mapping to tests/unit/iam_match.py")

@@ -1,9 +1,9 @@
-"""Each function's S3, DynamoDB and Secrets Manager grants cover every call its code makes.
+"""Each function's S3, DynamoDB, SQS and Secrets Manager grants cover every call its code makes.
 
 Every moto-backed unit test already checks the calls it makes (tests/unit/conftest.py). Here: the matcher
 and the attribution themselves, the paths local runs cannot reach (extra source buckets, other
-partitions), and the read grants issue 9 found too wide (SubmitFunction) and too narrow
-(ReconcileFunction).
+partitions), and the read grants: only SubmitFunction reads inputs (issue 9 found them too wide), the
+reconciler hands rechecks to it through the SubmitQueue (issue 10).
 """
 
 from __future__ import annotations
@@ -25,10 +25,12 @@ from tests.unit.call_recorder import RecordedCall, attribute, function_code, rec
 from tests.unit.cfn_eval import Stack
 from tests.unit.iam_grants import EXTRA_BUCKETS, unit_stack, violations
 from tests.unit.iam_match import Need, Statement, UnknownOperation, allows, needs, role_statements
+from tests.unit.queue_support import drain
 from tests.unit.sam_transform import NO_EXTRA_BUCKETS, SECRET_ARN, TWO_EXTRA_BUCKETS, transformed_template
 from tests.unit.test_finalise_support import FakeContext, get_job
 
-READERS = ("SubmitFunction", "ReconcileFunction")
+READERS = ("SubmitFunction",)
+NON_READERS = ("WebhookFunction", "FinaliseFunction", "ReconcileFunction")
 DROP_ARN = f"arn:aws:s3:::{BUCKET}"
 
 
@@ -79,6 +81,9 @@ def test_given_calls_then_needs_are_what_aws_checks() -> None:
     query = needs("dynamodb", "Query", {"TableName": "t", "IndexName": "open-jobs"}, stack)
     table = "arn:aws:dynamodb:us-east-1:123456789012:table/t"
     assert query == [Need("dynamodb:Query", f"{table}/index/open-jobs")]
+    queue = "https://sqs.us-east-1.amazonaws.com/123456789012/dropswap-submit"
+    assert needs("sqs", "ChangeMessageVisibility", {"QueueUrl": queue}, stack) == [
+        Need("sqs:ChangeMessageVisibility", "arn:aws:sqs:us-east-1:123456789012:dropswap-submit")]
     with pytest.raises(UnknownOperation):
         needs("s3", "PutBucketPolicy", {"Bucket": "b"}, stack)
 
@@ -86,11 +91,14 @@ def test_given_calls_then_needs_are_what_aws_checks() -> None:
 # -- which function's code makes a call ----------------------------------------------------------------
 def test_given_handlers_then_import_closures_follow_the_code() -> None:
     code = {f.name: f.modules for f in function_code(functions(load_template()))}
-    assert set(code) == {"SubmitFunction", "WebhookFunction", "ReconcileFunction"}
+    assert set(code) == {"SubmitFunction", "WebhookFunction", "FinaliseFunction", "ReconcileFunction"}
     assert "dropswap.submit" in code["SubmitFunction"] and "dropswap.finalise" not in code["SubmitFunction"]
-    assert {"dropswap.webhook", "dropswap.finalise"} <= code["WebhookFunction"]
-    assert "dropswap.submit" not in code["WebhookFunction"]
-    assert {"dropswap.reconcile", "dropswap.submit", "dropswap.finalise"} <= code["ReconcileFunction"]
+    # The webhook only verifies and enqueues: none of the finaliser's code (downloads, reports) is its.
+    assert "dropswap.webhook" in code["WebhookFunction"]
+    assert not {"dropswap.submit", "dropswap.finalise"} & code["WebhookFunction"]
+    assert {"dropswap.finalise", "dropswap.finalise_work"} <= code["FinaliseFunction"]
+    assert {"dropswap.reconcile", "dropswap.finalise"} <= code["ReconcileFunction"]
+    assert "dropswap.submit" not in code["ReconcileFunction"]
 
 
 def _call(modules: set[str], handlers: frozenset[str] = frozenset(), **params: str) -> RecordedCall:
@@ -100,9 +108,9 @@ def _call(modules: set[str], handlers: frozenset[str] = frozenset(), **params: s
 def test_given_call_paths_then_attributed_to_the_functions_that_run_them() -> None:
     code = function_code(functions(load_template()))
     submitter = _call({"dropswap.submit", "dropswap.object_store"})
-    assert attribute(submitter, code) == ["SubmitFunction", "ReconcileFunction"]
+    assert attribute(submitter, code) == ["SubmitFunction"]
     assert attribute(_call({"dropswap.finalise", "dropswap.object_store"}), code) == [
-        "WebhookFunction", "ReconcileFunction"]
+        "FinaliseFunction", "ReconcileFunction"]
     via_handler = _call({"dropswap.submit", "dropswap.object_store"}, frozenset({"functions/submit"}))
     assert attribute(via_handler, code) == ["SubmitFunction"]
     # A test arranging state through an adapter is no function's call.
@@ -112,11 +120,10 @@ def test_given_call_paths_then_attributed_to_the_functions_that_run_them() -> No
 def test_given_a_call_no_role_grants_then_reported_for_every_function_that_makes_it() -> None:
     # Given the Submitter writing under inbox/ (no role may: it would re-trigger the pipeline)
     call = _call({"dropswap.submit", "dropswap.object_store"}, Bucket=BUCKET, Key="inbox/a.jpg")
-    # Then both functions that run the Submitter are named, with the permission
+    # Then the function that runs the Submitter is named, with the permission
     assert violations([call]) == [
-        f"{name}'s role does not allow s3:PutObject on {DROP_ARN}/inbox/a.jpg: needed by "
+        f"SubmitFunction's role does not allow s3:PutObject on {DROP_ARN}/inbox/a.jpg: needed by "
         f"s3:PutObject(Bucket={BUCKET}, Key=inbox/a.jpg) from dropswap.submit"
-        for name in ("ReconcileFunction", "SubmitFunction")
     ]
 
 
@@ -131,7 +138,7 @@ def _s3_reads(stack: Stack, function: str) -> dict[str, set[str]]:
 
 
 @pytest.mark.parametrize("extra", [NO_EXTRA_BUCKETS, TWO_EXTRA_BUCKETS])
-def test_given_deployment_then_submit_and_reconcile_read_exactly_inbox_and_the_extra_buckets(
+def test_given_deployment_then_only_submit_reads_and_exactly_inbox_and_the_extra_buckets(
     extra: str,
 ) -> None:
     stack = unit_stack(SECRET_ARN, extra)
@@ -142,7 +149,8 @@ def test_given_deployment_then_submit_and_reconcile_read_exactly_inbox_and_the_e
     }
     for name in READERS:
         assert _s3_reads(stack, name) == expected, name
-    assert _s3_reads(stack, "WebhookFunction") == {"s3:GetObject": set(), "s3:ListBucket": set()}
+    for name in NON_READERS:
+        assert _s3_reads(stack, name) == {"s3:GetObject": set(), "s3:ListBucket": set()}, name
 
 
 @pytest.mark.parametrize("partition", ["aws", "aws-cn", "aws-us-gov"])
@@ -174,53 +182,58 @@ def akool(resources: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterato
     settings.cache_clear()
 
 
-def _pre_fix_roles() -> dict[str, Any]:
-    """template.yaml's transform as it was before the fix: ReconcileFunction could only GetObject in
-    the extra buckets (no ListBucket), through an inline statement instead of the shared policy."""
+def _without_extra_bucket_policy() -> dict[str, Any]:
+    """template.yaml's transform with SubmitFunction's role lacking the extra buckets' policy."""
     template = copy.deepcopy(transformed_template(TWO_EXTRA_BUCKETS))
-    role = template["Resources"]["ReconcileFunctionRole"]["Properties"]
+    role = template["Resources"]["SubmitFunctionRole"]["Properties"]
     role["ManagedPolicyArns"] = [a for a in role["ManagedPolicyArns"] if "Fn::If" not in a]
-    role["Policies"][0]["PolicyDocument"]["Statement"].append(
-        {"Effect": "Allow", "Action": ["s3:GetObject"],
-         "Resource": [f"arn:aws:s3:::{b}/*" for b in EXTRA_BUCKETS]})
     return template
 
 
-def test_given_face_in_extra_bucket_arriving_late_then_both_roles_cover_the_wait_and_the_recheck(
-    akool: FakeAkool,
+def test_given_face_in_extra_bucket_arriving_late_then_the_recheck_is_submit_functions_and_its_role_covers_it(
+    akool: FakeAkool, resources: dict[str, str],
 ) -> None:
     # Given a sidecar naming a face in an extra bucket that is not uploaded yet
     s3 = boto3.client("s3", region_name=REGION)
     s3.put_object(Bucket=BUCKET, Key="inbox/party/team.jpg", Body=b"image")
     sidecar = {"version": 1, "swaps": [{"source": "s3://team-faces/people/alice.jpg", "target": 0}]}
     s3.put_object(Bucket=BUCKET, Key="inbox/party/team.jpg.faceswap.json", Body=json.dumps(sidecar).encode())
-    event = load_event("s3-put-sidecar.json")
-    event["Records"][0]["s3"]["object"]["key"] = "inbox/party/team.jpg.faceswap.json"
+    event = load_event("sqs-submit-sidecar.json")
+    notification = json.loads(event["Records"][0]["body"])
+    notification["Records"][0]["s3"]["object"]["key"] = "inbox/party/team.jpg.faceswap.json"
+    event["Records"][0]["body"] = json.dumps(notification)
+    submit = load_handler("submit")
     with recording() as recorder:
-        # When SubmitFunction handles the sidecar, the face arrives, and the scheduled reconciler runs
-        first = load_handler("submit").lambda_handler(event, FakeContext())
-        assert [o["status"] for o in first["outcomes"]] == ["WAITING"]
+        # When SubmitFunction handles the sidecar, the face arrives, the scheduled reconciler runs, and
+        # SubmitFunction takes the recheck it queued
+        assert submit.lambda_handler(event, FakeContext()) == {"batchItemFailures": []}
+        [job] = _jobs_with_status(Status.WAITING)
         s3.put_object(Bucket="team-faces", Key="people/alice.jpg", Body=b"face")
         summary = load_handler("reconcile").lambda_handler(
             load_event("schedule-reconcile.json"), FakeContext(remaining_ms=300_000)
         )
+        assert drain(submit, resources["SubmitQueueUrl"], FakeContext()) == 1
     # Then the job was submitted with the extra bucket's face presigned for AKOOL
     assert summary["rechecked"] == 1
-    [job_id] = [o["job_id"] for o in first["outcomes"]]
-    assert get_job(job_id).status is Status.SUBMITTED
+    assert get_job(job).status is Status.SUBMITTED
     [submission] = akool.submissions()
     assert submission.body is not None
     source = urlsplit(submission.body["sourceImage"][0]["path"])
     assert source.netloc.startswith("team-faces.") or unquote(source.path).startswith("/team-faces/")
-    # And each function's calls on the extra bucket are covered by its role
+    # And only SubmitFunction touched the extra bucket, within its role
     code = function_code(functions(load_template()))
     extra = {(c.operation, name) for c in recorder.calls if c.params.get("Bucket") == "team-faces"
              for name in attribute(c, code) or []}
-    assert {("HeadObject", "SubmitFunction"), ("HeadObject", "ReconcileFunction"),
-            ("GetObject", "ReconcileFunction")} <= extra
+    assert {("HeadObject", "SubmitFunction"), ("GetObject", "SubmitFunction")} == extra
     assert violations(recorder.calls) == []
-    # While the roles as they were before the fix fail the re-check: a missing face answers 403, not 404
+    # While a role without the extra buckets' policy fails it: a missing face answers 403, not 404
     assert any(
-        v.startswith("ReconcileFunction's role does not allow s3:ListBucket on arn:aws:s3:::team-faces ")
-        for v in violations(recorder.calls, template=_pre_fix_roles())
+        v.startswith("SubmitFunction's role does not allow s3:ListBucket on arn:aws:s3:::team-faces ")
+        for v in violations(recorder.calls, template=_without_extra_bucket_policy())
     )
+
+
+def _jobs_with_status(status: Status) -> list[str]:
+    from tests.unit.test_finalise_support import store
+
+    return [j.job_id for j in store().open_jobs(status, "9999")]

@@ -1,17 +1,24 @@
-"""Reconciler: finishes jobs whose webhook never came, expires the hopeless, and unsticks WAITING jobs."""
+"""Reconciler: hands AKOOL's word on jobs whose webhook never came to the FinaliseQueue, expires the
+hopeless, sends stale WAITING jobs to the SubmitQueue, and gives back AKOOL slots nobody can hold."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
+import boto3
 import pytest
 import responses
 
+from dropswap.finalise_work import finalise_message
 from dropswap.jobs import Status
-from dropswap.reconcile import ReconcileLimits, Reconciler
+from dropswap.queues import SqsQueue
+from dropswap.reconcile import Queues, ReconcileLimits, Reconciler
+from dropswap.slot_store import SlotStore
 from events.generate import AKOOL_ID, JOB_ID, RESULT_URL
-from tests.conftest import BUCKET, load_event, load_handler
+from tests.conftest import BUCKET, REGION, TABLE, load_event, load_handler
+from tests.unit.queue_support import drain
 from tests.unit.test_finalise_support import (
     JPEG,
     REPORT_KEY,
@@ -40,32 +47,48 @@ LIMITS = ReconcileLimits(
 )
 
 
-class Rechecker:
+class Sink:
+    """A queue the reconciler sends to: the messages, parsed."""
+
     def __init__(self, fail_for: str | None = None) -> None:
-        self.calls: list[str] = []
+        self.messages: list[dict[str, Any]] = []
         self.fail_for = fail_for
 
-    def recheck_waiting(self, job_id: str) -> None:
-        self.calls.append(job_id)
-        if job_id == self.fail_for:
-            raise RuntimeError("S3 is having a moment")
+    def send(self, body: str, delay_seconds: int = 0) -> None:
+        message = json.loads(body)
+        self.messages.append(message)
+        if message["job_id"] == self.fail_for:
+            raise RuntimeError("SQS is having a moment")
+
+    @property
+    def job_ids(self) -> list[str]:
+        return [m["job_id"] for m in self.messages]
 
 
 def _reconciler(
     akool: FakeAkool,
-    rechecker: Rechecker | None = None,
+    rechecks: Sink | None = None,
     limits: ReconcileLimits = LIMITS,
     remaining: float | None = None,
+    truths: Sink | None = None,
+    slots: SlotStore | None = None,
 ) -> Reconciler:
     return Reconciler(
         store(),
         finaliser()[0],
         objects(),
         lambda: akool,
-        rechecker or Rechecker(),
+        Queues(submit=rechecks or Sink(), finalise=truths if truths is not None else Sink()),
         limits,
+        slots=slots,
         remaining_seconds=(lambda: remaining) if remaining is not None else None,
     )
+
+
+def _finalise(truths: Sink) -> None:
+    """FinaliseFunction's work on what the reconciler enqueued."""
+    for message in truths.messages:
+        finalise_message(store(), finaliser()[0], json.dumps(message))
 
 
 @pytest.fixture
@@ -80,12 +103,16 @@ def test_given_job_whose_webhook_never_came_when_akool_says_done_then_completed(
 ) -> None:
     # Given a job submitted 15 minutes ago with no callback since, which AKOOL lists as done
     make_job(at=time.time() - 900)
-    akool = FakeAkool(jobs={AKOOL_ID: (3, RESULT_URL)})
+    akool, truths = FakeAkool(jobs={AKOOL_ID: (3, RESULT_URL)}), Sink()
     # When the reconciler runs
-    summary = _reconciler(akool).run()
-    # Then it finalised the job exactly as the webhook would: result, report, SUCCEEDED
-    assert summary.counts == {"checked": 1, "succeeded": 1} and not summary.stopped_early
-    assert akool.calls == [[AKOOL_ID]]
+    summary = _reconciler(akool, truths=truths).run()
+    # Then AKOOL's word went to the FinaliseQueue, exactly as the webhook would put it
+    assert summary.counts == {"checked": 1, "queued_final": 1} and not summary.stopped_early
+    assert akool.calls == [[AKOOL_ID]] and get_job().status is Status.SUBMITTED
+    [message] = truths.messages
+    assert message["akool"] == {"_id": AKOOL_ID, "status": 3, "url": RESULT_URL, "reason": None}
+    # And finalising it stores the result and the report: SUCCEEDED
+    _finalise(truths)
     assert get_job().status is Status.SUCCEEDED and s3_bytes(RESULT_KEY) == JPEG
     assert s3_json(REPORT_KEY)["akool"]["source"] == "listbyids"
 
@@ -115,13 +142,19 @@ def test_given_job_older_than_max_age_and_akool_still_processing_then_failed_too
 
 def test_given_old_job_that_akool_finished_then_result_taken_not_expired(resources, result_served) -> None:
     make_job(at=time.time() - 72 * HOUR)
-    summary = _reconciler(FakeAkool(jobs={AKOOL_ID: (3, RESULT_URL)})).run()
-    assert summary.counts == {"checked": 1, "succeeded": 1} and get_job().status is Status.SUCCEEDED
+    truths = Sink()
+    summary = _reconciler(FakeAkool(jobs={AKOOL_ID: (3, RESULT_URL)}), truths=truths).run()
+    assert summary.counts == {"checked": 1, "queued_final": 1}
+    _finalise(truths)
+    assert get_job().status is Status.SUCCEEDED
 
 
 def test_given_akool_status_4_then_failed_with_akool_failed(resources) -> None:
     make_job(at=time.time() - 900)
-    assert _reconciler(FakeAkool(jobs={AKOOL_ID: (4, None)})).run().counts == {"checked": 1, "failed": 1}
+    truths = Sink()
+    summary = _reconciler(FakeAkool(jobs={AKOOL_ID: (4, None)}), truths=truths).run()
+    assert summary.counts == {"checked": 1, "queued_final": 1}
+    _finalise(truths)
     job = get_job()
     assert job.error and job.error["code"] == "AKOOL_FAILED"
 
@@ -130,8 +163,11 @@ def test_given_akool_still_processing_then_processing_and_sent_to_back_of_queue(
     # Given a stale SUBMITTED job that AKOOL is still working on
     before = make_job(at=time.time() - 900)
     # When reconciled, Then PROCESSING, and its updated_at is refreshed so others get their turn
-    summary = _reconciler(FakeAkool(jobs={AKOOL_ID: (2, None)})).run()
+    truths = Sink()
+    summary = _reconciler(FakeAkool(jobs={AKOOL_ID: (2, None)}), truths=truths).run()
     assert summary.counts == {"checked": 1, "still_processing": 1}
+    assert [m["touch"] for m in truths.messages] == [True]
+    _finalise(truths)
     job = get_job()
     assert job.status is Status.PROCESSING and job.updated_at > before.updated_at
 
@@ -171,31 +207,31 @@ def test_given_little_time_left_then_no_new_work_started(resources) -> None:
     # Given stale jobs but only 10 s left in the invocation (reserve is 45 s)
     make_job(at=time.time() - 900)
     make_waiting_job("w1", waiting_for="inbox/w/face.jpg", at=time.time() - HOUR)
-    akool, rechecker = FakeAkool(jobs={AKOOL_ID: (3, RESULT_URL)}), Rechecker()
+    akool, rechecks = FakeAkool(jobs={AKOOL_ID: (3, RESULT_URL)}), Sink()
     # When the reconciler runs, Then it stops at once and says so
-    summary = _reconciler(akool, rechecker, remaining=10.0).run()
-    assert summary.stopped_early and akool.calls == [] and rechecker.calls == []
+    summary = _reconciler(akool, rechecks, remaining=10.0).run()
+    assert summary.stopped_early and akool.calls == [] and rechecks.messages == []
     assert summary.as_dict()["stopped_early"] is True
 
 
-def test_given_stale_waiting_job_then_rechecked_via_submitter(resources) -> None:
+def test_given_stale_waiting_job_then_a_recheck_goes_to_the_submit_queue(resources) -> None:
     # Given a WAITING job last looked at an hour ago, and a fresh one
     make_waiting_job("w1", waiting_for="inbox/w/face.jpg", at=time.time() - HOUR)
     make_waiting_job("w2", waiting_for="inbox/w/face.jpg", at=time.time() - 10)
-    rechecker = Rechecker()
-    # When reconciled, Then only the stale one is handed to Submitter.recheck_waiting
-    assert _reconciler(FakeAkool(), rechecker).run().counts == {"rechecked": 1}
-    assert rechecker.calls == ["w1"]
+    rechecks = Sink()
+    # When reconciled, Then only the stale one is sent to the SubmitQueue, as a recheck message
+    assert _reconciler(FakeAkool(), rechecks).run().counts == {"rechecked": 1}
+    assert rechecks.messages == [{"dropswap": "recheck", "job_id": "w1"}]
 
 
 def test_given_waiting_job_older_than_max_then_rejected_naming_the_missing_input(resources) -> None:
     # Given a job waiting two days for a face image that never came
     make_waiting_job("w1", waiting_for="inbox/w/faces/alice.jpg", at=time.time() - 48 * HOUR)
-    rechecker = Rechecker()
+    rechecks = Sink()
     # When reconciled
-    summary = _reconciler(FakeAkool(), rechecker).run()
+    summary = _reconciler(FakeAkool(), rechecks).run()
     # Then it is REJECTED with a message naming the input, and a report; no recheck
-    assert summary.counts == {"rejected": 1} and rechecker.calls == []
+    assert summary.counts == {"rejected": 1} and rechecks.messages == []
     job = get_job("w1")
     assert job.status is Status.REJECTED and job.error and job.error["code"] == "INPUT_NEVER_ARRIVED"
     assert f"s3://{BUCKET}/inbox/w/faces/alice.jpg never arrived" in job.error["message"]
@@ -217,9 +253,28 @@ def test_given_one_job_failing_then_others_still_processed_and_error_counted(res
     at = time.time() - HOUR
     make_waiting_job("w1", waiting_for="inbox/w/a.jpg", at=at)
     make_waiting_job("w2", waiting_for="inbox/w/b.jpg", at=at + 1)
-    rechecker = Rechecker(fail_for="w1")
-    summary = _reconciler(FakeAkool(), rechecker).run()
-    assert rechecker.calls == ["w1", "w2"] and summary.counts == {"errors": 1, "rechecked": 1}
+    rechecks = Sink(fail_for="w1")
+    summary = _reconciler(FakeAkool(), rechecks).run()
+    assert rechecks.job_ids == ["w1", "w2"] and summary.counts == {"errors": 1, "rechecked": 1}
+
+
+def test_given_slots_held_by_jobs_that_cannot_be_at_akool_then_given_back(resources) -> None:
+    # Given AKOOL slots held by an open job, a job AKOOL finished, a WAITING job nobody is submitting
+    # (its holder crashed after taking the slot), a live claim's job, and a job that does not exist
+    make_job("open1", akool_id="a" * 24, at=time.time() - 60, image_key="inbox/s/1.jpg")
+    make_job("done1", akool_id="b" * 24, at=time.time() - 60, image_key="inbox/s/2.jpg")
+    store().transition("done1", Status.PROCESSING, set_fields={"akool_status": 3})
+    make_waiting_job("crashed", waiting_for="inbox/s/x.jpg", at=time.time() - 60)
+    make_waiting_job("sending", waiting_for="inbox/s/y.jpg", at=time.time() - 60)
+    assert store().claim("sending", "submitter", 300, create_fields={}).applied
+    slots = SlotStore(boto3.client("dynamodb", region_name=REGION), TABLE)
+    for job_id in ("open1", "done1", "crashed", "sending", "gone"):
+        assert slots.take(job_id, 10)
+    # When the reconciler runs
+    summary = _reconciler(FakeAkool(), slots=slots).run()
+    # Then only the open job and the one being sent keep theirs
+    assert summary.counts["slots_repaired"] == 3
+    assert slots.holders() == frozenset({"open1", "sending"})
 
 
 # -- the function, driven with the events/ schedule sample ------------------------------------------
@@ -235,23 +290,25 @@ def test_given_schedule_event_then_handler_completes_stale_job_and_returns_summa
             ]}},
         )
         rsps.get(RESULT_URL.split("?")[0], body=JPEG, content_type="image/jpeg")
-        # When the scheduled event invokes the function
+        # When the scheduled event invokes the function, and FinaliseFunction takes what it enqueued
         summary = handler.lambda_handler(
             load_event("schedule-reconcile.json"), FakeContext(remaining_ms=300_000)
         )
+        assert drain(load_handler("finalise"), resources["FinaliseQueueUrl"], FakeContext()) == 1
     # Then the job is complete and the summary counts it
-    assert summary == {"checked": 1, "succeeded": 1, "stopped_early": False}
+    assert summary == {"checked": 1, "queued_final": 1, "stopped_early": False}
     assert get_job(JOB_ID).status is Status.SUCCEEDED
     out = capsys.readouterr().out
     assert "JobsSucceeded" in out and "Signature=" not in out
 
 
-def test_given_stale_waiting_job_then_handler_rechecks_it_with_the_real_submitter(resources) -> None:
+def test_given_stale_waiting_job_then_handler_queues_a_recheck_that_submit_function_runs(resources) -> None:
     # Given a stale WAITING job whose sidecar has disappeared
     make_waiting_job("w1", waiting_for="inbox/w/a.jpg", at=time.time() - HOUR)
     handler = load_handler("reconcile")
-    # When the scheduled run happens
+    # When the scheduled run happens, and SubmitFunction takes the recheck from the SubmitQueue
     summary = handler.lambda_handler(load_event("schedule-reconcile.json"), FakeContext(remaining_ms=300_000))
+    assert drain(load_handler("submit"), resources["SubmitQueueUrl"], FakeContext()) == 1
     # Then Submitter.recheck_waiting looked at it (and, the sidecar being gone, rejected it)
     assert summary["rechecked"] == 1
     job = get_job("w1")
@@ -265,17 +322,15 @@ def test_given_a_job_erroring_then_handler_finishes_the_run_and_raises(resources
     make_waiting_job("w2", waiting_for="inbox/w/b.jpg", at=at + 1)
     handler = load_handler("reconcile")
     seen: list[str] = []
+    send = SqsQueue.send
 
-    class BrokenSubmitter:
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            pass
+    def broken_send(queue: SqsQueue, body: str, delay_seconds: int = 0) -> None:
+        seen.append(json.loads(body)["job_id"])
+        if '"w1"' in body:
+            raise RuntimeError("boom")
+        send(queue, body, delay_seconds)
 
-        def recheck_waiting(self, job_id: str) -> None:
-            seen.append(job_id)
-            if job_id == "w1":
-                raise RuntimeError("boom")
-
-    monkeypatch.setattr(handler, "Submitter", BrokenSubmitter)
+    monkeypatch.setattr(SqsQueue, "send", broken_send)
     # When the run happens, Then every job is tried and the invocation fails (so the Errors alarm fires)
     with pytest.raises(handler.ReconcileIncomplete):
         handler.lambda_handler(load_event("schedule-reconcile.json"), FakeContext(remaining_ms=300_000))

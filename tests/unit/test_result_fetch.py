@@ -1,9 +1,11 @@
-"""result_fetch: the result download is streamed to disk, https only, size-capped and image/* only."""
+"""result_fetch: the result download is streamed to disk, https only, size-capped, within an overall
+deadline, and stored only if its bytes are a JPEG, PNG or WebP image."""
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +26,7 @@ class Route:
     declare_length: bool = True  # send Content-Length (else close-delimited)
     lie_length: int | None = None  # a Content-Length smaller than the body
     location: str | None = None
+    trickle: bool = False  # one byte of the body every 20 ms, however long that takes
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -48,6 +51,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
         self.end_headers()
         body = route.body if route.lie_length is None else route.body[: route.lie_length]
+        if route.trickle:
+            for i in range(len(body)):
+                try:
+                    self.wfile.write(body[i : i + 1])
+                    self.wfile.flush()
+                except OSError:
+                    return  # the client gave up
+                time.sleep(0.02)
+            return
         self.wfile.write(body)
 
     def log_message(self, format: str, *args: object) -> None:
@@ -67,9 +79,12 @@ def server() -> Iterator[tuple[str, dict[str, Route], dict[str, int]]]:
     httpd.server_close()
 
 
-def _fetcher(max_bytes: int = 1024 * 1024, https_only: bool = False, attempts: int = 1) -> HttpResultFetcher:
+def _fetcher(
+    max_bytes: int = 1024 * 1024, https_only: bool = False, attempts: int = 1, deadline: float = 60.0
+) -> HttpResultFetcher:
     return HttpResultFetcher(
-        https_only=https_only, max_bytes=max_bytes, timeout_seconds=5, attempts=attempts, sleep=lambda _: None
+        https_only=https_only, max_bytes=max_bytes, timeout_seconds=5, deadline_seconds=deadline,
+        attempts=attempts, sleep=lambda _: None,
     )
 
 
@@ -177,3 +192,54 @@ def test_given_https_redirect_to_http_then_refused_and_to_https_followed() -> No
 
 def test_given_signed_url_when_redacted_then_query_string_dropped() -> None:
     assert redact_url("https://cdn.test/x/final.jpg?Signature=abc&Expires=1") == "https://cdn.test/x/final.jpg"
+
+
+def test_given_a_result_trickling_in_then_the_download_stops_at_the_deadline(server) -> None:
+    # Given a result whose 200 bytes come one every 20 ms (each read gets something: no read timeout
+    # fires; without a deadline it would arrive whole after 4 s) and a one-second deadline
+    base, routes, _ = server
+    routes["/slow.png"] = Route(trickle=True, body=BODY[:200])
+    # When fetched, Then it gives up with a clear reason instead of reading for the next hour
+    with pytest.raises(ResultFetchError) as err, _fetcher(deadline=1.0, attempts=2).fetch(base + "/slow.png"):
+        pass
+    assert err.value.code == "RESULT_FETCH_FAILED" and "deadline" in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+         "SVG/XML"),
+        (b"<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'/>", "SVG/XML"),
+        (b"<!DOCTYPE html><html><body>Access denied</body></html>", "HTML"),
+        (b"GIF89a" + bytes(64), "not a JPEG, PNG or WebP image"),
+    ],
+    ids=["svg-with-script", "svg", "html", "gif"],
+)
+def test_given_a_result_that_is_not_a_jpeg_png_or_webp_then_refused_whatever_its_content_type(
+    server, body: bytes, shown: str
+) -> None:
+    # Given a body labelled image/png that is something else
+    base, routes, _ = server
+    routes["/r.png"] = Route(content_type="image/png", body=body)
+    # When fetched, Then refused as not an image, naming what it is
+    with pytest.raises(ResultFetchError) as err, _fetcher().fetch(base + "/r.png"):
+        pass
+    assert err.value.code == "RESULT_NOT_AN_IMAGE" and shown in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        (b"\xff\xd8\xff\xe0" + bytes(64), "image/jpeg"),
+        (b"RIFF\x24\x00\x00\x00WEBPVP8 " + bytes(64), "image/webp"),
+    ],
+    ids=["jpeg", "webp"],
+)
+def test_given_a_jpeg_or_webp_result_labelled_otherwise_then_stored_with_the_type_its_bytes_show(
+    server, body: bytes, kind: str
+) -> None:
+    base, routes, _ = server
+    routes["/r"] = Route(content_type="image/png", body=body)
+    with _fetcher().fetch(base + "/r") as result:
+        assert result.content_type == kind and result.size == len(body)

@@ -83,20 +83,57 @@ def _is_wildcard(resource: Any) -> bool:
     return text == "*" or text.endswith((":*", ":::*"))
 
 
-def test_given_template_then_submit_function_gets_inbox_created_events_only(
-    transformed: dict[str, Any],
+def test_given_template_then_inbox_created_events_go_through_the_submit_queue_to_submit_function(
+    source: dict[str, Any], transformed: dict[str, Any],
 ) -> None:
-    configs = [
-        cfg
-        for res in transformed["Resources"].values()
-        if res["Type"] == "AWS::S3::Bucket"
-        for cfg in res["Properties"].get("NotificationConfiguration", {}).get("LambdaConfigurations", [])
-        if _refers_to(cfg["Function"], "SubmitFunction")
-    ]
-    assert configs, "no S3 notification invokes SubmitFunction"
-    for cfg in configs:
-        assert cfg["Event"].startswith("s3:ObjectCreated:")
-        assert cfg["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "inbox/"}], cfg["Filter"]
+    resources = transformed["Resources"]
+    bucket = resources["DropBucket"]
+    assert not bucket["Properties"]["NotificationConfiguration"].get("LambdaConfigurations")
+    [cfg] = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    assert _refers_to(cfg["Queue"], "SubmitQueue") and cfg["Event"] == "s3:ObjectCreated:*"
+    assert cfg["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "inbox/"}], cfg["Filter"]
+    # S3 checks its right to send when the notification is set up: the queue policy must exist first.
+    assert bucket["DependsOn"] == "SubmitQueuePolicy"
+    [stmt] = resources["SubmitQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert stmt["Principal"] == {"Service": "s3.amazonaws.com"} and stmt["Action"] == "sqs:SendMessage"
+    assert set(stmt["Condition"]) == {"ArnLike", "StringEquals"}
+    assert not _refers_to(stmt["Condition"]["ArnLike"]["aws:SourceArn"], "DropBucket")  # no cycle
+    [mapping] = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"
+                 and _refers_to(r["Properties"]["EventSourceArn"], "SubmitQueue")]
+    assert mapping["FunctionName"] == {"Ref": "SubmitFunction"}
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "SubmitConcurrency"}}
+    assert mapping["BatchSize"] <= 10 and mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    param = source["Parameters"]["SubmitConcurrency"]
+    assert (param["Default"], param["MinValue"]) == (2, 2)  # AWS's minimum MaximumConcurrency
+    assert source["Parameters"]["AkoolMaxJobsInFlight"]["Default"] > 0
+    env = _functions(source)["SubmitFunction"]["Environment"]["Variables"]
+    assert env["AKOOL_MAX_JOBS_IN_FLIGHT"] == {"Ref": "AkoolMaxJobsInFlight"}
+    assert env["SUBMIT_CONCURRENCY"] == {"Ref": "SubmitConcurrency"}
+
+
+def test_given_every_queue_event_source_then_long_visibility_a_dlq_with_an_alarm_and_partial_failures(
+    source: dict[str, Any], transformed: dict[str, Any],
+) -> None:
+    resources = transformed["Resources"]
+    fns = _functions(source)
+    alarmed = {a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+               for a in resources.values() if a["Type"] == "AWS::CloudWatch::Alarm"
+               and a["Properties"]["Namespace"] == "AWS/SQS"}
+    mappings = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert {m["FunctionName"]["Ref"] for m in mappings} == {"SubmitFunction", "FinaliseFunction"}
+    for m in mappings:
+        function = m["FunctionName"]["Ref"]
+        queue = resources[m["EventSourceArn"]["Fn::GetAtt"][0]]["Properties"]
+        assert queue["VisibilityTimeout"] >= 6 * fns[function]["Timeout"], function
+        assert queue["SqsManagedSseEnabled"] is True
+        dlq = queue["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        assert 1 < queue["RedrivePolicy"]["maxReceiveCount"] <= 1000 and dlq in alarmed, function
+        assert queue["MessageRetentionPeriod"] >= resources[dlq]["Properties"]["MessageRetentionPeriod"]
+        assert m["FunctionResponseTypes"] == ["ReportBatchItemFailures"], function
+    # The webhook only verifies and enqueues: no S3 right, and an answer long before API Gateway's 29 s.
+    webhook = fns["WebhookFunction"]
+    assert webhook["Timeout"] <= 29
+    assert "s3:" not in str(source["Resources"]["WebhookFunction"]["Properties"]["Policies"])
 
 
 def test_given_every_role_then_no_data_action_is_granted_on_a_wildcard_resource(
@@ -163,7 +200,8 @@ def test_given_async_event_sources_then_failed_events_have_a_destination(
         for name, props in _functions(source).items()
         if any(e.get("Type") in ASYNC_EVENTS for e in props.get("Events", {}).values())
     ]
-    assert "SubmitFunction" in async_functions
+    # S3 feeds the SubmitQueue now; a function S3 or SNS invokes directly needs a failure destination.
+    assert "SubmitFunction" not in async_functions
     for name in async_functions:
         mine = [c for c in configs if _refers_to(c["Properties"]["FunctionName"], name)]
         assert mine, f"{name}: no EventInvokeConfig"

@@ -1,4 +1,5 @@
-"""WebhookFunction: AKOOL callbacks are verified in order, finalised once, and answered as AKOOL needs."""
+"""WebhookFunction: AKOOL callbacks are verified in order, enqueued, and answered as AKOOL needs; what they
+enqueue is finalised once (FinaliseFunction, driven here as the FinaliseQueue's event source would)."""
 
 from __future__ import annotations
 
@@ -7,23 +8,25 @@ import json
 from types import ModuleType
 from typing import Any
 
+import boto3
 import pytest
 import responses
 
-from dropswap.finalise import Action
 from dropswap.jobs import Status
+from dropswap.queues import SqsQueue
+from dropswap.slot_store import SlotStore
 from dropswap.webhook import WebhookService, parse_callback
 from dropswap.webhook_crypto import build_callback
 from events.generate import AKOOL_ID, JOB_ID, RESULT_URL, TOKEN, api_event, callback_body, render
 from events.generate import build_events as generate_events
-from tests.conftest import EVENTS, TEST_API_KEY, TEST_CLIENT_ID, load_event, load_handler
+from tests.conftest import EVENTS, REGION, TABLE, TEST_API_KEY, TEST_CLIENT_ID, load_event, load_handler
+from tests.unit.queue_support import depth, drain, receive
 from tests.unit.test_finalise_support import (
     JPEG,
     REPORT_KEY,
     RESULT_KEY,
     FakeAkool,
     FakeContext,
-    finaliser,
     get_job,
     make_job,
     s3_bytes,
@@ -43,9 +46,22 @@ def _listbyids(rsps: responses.RequestsMock, status: int | None, url: str | None
     rsps.get(LIST_URL, json={"code": 1000, "msg": "OK", "data": {"result": result}})
 
 
-def _invoke(handler: ModuleType, event: dict[str, Any]) -> dict[str, Any]:
+def _invoke(handler: ModuleType, event: dict[str, Any], *, finalise: bool = True) -> dict[str, Any]:
+    """The webhook's reply; then (unless `finalise` is False) FinaliseFunction runs what it enqueued."""
     reply: dict[str, Any] = handler.lambda_handler(event, FakeContext())
+    if finalise:
+        _finalise()
     return reply
+
+
+def _finalise() -> int:
+    return drain(load_handler("finalise"), _finalise_queue(), FakeContext())
+
+
+def _finalise_queue() -> str:
+    import os
+
+    return os.environ["FINALISE_QUEUE_URL"]
 
 
 def _snapshot() -> tuple[Any, ...]:
@@ -83,9 +99,10 @@ def test_given_status_3_event_then_result_and_report_stored_and_succeeded(handle
     make_job()
     # When the webhook function receives it
     reply = _invoke(handler, load_event("apigw-webhook-status3.json"))
-    # Then 200, the result and the report are stored, and the job SUCCEEDED
+    # Then 200 (answered before the download: the job was still SUBMITTED), and once finalised the
+    # result and the report are stored, and the job SUCCEEDED
     assert reply["statusCode"] == 200
-    assert json.loads(reply["body"]) == {"ok": True, "job_id": JOB_ID, "status": "SUCCEEDED"}
+    assert json.loads(reply["body"]) == {"ok": True, "job_id": JOB_ID, "status": "SUBMITTED"}
     assert s3_bytes(RESULT_KEY) == JPEG and s3_json(REPORT_KEY)["status"] == "SUCCEEDED"
     job = get_job()
     assert job.status is Status.SUCCEEDED and job.result_key == RESULT_KEY
@@ -94,6 +111,25 @@ def test_given_status_3_event_then_result_and_report_stored_and_succeeded(handle
     assert "WebhooksAccepted" in out and "JobsSucceeded" in out
     for secret in (TOKEN, TEST_API_KEY, "Signature=", "Expires="):
         assert secret not in out
+
+
+def test_given_status_3_callback_then_answered_without_downloading_and_akool_word_enqueued(
+    handler, rsps
+) -> None:
+    # Given a SUBMITTED job holding an AKOOL slot
+    make_job()
+    slots = SlotStore(boto3.client("dynamodb", region_name=REGION), TABLE)
+    assert slots.take(JOB_ID, 4)
+    # When AKOOL's status-3 callback arrives (and nothing consumes the FinaliseQueue yet)
+    reply = _invoke(handler, load_event("apigw-webhook-status3.json"), finalise=False)
+    # Then 200 at once: nothing downloaded or stored, the job untouched but its slot given back, and
+    # AKOOL's word waits on the FinaliseQueue
+    assert reply["statusCode"] == 200 and _result_downloads(rsps) == 0 and s3_keys() == []
+    assert get_job().status is Status.SUBMITTED and slots.holders() == frozenset()
+    [record] = receive(_finalise_queue())["Records"]
+    message = json.loads(record["body"])
+    assert message["job_id"] == JOB_ID and message["akool"]["status"] == 3
+    assert message["akool"]["url"] == RESULT_URL
 
 
 def test_given_same_callback_5_times_then_stored_once_and_200_each_time(handler, rsps) -> None:
@@ -151,7 +187,7 @@ def test_given_forged_token_then_401_and_nothing_changes(handler, rsps, capsys) 
     reply = _invoke(handler, load_event("apigw-webhook-bad-token.json"))
     # Then 401, no AKOOL call, no download, nothing written
     assert reply["statusCode"] == 401 and len(rsps.calls) == 0
-    assert _snapshot() == before
+    assert _snapshot() == before and depth(_finalise_queue()) == 0
     assert "WebhooksRejected" in capsys.readouterr().out
 
 
@@ -274,7 +310,9 @@ def _service(akool: FakeAkool) -> WebhookService:
     from dropswap.credentials import AkoolCredentials
 
     creds = AkoolCredentials(client_id=TEST_CLIENT_ID, api_key=TEST_API_KEY)
-    return WebhookService(store(), finaliser()[0], credentials=lambda: creds, akool=lambda _c: akool)
+    queue = SqsQueue(boto3.client("sqs", region_name=REGION), _finalise_queue())
+    slots = SlotStore(boto3.client("dynamodb", region_name=REGION), TABLE)
+    return WebhookService(store(), queue, slots, credentials=lambda: creds, akool=lambda _c: akool)
 
 
 def _body(status: int, **kw: Any) -> str:
@@ -327,9 +365,10 @@ def test_given_duplicate_authentic_callback_then_reason_says_duplicate(resources
     make_job()
     service = _service(FakeAkool())
     first = service.handle(JOB_ID, TOKEN, _body(4), is_base64=False)
+    assert first.queued is not None and first.queued.status == 4 and first.reason == "accepted"
+    assert _finalise() == 1 and get_job().status is Status.FAILED
     again = service.handle(JOB_ID, TOKEN, _body(4), is_base64=False)
-    assert first.outcome and first.outcome.action is Action.FAILED
-    assert again.status_code == 200 and again.reason == "duplicate_or_late"
+    assert again.status_code == 200 and again.reason == "duplicate_or_late" and again.queued is None
 
 
 def test_given_callback_fields_then_parsed_with_original_types() -> None:

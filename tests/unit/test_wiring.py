@@ -14,13 +14,16 @@ ENV = {
     "JOBS_TABLE": TABLE,
     "AKOOL_SECRET_ID": "arn:aws:secretsmanager:us-east-1:123456789012:secret:dropswap/akool-AbCdEf",
     "WEBHOOK_BASE_URL": "https://api.example.test/v1",
+    "SUBMIT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/dropswap-submit",
+    "FINALISE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/dropswap-finalise",
     "AWS_DEFAULT_REGION": "us-east-1",
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
 NEEDS = {
-    "submit": ["DROP_BUCKET", "JOBS_TABLE", "AKOOL_SECRET_ID", "WEBHOOK_BASE_URL"],
-    "webhook": ["DROP_BUCKET", "JOBS_TABLE", "AKOOL_SECRET_ID"],
-    "reconcile": ["DROP_BUCKET", "JOBS_TABLE", "AKOOL_SECRET_ID", "WEBHOOK_BASE_URL"],
+    "submit": ["DROP_BUCKET", "JOBS_TABLE", "AKOOL_SECRET_ID", "WEBHOOK_BASE_URL", "SUBMIT_QUEUE_URL"],
+    "webhook": ["DROP_BUCKET", "JOBS_TABLE", "AKOOL_SECRET_ID", "FINALISE_QUEUE_URL"],
+    "finalise": ["DROP_BUCKET", "JOBS_TABLE", "AKOOL_SECRET_ID", "FINALISE_QUEUE_URL"],
+    "reconcile": ["DROP_BUCKET", "JOBS_TABLE", "AKOOL_SECRET_ID", "SUBMIT_QUEUE_URL", "FINALISE_QUEUE_URL"],
 }
 
 

@@ -110,6 +110,7 @@ class AkoolClient:
         remaining_seconds: Callable[[], float] | None = None,
         safety_margin_seconds: float = 5.0,
         sleep: Callable[[float], None] = time.sleep,
+        before_request: Callable[[], None] | None = None,
     ) -> None:
         self._credentials = credentials
         self._base = base_url.rstrip("/")
@@ -122,6 +123,8 @@ class AkoolClient:
         self._margin = safety_margin_seconds
         self._sleep = sleep
         self._backoff_base = _retry_base_seconds()
+        # Spaces this process's requests under AKOOL's request rate (pacing.RequestSpacer.wait).
+        self._before_request = before_request
 
     def __repr__(self) -> str:
         return f"AkoolClient(base_url={self._base!r})"
@@ -252,6 +255,8 @@ class AkoolClient:
         timeout: float,
         detector: bool,
     ) -> dict[str, Any]:
+        if self._before_request is not None:
+            self._before_request()
         try:
             resp = self._session.request(
                 method, url, json=json_body, params=params, headers=self._headers(), timeout=timeout

@@ -14,6 +14,7 @@ from botocore.config import Config
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
 
@@ -27,3 +28,8 @@ def s3() -> S3Client:
 @lru_cache(maxsize=1)
 def dynamodb() -> DynamoDBClient:
     return boto3.client("dynamodb", config=_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def sqs() -> SQSClient:
+    return boto3.client("sqs", config=_CONFIG)

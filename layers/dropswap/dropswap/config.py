@@ -16,6 +16,8 @@ _REQUIRABLE = {
     "jobs_table": "JOBS_TABLE",
     "akool_secret_id": "AKOOL_SECRET_ID",
     "webhook_base_url": "WEBHOOK_BASE_URL",
+    "submit_queue_url": "SUBMIT_QUEUE_URL",
+    "finalise_queue_url": "FINALISE_QUEUE_URL",
 }
 
 
@@ -77,8 +79,21 @@ class Settings:
     # Reconciler: ids per AKOOL listbyids call, and open jobs looked at per run (bounded work).
     reconcile_batch_size: int = 20
     reconcile_max_jobs: int = 200
-    # Result download: seconds to wait for the connection and between received bytes.
+    # Result download: seconds to wait for the connection and between received bytes, and for the whole
+    # download (a result trickling in slowly must not hold the finaliser until its Lambda timeout).
     result_timeout_seconds: float = 30.0
+    result_deadline_seconds: float = 120.0
+    # The queues (template.yaml): S3 events and rechecks → SubmitFunction; AKOOL's truths → FinaliseFunction.
+    submit_queue_url: str = ""
+    finalise_queue_url: str = ""
+    # Pacing (pacing.py). 0 = unlimited (no pacing); the template passes its parameters.
+    akool_max_jobs_in_flight: int = 0
+    akool_max_requests_per_second: int = 0
+    submit_concurrency: int = 2
+    # How long one submission waits inside its invocation for a free AKOOL slot before its message goes
+    # back to the queue, and how often it looks.
+    slot_wait_seconds: float = 20.0
+    slot_poll_seconds: float = 0.2
 
 
 def load_settings() -> Settings:
@@ -106,6 +121,16 @@ def load_settings() -> Settings:
         reconcile_batch_size=_int("RECONCILE_BATCH_SIZE", Settings.reconcile_batch_size),
         reconcile_max_jobs=_int("RECONCILE_MAX_JOBS", Settings.reconcile_max_jobs),
         result_timeout_seconds=_float("RESULT_TIMEOUT_SECONDS", Settings.result_timeout_seconds),
+        result_deadline_seconds=_float("RESULT_DEADLINE_SECONDS", Settings.result_deadline_seconds),
+        submit_queue_url=env.get("SUBMIT_QUEUE_URL", ""),
+        finalise_queue_url=env.get("FINALISE_QUEUE_URL", ""),
+        akool_max_jobs_in_flight=_int("AKOOL_MAX_JOBS_IN_FLIGHT", Settings.akool_max_jobs_in_flight),
+        akool_max_requests_per_second=_int(
+            "AKOOL_MAX_REQUESTS_PER_SECOND", Settings.akool_max_requests_per_second
+        ),
+        submit_concurrency=_int("SUBMIT_CONCURRENCY", Settings.submit_concurrency),
+        slot_wait_seconds=_float("SLOT_WAIT_SECONDS", Settings.slot_wait_seconds),
+        slot_poll_seconds=_float("SLOT_POLL_SECONDS", Settings.slot_poll_seconds),
     )
 
 

@@ -1,4 +1,5 @@
-"""Finalisation: move a job to where AKOOL says it is. Shared by the webhook and the reconciler.
+"""Finalisation: move a job to where AKOOL says it is. FinaliseFunction runs it for each FinaliseQueue
+message (the webhook's and the reconciler's); the reconciler also uses it to expire jobs.
 
 Given a job and AKOOL's truth about it (faceswap_status 1–4, result URL, reason), from whichever
 channel it came (a verified callback or listbyids):
@@ -25,24 +26,23 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 from dropswap import keys
+from dropswap.akool_truth import AkoolJobInfoLike, AkoolLookup, AkoolTruth
 from dropswap.error_codes import ErrorCode, job_error
 from dropswap.job_end import Hold, Refused, end_job, under_lease
 from dropswap.jobs import OPEN, Job, Status, TransitionResult, iso_time
-from dropswap.ports import FinaliseLeases, JobTransitions, ReportSink
+from dropswap.ports import AkoolSlots, FinaliseLeases, JobTransitions, ReportSink
 from dropswap.result_fetch import FetchedResult, ResultFetchError
 
+__all__ = ["Action", "AkoolJobInfoLike", "AkoolLookup", "AkoolTruth", "FinaliseStore", "Finaliser", "Outcome"]
+
 log = logging.getLogger(__name__)
-
-# Keys under which a failure reason might come with a status-4 payload (none is documented).
-_REASON_KEYS = ("reason", "error", "error_msg", "errorMsg", "fail_reason", "failReason", "msg", "message")
-
 
 # -- ports ------------------------------------------------------------------------------------------
 class FinaliseStore(JobTransitions, FinaliseLeases, Protocol): ...
@@ -54,83 +54,6 @@ class ResultSink(ReportSink, Protocol):
 
 class ResultSource(Protocol):
     def fetch(self, url: str) -> AbstractContextManager[FetchedResult]: ...
-
-
-class AkoolJobInfoLike(Protocol):
-    """What listbyids tells about one job (akool_client.AkoolJobInfo has this shape)."""
-
-    @property
-    def akool_id(self) -> str: ...
-
-    @property
-    def status(self) -> int: ...
-
-    @property
-    def url(self) -> str | None: ...
-
-    @property
-    def raw(self) -> dict[str, Any]: ...
-
-
-class AkoolLookup(Protocol):
-    """The part of the AKOOL client the webhook and the reconciler use (tests pass a fake)."""
-
-    def list_by_ids(self, ids: list[str]) -> Sequence[AkoolJobInfoLike]: ...
-
-
-# -- values -----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class AkoolTruth:
-    """AKOOL's word on a job, from a verified callback or from listbyids."""
-
-    akool_id: str
-    status: int  # faceswap_status: 1 queued, 2 processing, 3 done, 4 failed
-    url: str | None = None
-    reason: str | None = None
-    source: str = "webhook"  # or "listbyids"
-
-    @classmethod
-    def from_payload(cls, payload: Mapping[str, Any], source: str = "webhook") -> AkoolTruth | None:
-        """From a decrypted callback `{_id, status, type, url}`; None if it does not say a status 1–4."""
-        akool_id = payload.get("_id")
-        status = _status(payload.get("status"))
-        if not isinstance(akool_id, str) or status is None:
-            return None
-        url = payload.get("url")
-        return cls(
-            akool_id=akool_id,
-            status=status,
-            url=url if isinstance(url, str) and url else None,
-            reason=_reason(payload),
-            source=source,
-        )
-
-    @classmethod
-    def from_job_info(cls, info: AkoolJobInfoLike) -> AkoolTruth | None:
-        status = _status(info.status)
-        if status is None:
-            return None
-        return cls(
-            akool_id=info.akool_id, status=status, url=info.url or None, reason=_reason(info.raw),
-            source="listbyids",
-        )
-
-
-def _status(value: Any) -> int | None:
-    # AKOOL documents a number; a third party saw strings ("3") now and then.
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    return value if isinstance(value, int) and 1 <= value <= 4 else None
-
-
-def _reason(payload: Mapping[str, Any]) -> str | None:
-    for key in _REASON_KEYS:
-        value = payload.get(key)
-        if isinstance(value, str) and value.strip() and value.strip().upper() not in {"OK", "SUCCESS"}:
-            return value.strip()[:500]
-    return None
 
 
 class Action(StrEnum):
@@ -159,10 +82,12 @@ class Finaliser:
         results: ResultSource,
         *,
         lease_seconds: int,
+        slots: AkoolSlots | None = None,
         clock: Callable[[], float] = time.time,
         new_owner: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
         self._store = store
+        self._slots = slots
         self._objects = objects
         self._results = results
         self._lease = lease_seconds
@@ -172,6 +97,9 @@ class Finaliser:
     def apply(self, job: Job, truth: AkoolTruth, *, touch: bool = False) -> Outcome:
         """Move `job` to where `truth` says it is. `touch` rewrites PROCESSING even if unchanged
         (the reconciler uses it so a job it has just polled goes to the back of its queue)."""
+        if truth.status in (3, 4):
+            # Done at AKOOL: its slot is free now, before our download (pacing.py; idempotent).
+            self._release_slot(job.job_id)
         if job.terminal:
             return Outcome(Action.ALREADY_FINAL, job)
         if job.status not in OPEN:
@@ -192,6 +120,7 @@ class Finaliser:
 
     def fail(self, job: Job, error: dict[str, str]) -> Outcome:
         """Fail an open job for a reason of ours (e.g. too old), with its report, under the lease."""
+        self._release_slot(job.job_id)
         if job.terminal:
             return Outcome(Action.ALREADY_FINAL, job)
         if job.status not in OPEN:
@@ -201,6 +130,10 @@ class Finaliser:
         )
 
     # -- steps ------------------------------------------------------------------------------------
+    def _release_slot(self, job_id: str) -> None:
+        if self._slots is not None:
+            self._slots.release(job_id)
+
     def _processing(self, job: Job, truth: AkoolTruth, *, touch: bool) -> Outcome:
         known = job.akool_status
         if not touch and job.status is Status.PROCESSING and known is not None and truth.status <= known:

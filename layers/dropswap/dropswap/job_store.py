@@ -338,4 +338,6 @@ def _claim_update(
         "(attribute_not_exists(job_id) OR #status = :waiting) "
         "AND (attribute_not_exists(#cu) OR #cu < :nowN)"
     )
-    return _Update("SET " + ", ".join(sets) + " REMOVE waiting_for", condition, names, values)
+    # The missing-input marker stays: if this holder hands the job back (no AKOOL slot, a retryable
+    # error), a redelivered upload event must still find the job through the waiting-for index.
+    return _Update("SET " + ", ".join(sets), condition, names, values)

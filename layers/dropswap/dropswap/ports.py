@@ -51,6 +51,16 @@ class FinaliseLeases(Protocol):
     def release_finalisation(self, job_id: str, owner: str) -> None: ...
 
 
+class AkoolSlots(Protocol):
+    """This account's AKOOL job slots (slot_store.SlotStore): who holds one, take one, give one back."""
+
+    def holders(self) -> frozenset[str]: ...
+
+    def take(self, job_id: str, limit: int) -> bool: ...
+
+    def release(self, job_id: str) -> None: ...
+
+
 class WaitingIndex(Protocol):
     def jobs_waiting_for(self, key: str) -> list[str]: ...
 
@@ -68,6 +78,13 @@ class InputReader(Protocol):
     def read_small(self, key: str, max_bytes: int, bucket: str | None = None) -> SmallObject | None: ...
 
     def presign_get(self, key: str, expires_seconds: int, bucket: str | None = None) -> str: ...
+
+
+# -- queues ---------------------------------------------------------------------------------------
+class MessageSink(Protocol):
+    """A queue to send to (queues.SqsQueue)."""
+
+    def send(self, body: str, delay_seconds: int = 0) -> None: ...
 
 
 # -- AKOOL ----------------------------------------------------------------------------------------

@@ -2,12 +2,16 @@
 
 Run on a schedule. Each run, oldest first, within its time budget:
 - SUBMITTED/PROCESSING jobs not updated for `reconcile_after_seconds` (from the sparse `open-jobs`
-  GSI, never a scan): ask AKOOL's listbyids in batches and finalise exactly as the webhook would
-  (finalise.py); jobs open longer than `max_job_age_seconds` that AKOOL has not finished are FAILED
-  (AKOOL keeps results 7 days, so waiting longer cannot end well);
-- WAITING jobs not updated for `waiting_recheck_seconds`: re-run the submit check
-  (`Submitter.recheck_waiting`: an input may have arrived without an event, e.g. in another bucket);
-  WAITING jobs older than `max_waiting_age_seconds` are REJECTED with a report naming the missing input.
+  GSI, never a scan): ask AKOOL's listbyids in batches and put its word on the FinaliseQueue, as the
+  webhook would (FinaliseFunction finalises); jobs open longer than `max_job_age_seconds` that AKOOL has
+  not finished are FAILED here (JOB_TOO_OLD, under the finalisation lease): AKOOL keeps results 7 days,
+  so waiting longer cannot end well;
+- WAITING jobs not updated for `waiting_recheck_seconds`: a recheck message on the SubmitQueue (an input
+  may have arrived without an event, e.g. in another bucket), so there is one path to AKOOL's submit;
+  WAITING jobs older than `max_waiting_age_seconds` are REJECTED here (INPUT_NEVER_ARRIVED, under the
+  submission claim) with a report naming the missing input;
+- AKOOL slots (pacing.py) held by a job that can no longer be at AKOOL (ended, or WAITING with no live
+  claim: its holder crashed between taking the slot and recording the submission) are given back.
 """
 
 from __future__ import annotations
@@ -20,31 +24,30 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from dropswap import messages
 from dropswap.akool_client import AkoolError
+from dropswap.akool_truth import AkoolLookup, AkoolTruth
 from dropswap.config import Settings
 from dropswap.error_codes import ErrorCode, job_error
-from dropswap.finalise import (
-    Action,
-    AkoolLookup,
-    AkoolTruth,
-    Finaliser,
-    FinaliseStore,
-    Outcome,
-)
+from dropswap.finalise import Action, Finaliser, FinaliseStore, Outcome
 from dropswap.job_end import Hold, Refused, end_job, under_claim
 from dropswap.jobs import Job, Status, iso_time
-from dropswap.ports import ReportSink, SubmitClaims
+from dropswap.ports import AkoolSlots, JobReader, MessageSink, ReportSink, SubmitClaims
 
 log = logging.getLogger(__name__)
 
-class ReconcileStore(FinaliseStore, SubmitClaims, Protocol):
+class ReconcileStore(FinaliseStore, SubmitClaims, JobReader, Protocol):
     """What the reconciler needs of the job store: the finaliser's port plus queries and claims."""
 
     def open_jobs(self, status: Status, updated_before: str, limit: int = 500) -> Iterator[Job]: ...
 
 
-class WaitingRechecker(Protocol):
-    def recheck_waiting(self, job_id: str) -> None: ...
+@dataclass(frozen=True)
+class Queues:
+    """Where the reconciler hands work on: rechecks to the SubmitQueue, AKOOL's word to the FinaliseQueue."""
+
+    submit: MessageSink
+    finalise: MessageSink
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,17 @@ def _age_hours(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def _may_hold_slot(job: Job, now: float) -> bool:
+    """Whether a job may be at AKOOL: open and not finished there, or WAITING under a live claim (its
+    holder took the slot and is sending the swap)."""
+    if job.status in (Status.SUBMITTED, Status.PROCESSING):
+        return job.akool_status not in (3, 4)
+    if job.status is Status.WAITING:
+        until = job.extra.get("claim_until")
+        return until is not None and float(until) >= now
+    return False
+
+
 _OUTCOME_COUNTER = {
     Action.SUCCEEDED: "succeeded",
     Action.FAILED: "failed",
@@ -112,11 +126,12 @@ class Reconciler:
         self,
         store: ReconcileStore,
         finaliser: Finaliser,
-        objects: ReportSink,  # the reconciler writes reports only (results: the finaliser)
+        objects: ReportSink,  # the reconciler writes reports only (results: FinaliseFunction)
         akool: Callable[[], AkoolLookup],
-        rechecker: WaitingRechecker,
+        queues: Queues,
         limits: ReconcileLimits,
         *,
+        slots: AkoolSlots | None = None,
         clock: Callable[[], float] = time.time,
         remaining_seconds: Callable[[], float] | None = None,
         new_owner: Callable[[], str] = lambda: uuid.uuid4().hex,
@@ -126,7 +141,8 @@ class Reconciler:
         self._objects = objects
         self._akool_factory = akool
         self._akool: AkoolLookup | None = None
-        self._rechecker = rechecker
+        self._queues = queues
+        self._slots = slots
         self._limits = limits
         self._clock = clock
         self._remaining = remaining_seconds
@@ -147,6 +163,8 @@ class Reconciler:
                 if self._out_of_time(summary):
                     break
                 self._guarded(summary, job, self._reconcile_waiting, job, now, summary)
+        if not summary.stopped_early:
+            self._repair_slots(now, summary)
         return summary
 
     # -- SUBMITTED / PROCESSING ---------------------------------------------------------------------
@@ -187,7 +205,8 @@ class Reconciler:
         truth = truths.get(job.akool_id) if truths is not None and job.akool_id else None
         if truth is not None and truth.status in (3, 4):
             # Finished at AKOOL: take the result (or the failure) even if the job is old.
-            self._count(summary, self._finaliser.apply(job, truth))
+            self._queues.finalise.send(messages.finalise_body(job.job_id, truth))
+            summary.add("queued_final")
             return
         started = _epoch(job.submitted_at) or _epoch(job.created_at)
         age = now - started if started is not None else 0.0
@@ -206,7 +225,9 @@ class Reconciler:
             # Not (yet) known to listbyids, or AKOOL could not be asked: try again next run.
             summary.add("unknown" if truths is not None else "deferred")
             return
-        self._count(summary, self._finaliser.apply(job, truth, touch=True))
+        # Still running at AKOOL: the finaliser rewrites it (touch), so it goes to the back of our queue.
+        self._queues.finalise.send(messages.finalise_body(job.job_id, truth, touch=True))
+        summary.add("still_processing")
 
     def _count(self, summary: Summary, outcome: Outcome, *, expired: bool = False) -> None:
         summary.add("expired" if expired else _OUTCOME_COUNTER[outcome.action])
@@ -218,7 +239,7 @@ class Reconciler:
         if age > self._limits.max_waiting_age_seconds:
             summary.add("rejected" if self._reject_waiting(job, age) else "busy")
             return
-        self._rechecker.recheck_waiting(job.job_id)
+        self._queues.submit.send(messages.recheck_body(job.job_id))
         summary.add("rechecked")
 
     def _reject_waiting(self, job: Job, age: float) -> bool:
@@ -246,6 +267,17 @@ class Reconciler:
             create_fields={},
         )
         return done if not isinstance(done, Refused) else False
+
+    # -- AKOOL slots ----------------------------------------------------------------------------------
+    def _repair_slots(self, now: float, summary: Summary) -> None:
+        if self._slots is None:
+            return
+        for job_id in sorted(self._slots.holders()):
+            job = self._store.get(job_id)
+            if job is None or not _may_hold_slot(job, now):
+                self._slots.release(job_id)
+                log.warning("AKOOL slot given back by the reconciler", extra={"job_id": job_id})
+                summary.add("slots_repaired")
 
     # -- budget and isolation -------------------------------------------------------------------------
     def _out_of_time(self, summary: Summary) -> bool:

@@ -1,8 +1,12 @@
-"""Download AKOOL's result image to a temporary file: https only, size-capped, image/* only, streamed.
+"""Download AKOOL's result image to a temporary file: https only, size-capped, within an overall deadline,
+and only if its bytes are a JPEG, PNG or WebP image. Streamed.
 
 The adapter between finalisation and `requests`. The body is written in small chunks to a file in
 the temp directory (/tmp on Lambda) and uploaded to S3 from disk, so memory stays flat whatever the
-size of the result; the file is deleted when the `fetch` context exits.
+size of the result; the file is deleted when the `fetch` context exits. Reads return whatever has arrived
+(`read1`), so the deadline is checked however slowly the bytes trickle in; a read that gets nothing waits
+at most until the deadline. The Content-Type header is only a first filter: the bytes decide (an SVG or
+an HTML page labelled image/* is refused), and the stored object gets the type the bytes show.
 """
 
 from __future__ import annotations
@@ -17,12 +21,35 @@ from typing import BinaryIO
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 
 from dropswap.error_codes import ErrorCode
 
 CHUNK_BYTES = 64 * 1024
 _MAX_REDIRECTS = 3
 _TRANSIENT_HTTP = frozenset({429, 500, 502, 503, 504})
+# Enough leading bytes to tell the three formats apart (WebP: "RIFF" size "WEBP").
+_SNIFF_BYTES = 12
+
+
+def sniff_image_type(head: bytes) -> str | None:
+    """The MIME type of a JPEG, PNG or WebP file from its first bytes; None for anything else."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if len(head) >= _SNIFF_BYTES and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def _describe(head: bytes) -> str:
+    text = head.lstrip().lower()
+    if text.startswith((b"<svg", b"<?xml")):
+        return "SVG/XML"
+    if text.startswith((b"<!doctype", b"<html", b"<head", b"<body")):
+        return "HTML"
+    return "not a JPEG, PNG or WebP image"
 
 
 class ResultFetchError(Exception):
@@ -65,15 +92,20 @@ class HttpResultFetcher:
         https_only: bool = True,
         max_bytes: int,
         timeout_seconds: float = 30.0,
+        deadline_seconds: float = 120.0,
         attempts: int = 2,
         backoff_seconds: float = 1.0,
         session: requests.Session | None = None,
         temp_dir: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.https_only = https_only
         self.max_bytes = max_bytes
-        self._timeout = (min(timeout_seconds, 10.0), timeout_seconds)
+        self._connect_timeout = min(timeout_seconds, 10.0)
+        self._read_timeout = timeout_seconds
+        self.deadline_seconds = deadline_seconds
+        self._clock = clock
         self._attempts = max(1, attempts)
         self._backoff = backoff_seconds
         self._session = session or requests.Session()
@@ -86,33 +118,47 @@ class HttpResultFetcher:
         fd, path = tempfile.mkstemp(prefix="dropswap-result-", dir=self._temp_dir)
         try:
             with os.fdopen(fd, "w+b") as out:
-                result = self._download_with_retries(url, out, path)
+                result = self._download_with_retries(url, out, path, self._clock() + self.deadline_seconds)
             yield result
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
 
-    def _download_with_retries(self, url: str, out: BinaryIO, path: str) -> FetchedResult:
+    def _download_with_retries(self, url: str, out: BinaryIO, path: str, deadline: float) -> FetchedResult:
         for attempt in range(1, self._attempts + 1):
             try:
-                return self._download(url, out, path)
+                return self._download(url, out, path, deadline)
             except _Transient as exc:
                 # Connection drops, timeouts and 5xx are worth one more try; anything else is final.
-                if attempt >= self._attempts:
+                if attempt >= self._attempts or self._clock() + self._backoff * attempt >= deadline:
                     raise ResultFetchError(ErrorCode.RESULT_FETCH_FAILED, exc.message) from exc
                 out.seek(0)
                 out.truncate()
                 self._sleep(self._backoff * attempt)
         raise AssertionError("unreachable")
 
-    def _download(self, url: str, out: BinaryIO, path: str) -> FetchedResult:
+    def _left(self, deadline: float, url: str) -> float:
+        left = deadline - self._clock()
+        if left <= 0:
+            raise ResultFetchError(
+                ErrorCode.RESULT_FETCH_FAILED,
+                f"result {redact_url(url)} did not arrive within the download deadline"
+                f" ({self.deadline_seconds:g} s)",
+            )
+        return left
+
+    def _download(self, url: str, out: BinaryIO, path: str, deadline: float) -> FetchedResult:
         check_url(url, https_only=self.https_only)
         current = url
         for _ in range(_MAX_REDIRECTS + 1):
+            left = self._left(deadline, current)
+            # A read waiting for bytes gives up by the deadline at the latest.
+            timeout = (min(self._connect_timeout, left), min(self._read_timeout, left))
             try:
                 # Redirects are followed by hand so that every hop passes the same https check.
-                resp = self._session.get(current, stream=True, timeout=self._timeout, allow_redirects=False)
+                resp = self._session.get(current, stream=True, timeout=timeout, allow_redirects=False)
             except requests.RequestException as exc:
+                self._left(deadline, current)  # a timeout at the deadline is the deadline's
                 raise _Transient(f"could not download {redact_url(current)}: {type(exc).__name__}") from exc
             with resp:
                 if resp.is_redirect:
@@ -120,12 +166,14 @@ class HttpResultFetcher:
                     current = urljoin(current, location)
                     check_url(current, https_only=self.https_only)
                     continue
-                return self._save(resp, current, out, path)
+                return self._save(resp, current, out, path, deadline)
         raise ResultFetchError(
             ErrorCode.RESULT_FETCH_FAILED, f"more than {_MAX_REDIRECTS} redirects for {redact_url(url)}"
         )
 
-    def _save(self, resp: requests.Response, url: str, out: BinaryIO, path: str) -> FetchedResult:
+    def _save(
+        self, resp: requests.Response, url: str, out: BinaryIO, path: str, deadline: float
+    ) -> FetchedResult:
         shown = redact_url(url)
         if resp.status_code in _TRANSIENT_HTTP:
             raise _Transient(f"result download {shown} answered HTTP {resp.status_code}")
@@ -146,21 +194,49 @@ class HttpResultFetcher:
                 f"result {shown} is {int(declared)} bytes, over the {self.max_bytes} cap",
             )
         size = 0
-        try:
-            for chunk in resp.iter_content(chunk_size=CHUNK_BYTES):
-                size += len(chunk)
-                if size > self.max_bytes:
-                    # Checked while streaming too: Content-Length may be absent or lie.
-                    raise ResultFetchError(
-                        ErrorCode.RESULT_TOO_LARGE, f"result {shown} exceeds the {self.max_bytes}-byte cap"
-                    )
-                out.write(chunk)
-        except requests.RequestException as exc:
-            raise _Transient(f"download of {shown} broke off: {type(exc).__name__}") from exc
+        head = b""
+        sniffed: str | None = None
+        for chunk in self._chunks(resp, url, deadline):
+            size += len(chunk)
+            if size > self.max_bytes:
+                # Checked while streaming too: Content-Length may be absent or lie.
+                raise ResultFetchError(
+                    ErrorCode.RESULT_TOO_LARGE, f"result {shown} exceeds the {self.max_bytes}-byte cap"
+                )
+            if sniffed is None:
+                head = (head + chunk)[:_SNIFF_BYTES]
+                if len(head) >= _SNIFF_BYTES:
+                    sniffed = self._sniffed(head, shown)
+            out.write(chunk)
         if size == 0:
             raise ResultFetchError(ErrorCode.RESULT_FETCH_FAILED, f"result {shown} is empty")
+        if sniffed is None:
+            sniffed = self._sniffed(head, shown)
         out.flush()
-        return FetchedResult(path=path, size=size, content_type=content_type)
+        return FetchedResult(path=path, size=size, content_type=sniffed)
+
+    def _sniffed(self, head: bytes, shown: str) -> str:
+        kind = sniff_image_type(head)
+        if kind is None:
+            raise ResultFetchError(
+                ErrorCode.RESULT_NOT_AN_IMAGE,
+                f"result {shown} is {_describe(head)}; only JPEG, PNG and WebP results are stored",
+            )
+        return kind
+
+    def _chunks(self, resp: requests.Response, url: str, deadline: float) -> Iterator[bytes]:
+        """The body as it arrives (content-encoding undone), until the end or the deadline."""
+        shown = redact_url(url)
+        while True:
+            self._left(deadline, url)
+            try:
+                chunk = resp.raw.read1(CHUNK_BYTES, decode_content=True)
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                self._left(deadline, url)
+                raise _Transient(f"download of {shown} broke off: {type(exc).__name__}") from exc
+            if not chunk:
+                return
+            yield chunk
 
 
 class _Transient(Exception):

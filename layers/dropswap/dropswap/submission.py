@@ -23,6 +23,7 @@ from dropswap.faces import FaceSelectionError
 from dropswap.job_end import Hold, end_job
 from dropswap.jobs import Job, JobRef, Status, iso_time
 from dropswap.manifest import Manifest, ManifestError, Source
+from dropswap.pacing import Pacer
 from dropswap.planning import Plan
 from dropswap.ports import InputReader, JobTransitions, ReportSink, SwapApi
 
@@ -53,11 +54,13 @@ class Submission:
         akool: Callable[[], SwapApi],
         settings: Settings,
         *,
+        pacer: Pacer | None = None,
         clock: Callable[[], float] = time.time,
         new_token: Callable[[], str] = tokens.new_token,
     ) -> None:
         self._store = store
         self._objects = objects
+        self._pacer = pacer or Pacer.unlimited()
         # Built on first need: a rejected manifest never reads the AKOOL secret.
         self._akool_factory = akool
         self._akool: SwapApi | None = None
@@ -74,10 +77,17 @@ class Submission:
         try:
             plan = akool_swap.plan_swap(akool, manifest, image_url, source_urls)
             token = self._new_token()
-            result = akool_swap.send(
-                akool, plan, image_url, face_enhance=manifest.face_enhance,
-                webhook_url=self._webhook_url(ref, token),
-            )
+            # The slot is taken only now, with the plan ready: AKOOL's slot is not idle while we detect.
+            self._pacer.take(ref.job_id)
+            try:
+                result = akool_swap.send(
+                    akool, plan, image_url, face_enhance=manifest.face_enhance,
+                    webhook_url=self._webhook_url(ref, token),
+                )
+            except BaseException:
+                # Not accepted (or, after a timeout, maybe accepted: AKOOL's 1005 is the backstop).
+                self._pacer.release(ref.job_id)
+                raise
         except (ManifestError, FaceSelectionError) as exc:
             return self.reject(ref, job, hold, exc)
         except AkoolError as exc:

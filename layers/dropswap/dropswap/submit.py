@@ -25,6 +25,7 @@ from dropswap.input_gate import InputGate
 from dropswap.job_end import Hold, Refused, under_claim
 from dropswap.jobs import Job, JobRef, Status, job_id_for
 from dropswap.manifest import MAX_MANIFEST_BYTES, ManifestError
+from dropswap.pacing import NoRoom, Pacer
 from dropswap.ports import JobReader, JobTransitions, SubmitClaims, SwapApi, WaitingIndex
 from dropswap.submission import Outcome, OutcomeKind, Submission, SubmitObjects
 
@@ -44,6 +45,7 @@ class Submitter:
         akool: Callable[[], SwapApi],
         settings: Settings,
         *,
+        pacer: Pacer | None = None,
         clock: Callable[[], float] = time.time,
         lease_seconds: int = 300,
         new_owner: Callable[[], str] = lambda: uuid.uuid4().hex,
@@ -56,7 +58,10 @@ class Submitter:
             objects, store, bucket=settings.drop_bucket, max_image_bytes=settings.max_image_bytes,
             extra_source_buckets=settings.extra_source_buckets,
         )
-        self._holder = Submission(store, objects, akool, settings, clock=clock, new_token=new_token)
+        self._pacer = pacer or Pacer.unlimited()
+        self._holder = Submission(
+            store, objects, akool, settings, pacer=self._pacer, clock=clock, new_token=new_token
+        )
         # Longer than one invocation can run, so a live holder never loses its claim; a crashed
         # holder's claim lapses and the reconciler's recheck_waiting takes the job over.
         self._lease = lease_seconds
@@ -87,9 +92,9 @@ class Submitter:
             outcomes.append(Outcome("IGNORED", key, detail=f"{kind.value}: nothing to do"))
         return outcomes
 
-    def recheck_waiting(self, job_id: str) -> None:
-        """Try a WAITING job again (the reconciler calls this for jobs waiting too long)."""
-        self._recheck(job_id)
+    def recheck_waiting(self, job_id: str) -> Outcome:
+        """Try a WAITING job again (the reconciler's recheck message asks for it)."""
+        return self._recheck(job_id)
 
     # -- which jobs -----------------------------------------------------------------------------
     def _unblocked_by(self, key: str, seen: set[str | None]) -> list[Outcome]:
@@ -101,6 +106,8 @@ class Submitter:
                 continue
             try:
                 outcomes.append(self._recheck(job_id))
+            except NoRoom:
+                raise  # the others would not find a slot either: the whole message comes back later
             except Exception as exc:
                 log.exception("re-check of waiting job failed", extra={"job_id": job_id})
                 error = error or exc
@@ -153,6 +160,9 @@ class Submitter:
         if not_ready is not None:
             kind: OutcomeKind = "WAITING" if not_ready.waiting else "DUPLICATE"
             return Outcome(kind, ref.sidecar_key, ref.job_id, not_ready.detail)
+        # Before the claim and any AKOOL call: with every AKOOL slot in use this raises NoRoom, and the
+        # message comes back shortly (the job stays WAITING, claimable by that delivery).
+        self._pacer.wait_for_room()
         return self._claimed(ref, lambda held, hold: self._holder.submit(ref, held, hold, manifest))
 
     def _claimed(self, ref: JobRef, work: Callable[[Job, Hold], Outcome]) -> Outcome:

@@ -1,4 +1,4 @@
-"""AKOOL webhook callbacks: verify, decrypt, finalise (akool-api.md §5, ARCHITECTURE.md §7).
+"""AKOOL webhook callbacks: verify, decrypt, enqueue (akool-api.md §5, ARCHITECTURE.md §7).
 
 Checks, in order, each one before anything is trusted or written:
 1. the job exists (404) and the `token` query parameter matches its stored hash, in constant time (401);
@@ -8,8 +8,12 @@ Checks, in order, each one before anything is trusted or written:
 5. the decrypted `_id` is the job's AKOOL `_id`.
 The token proves the caller got the URL we gave AKOOL; the signature and the ciphertext prove the body
 comes from someone holding our AKOOL credentials. When the token is right but 3–5 fail, the body is not
-trusted: AKOOL is asked (listbyids) for the job's state, that truth is finalised, and the call gets 401.
-Every authentic call gets 200, duplicates and late ones included, since AKOOL retries until it does.
+trusted: AKOOL is asked (listbyids) for the job's state, that truth is enqueued, and the call gets 401.
+Verify, then enqueue: AKOOL's word goes on the FinaliseQueue (messages.py) and the call is answered at
+once; FinaliseFunction downloads the result and ends the job. Only one write besides: a job AKOOL says is
+finished (status 3/4) gives its AKOOL slot back here (pacing.py), the moment we know, so the next
+submission need not wait for the download. Every authentic call gets 200, duplicates and late ones
+included, since AKOOL retries until it does.
 """
 
 from __future__ import annotations
@@ -22,12 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dropswap import webhook_crypto
+from dropswap import messages, webhook_crypto
 from dropswap.akool_client import AkoolError
+from dropswap.akool_truth import AkoolLookup, AkoolTruth
 from dropswap.credentials import AkoolCredentials
-from dropswap.finalise import Action, AkoolLookup, AkoolTruth, Finaliser, Outcome
 from dropswap.jobs import Job, Status
-from dropswap.ports import JobReader
+from dropswap.ports import AkoolSlots, JobReader, MessageSink
 from dropswap.tokens import token_matches
 
 log = logging.getLogger(__name__)
@@ -50,7 +54,7 @@ class WebhookReply:
     status_code: int
     body: dict[str, Any]
     reason: str  # for logs and metrics; never contains the token, the secret or the result URL
-    outcome: Outcome | None = None
+    queued: AkoolTruth | None = None  # what went on the FinaliseQueue (never log its url)
 
     @property
     def accepted(self) -> bool:
@@ -93,13 +97,15 @@ class WebhookService:
     def __init__(
         self,
         store: JobReader,
-        finaliser: Finaliser,
+        finalise_queue: MessageSink,
+        slots: AkoolSlots,
         *,
         credentials: Callable[[], AkoolCredentials],
         akool: Callable[[AkoolCredentials], AkoolLookup],
     ) -> None:
         self._store = store
-        self._finaliser = finaliser
+        self._queue = finalise_queue
+        self._slots = slots
         self._credentials = credentials
         self._akool = akool
 
@@ -134,24 +140,32 @@ class WebhookService:
         if truth is None:
             # Authentic but without a status 1–4 we understand: ask AKOOL what it means.
             return self._ok(job, self._ask_akool(job, creds), "unknown_status")
-        return self._ok(job, self._finaliser.apply(job, truth), "accepted")
+        return self._ok(job, self._enqueue(job, truth), "accepted")
 
     # -- helpers ----------------------------------------------------------------------------------
-    def _ok(self, job: Job, outcome: Outcome | None, reason: str) -> WebhookReply:
-        current = outcome.job if outcome and outcome.job else job
-        body = {"ok": True, "job_id": job.job_id, "status": current.status.value}
-        if outcome is not None and outcome.action is Action.ALREADY_FINAL:
+    def _ok(self, job: Job, queued: AkoolTruth | None, reason: str) -> WebhookReply:
+        body = {"ok": True, "job_id": job.job_id, "status": job.status.value}
+        if job.terminal:
             reason = "duplicate_or_late"
-        return WebhookReply(200, body, reason, outcome)
+        return WebhookReply(200, body, reason, queued)
 
     def _untrusted(self, job: Job, creds: AkoolCredentials, reason: str) -> WebhookReply:
         """The token was right but the body is not AKOOL's: get the truth from AKOOL instead."""
         # A terminal job has nothing left to learn, so a forged call costs no AKOOL request.
-        outcome = None if job.terminal else self._ask_akool(job, creds)
-        return WebhookReply(401, {"error": "unauthorized"}, reason, outcome)
+        queued = None if job.terminal else self._ask_akool(job, creds)
+        return WebhookReply(401, {"error": "unauthorized"}, reason, queued)
 
-    def _ask_akool(self, job: Job, creds: AkoolCredentials) -> Outcome | None:
-        """Finalise with listbyids' word on the job; None if AKOOL cannot be asked or does not know it."""
+    def _enqueue(self, job: Job, truth: AkoolTruth) -> AkoolTruth | None:
+        """Put `truth` on the FinaliseQueue (nothing for a job that has already ended)."""
+        if job.terminal:
+            return None
+        if truth.status in (3, 4):
+            self._slots.release(job.job_id)
+        self._queue.send(messages.finalise_body(job.job_id, truth))
+        return truth
+
+    def _ask_akool(self, job: Job, creds: AkoolCredentials) -> AkoolTruth | None:
+        """Enqueue listbyids' word on the job; None if AKOOL cannot be asked or does not know it."""
         if not job.akool_id:
             return None
         try:
@@ -163,5 +177,5 @@ class WebhookService:
         for info in infos:
             if info.akool_id == job.akool_id:
                 truth = AkoolTruth.from_job_info(info)
-                return self._finaliser.apply(job, truth) if truth else None
+                return self._enqueue(job, truth) if truth else None
         return None

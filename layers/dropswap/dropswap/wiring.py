@@ -3,7 +3,8 @@
 A handler calls `settings_for(<what it needs>)` when it is imported, so a function deployed without its
 bucket, table, secret or webhook URL fails at init with a message naming what is missing, instead of
 ignoring every event. It builds its logic (Submitter, Finaliser, Reconciler, WebhookService) from an
-`Adapters`. This module imports adapters only, not the logic: a handler's code stays what it runs.
+`Adapters`. This module imports adapters (and pacing, which holds no AWS or AKOOL code) only, not the
+logic: a handler's code stays what it runs.
 """
 
 from __future__ import annotations
@@ -19,13 +20,20 @@ from dropswap.config import Settings, require, settings
 from dropswap.credentials import AkoolCredentials, load_credentials
 from dropswap.job_store import JobStore
 from dropswap.object_store import ObjectStore
+from dropswap.pacing import Pacer, RequestSpacer
+from dropswap.queues import SqsQueue
 from dropswap.result_fetch import HttpResultFetcher
+from dropswap.slot_store import SlotStore
 
 # What each function cannot run without (Settings fields; config.require names their variables).
-WEBHOOK_NEEDS = ("drop_bucket", "jobs_table", "akool_secret_id")
-# Submit sends AKOOL the webhook URL; the reconciler re-submits WAITING jobs the same way.
-SUBMIT_NEEDS = (*WEBHOOK_NEEDS, "webhook_base_url")
-RECONCILE_NEEDS = SUBMIT_NEEDS
+_BASE_NEEDS = ("drop_bucket", "jobs_table", "akool_secret_id")
+# The webhook puts AKOOL's word on the FinaliseQueue; FinaliseFunction hands its messages back there.
+WEBHOOK_NEEDS = (*_BASE_NEEDS, "finalise_queue_url")
+FINALISE_NEEDS = WEBHOOK_NEEDS
+# Submit sends AKOOL the webhook URL, and hands its messages back to the SubmitQueue.
+SUBMIT_NEEDS = (*_BASE_NEEDS, "webhook_base_url", "submit_queue_url")
+# The reconciler sends rechecks to the SubmitQueue and AKOOL's truths to the FinaliseQueue.
+RECONCILE_NEEDS = (*_BASE_NEEDS, "submit_queue_url", "finalise_queue_url")
 
 
 def settings_for(needs: tuple[str, ...]) -> Settings:
@@ -37,6 +45,12 @@ def settings_for(needs: tuple[str, ...]) -> Settings:
 def _http() -> requests.Session:
     # One pooled session per warm container: AKOOL's TLS connection is reused across events.
     return requests.Session()
+
+
+@lru_cache(maxsize=1)
+def _spacer(requests_per_second: int, submitters: int) -> RequestSpacer:
+    # Process-wide: the spacing must hold across the invocations of a warm container.
+    return RequestSpacer.for_account(requests_per_second, submitters)
 
 
 class Adapters:
@@ -54,12 +68,32 @@ class Adapters:
     def objects(self) -> ObjectStore:
         return ObjectStore(aws.s3(), self.settings.drop_bucket)
 
+    @cached_property
+    def slots(self) -> SlotStore:
+        return SlotStore(aws.dynamodb(), self.settings.jobs_table)
+
+    @cached_property
+    def submit_queue(self) -> SqsQueue:
+        return SqsQueue(aws.sqs(), self.settings.submit_queue_url)
+
+    @cached_property
+    def finalise_queue(self) -> SqsQueue:
+        return SqsQueue(aws.sqs(), self.settings.finalise_queue_url)
+
+    def pacer(self) -> Pacer:
+        s = self.settings
+        return Pacer(
+            self.slots, s.akool_max_jobs_in_flight, wait_seconds=s.slot_wait_seconds,
+            poll_seconds=s.slot_poll_seconds, remaining_seconds=self._remaining,
+        )
+
     def result_fetcher(self) -> HttpResultFetcher:
         s = self.settings
         return HttpResultFetcher(
             https_only=s.result_https_only,
             max_bytes=s.max_result_bytes,
             timeout_seconds=s.result_timeout_seconds,
+            deadline_seconds=s.result_deadline_seconds,
         )
 
     def credentials(self) -> AkoolCredentials:
@@ -69,7 +103,21 @@ class Adapters:
         """A client with the secret read now (call it on first need: a rejected input never reads it)."""
         return self.akool_with(self.credentials())
 
-    def akool_with(self, credentials: AkoolCredentials, *, max_attempts: int | None = None) -> AkoolClient:
+    def submit_akool(self) -> AkoolClient:
+        """The submit path's client: paced under AKOOL's request rate, and one attempt per call, since a
+        retryable answer sends the message back to the queue with a growing delay instead (1005s
+        retried in place would only meet the same limit again)."""
+        s = self.settings
+        spacer = _spacer(s.akool_max_requests_per_second, s.submit_concurrency)
+        return self.akool_with(self.credentials(), max_attempts=1, before_request=spacer.wait)
+
+    def akool_with(
+        self,
+        credentials: AkoolCredentials,
+        *,
+        max_attempts: int | None = None,
+        before_request: Callable[[], None] | None = None,
+    ) -> AkoolClient:
         s = self.settings
         return AkoolClient(
             credentials,
@@ -79,4 +127,5 @@ class Adapters:
             timeout=s.akool_timeout_seconds,
             max_attempts=s.akool_max_attempts if max_attempts is None else max_attempts,
             remaining_seconds=self._remaining,
+            before_request=before_request,
         )
