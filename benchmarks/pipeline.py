@@ -353,6 +353,8 @@ class ReportWatcher:
         self.prefix = prefix
         self.interval = interval
         self.seen: dict[str, float] = {}
+        # Waiters sleep until a poll finds something: many waiting users cost no CPU of their own.
+        self._changed = threading.Condition()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="report-watcher")
         self.s3 = driver.stack.client("s3")
@@ -378,18 +380,17 @@ class ReportWatcher:
             for page in pages:
                 for obj in page.get("Contents", []):
                     if obj["Key"].endswith(".result.json"):
-                        self.seen.setdefault(obj["Key"], now)
+                        with self._changed:
+                            self.seen.setdefault(obj["Key"], now)
         except Exception:  # noqa: S110 - a failed LIST (e.g. at shutdown) is retried on the next tick
             pass
+        with self._changed:
+            self._changed.notify_all()
 
     def wait_for(self, keys: Iterable[str], timeout: float) -> bool:
         wanted = set(keys)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if wanted <= self.seen.keys():
-                return True
-            time.sleep(0.05)
-        return wanted <= self.seen.keys()
+        with self._changed:
+            return self._changed.wait_for(lambda: wanted <= self.seen.keys(), timeout)
 
 
 # -- counting ------------------------------------------------------------------------------------------
