@@ -5,7 +5,8 @@ of tests/conftest.py for the job `JOB_ID` (AKOOL `_id` `AKOOL_ID`, webhook token
 tests create that job), SQS events for SubmitFunction (S3 notifications wrapped as the SubmitQueue
 delivers them, a recheck) and FinaliseFunction, and an EventBridge scheduled event for the reconciler.
 Everything is fixed (ids, timestamps, nonces, and AES-CBC with AKOOL's fixed IV is deterministic), so
-re-running the script reproduces the files byte for byte. Usable with `sam local invoke -e events/<file>.json`.
+re-running the script reproduces the files byte for byte.
+Usable with `sam local invoke -e events/<file>.json`.
 """
 
 from __future__ import annotations
