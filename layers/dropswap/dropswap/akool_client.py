@@ -1,4 +1,4 @@
-"""The AKOOL HTTP client: the one module that talks to AKOOL (akool-api.md).
+"""The AKOOL HTTP client: the one module that talks to AKOOL (docs/akool.md).
 
 - Auth is the `x-api-key` header only; the key never goes into a URL, a log line or an exception.
 - Face-swap endpoints answer `{"code", "msg", "data"}` and report business errors in the body, often with
@@ -138,7 +138,7 @@ class AkoolClient:
         single_face: bool = False,
         return_face_url: bool = False,
     ) -> list[DetectedFace]:
-        """Faces in an image (new detector, akool-api.md §3a). No face is an empty list, not an error."""
+        """Faces in an image (new detector, docs/akool.md §3). No face is an empty list, not an error."""
         if (url is None) == (img is None):
             raise ValueError("detect_faces needs exactly one of url or img")
         body: dict[str, Any] = {"single_face": single_face, "return_face_url": return_face_url}
@@ -157,7 +157,7 @@ class AkoolClient:
         face_enhance: bool,
         webhook_url: str,
     ) -> SubmitResult:
-        """Face Swap Pro (v4 faceswapByImage, akool-api.md §2b): face_enhance is a boolean here."""
+        """Face Swap Pro (v4 faceswapByImage, docs/akool.md §2b): face_enhance is a boolean here."""
         body = {
             "sourceImage": [dict(i) for i in source_images],
             "targetImage": [dict(i) for i in target_images],
@@ -177,7 +177,7 @@ class AkoolClient:
         face_enhance: bool,
         webhook_url: str,
     ) -> SubmitResult:
-        """v3 specifyimage (akool-api.md §2a): face_enhance is the integer 0 or 1 here."""
+        """v3 specifyimage (docs/akool.md §2a): face_enhance is the integer 0 or 1 here."""
         body = {
             "sourceImage": [dict(i) for i in source_images],
             "targetImage": [dict(i) for i in target_images],
