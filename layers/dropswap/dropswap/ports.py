@@ -89,7 +89,7 @@ class MessageSink(Protocol):
 
 # -- AKOOL ----------------------------------------------------------------------------------------
 class SwapApi(Protocol):
-    """AKOOL's detector and its two swap endpoints (akool-api.md §2–§3)."""
+    """AKOOL's detector and its two swap endpoints (docs/akool.md §2–§3)."""
 
     def detect_faces(self, *, url: str | None = None) -> list[DetectedFace]: ...
 
