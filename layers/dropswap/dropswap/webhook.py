@@ -1,4 +1,4 @@
-"""AKOOL webhook callbacks: verify, decrypt, enqueue (akool-api.md §5, ARCHITECTURE.md §7).
+"""AKOOL webhook callbacks: verify, decrypt, enqueue (docs/akool.md §5; README: Webhook).
 
 Checks, in order, each one before anything is trusted or written:
 1. the job exists (404) and the `token` query parameter matches its stored hash, in constant time (401);
