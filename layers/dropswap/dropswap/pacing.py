@@ -1,4 +1,4 @@
-"""Pacing submissions to AKOOL's account limits (ARCHITECTURE.md §1, issue 10).
+"""Pacing submissions to AKOOL's account limits (docs/akool.md §6, issue 10).
 
 AKOOL limits an account's jobs in flight (accepted, not finished; they run for minutes after our Lambda
 returns) and its request rate; Lambda concurrency bounds neither. So:
