@@ -240,7 +240,7 @@ def test_given_wrong_signature_and_akool_still_processing_then_401_and_processin
 
 
 def test_given_akool_docs_sample_webhook_then_rejected(handler, rsps) -> None:
-    # Given the sample callback from AKOOL's docs (akool-api.md §5), posted with a valid token
+    # Given the sample callback from AKOOL's docs (docs/akool.md §5), posted with a valid token
     make_job()
     _listbyids(rsps, None)
     before = _snapshot()
