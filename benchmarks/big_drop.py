@@ -320,7 +320,7 @@ def measure_drop(drop: Drop, opts: Options, monitor: Monitor) -> dict[str, Any]:
             "throttled_submits_per_submit_request": (
                 sum(e["path"] in SUBMIT_PATHS for e in throttled) / len(submits) if submits else None
             ),
-            "requests_by_path": _count(e["path"] for e in log),
+            "requests_by_path": _count(_route(e["path"]) for e in log),
             "request_log_entries_lost": monitor.requests_lost,
             "window_seconds": window[1] - window[0],
             "busy_slot_seconds": m.busy_seconds(slots, window),
@@ -370,6 +370,14 @@ def measure_big_results(drop: Drop, opts: Options, monitor: Monitor) -> dict[str
         "processing_callback_p50_seconds": m.percentile(small, 0.5),
         "processing_callback_p99_seconds": m.percentile(small, 0.99),
     }
+
+
+def _route(path: str) -> str:
+    """A request path with the result or crop id taken out, so downloads count as one route."""
+    for files in ("/results/", "/crops/"):
+        if path.startswith(files):
+            return files + "*"
+    return path
 
 
 def _count(values: Any) -> dict[str, int]:
