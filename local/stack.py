@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,8 @@ class StackConfig:
     state_dir: Path = STATE_DIR
     # Template parameter ReconcileAfterSeconds (None: the template's default). Tests shorten it.
     reconcile_after_seconds: int | None = None
+    # Other template parameters to deploy with (e.g. AkoolMaxJobsInFlight); the template's defaults else.
+    parameters: dict[str, str] = field(default_factory=dict)
     aws_port: int = 0
     emulator_port: int = 0
     # Record every AWS request (MiniStack's CloudTrail), for the benchmarks' calls-per-job figures.
@@ -144,15 +146,17 @@ class LocalStack:
         }
         if self.config.reconcile_after_seconds is not None:
             parameters["ReconcileAfterSeconds"] = str(self.config.reconcile_after_seconds)
+        parameters.update(self.config.parameters)
         deployed = deploy.deploy(
             self.client("cloudformation"), self.client("s3"), STACK_NAME, layer, parameters
         )
         self.outputs = deployed.outputs
+        _coerce_scaling_config(self.client("lambda"))
         self.bucket = self.outputs["DropBucketName"]
         self.table = self.outputs["JobsTableName"]
         self.functions = {
             logical: physical for logical, physical in deployed.resources.items()
-            if logical in ("SubmitFunction", "WebhookFunction", "ReconcileFunction")
+            if logical in ("SubmitFunction", "WebhookFunction", "FinaliseFunction", "ReconcileFunction")
         }
         # What AKOOL is told (the template's execute-api URL) and where that is on this machine.
         self.webhook_base_url = route_url(self.outputs["WebhookBaseUrl"], self.aws_endpoint)
@@ -258,6 +262,20 @@ class LocalStack:
             "Results:",
             f"  {aws} s3 ls --recursive s3://{i['bucket']}/results/",
         ])
+
+
+def _coerce_scaling_config(lam: Any) -> None:
+    """A gap handled: CloudFormation turns `MaximumConcurrency: !Ref SubmitConcurrency` (a parameter, so a
+    string) into the integer the Lambda API takes; MiniStack's provisioner stores the string, and its
+    poller then fails on every pass. Set the same value again, as an integer, through the Lambda API (botocore
+    reads the stored string back as a number, so every mapping with a limit is set)."""
+    for page in lam.get_paginator("list_event_source_mappings").paginate():
+        for mapping in page["EventSourceMappings"]:
+            limit = (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency")
+            if limit is not None:
+                lam.update_event_source_mapping(
+                    UUID=mapping["UUID"], ScalingConfig={"MaximumConcurrency": int(limit)}
+                )
 
 
 def _new_log_events(logs: Any, group: str, since_ms: int) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from local.stack import LocalStack, StackConfig
-from tests.integration.helpers import User
+from tests.integration.helpers import AKOOL_MAX_JOBS_IN_FLIGHT, User
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +17,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         # The tests run the reconciler themselves (User.reconcile), so its timing is theirs to control:
         # the template's ReconcileAfterSeconds parameter is shortened, nothing else differs from AWS.
         reconcile_after_seconds=1,
+        # Paced below the emulator's default account limit (4 jobs), so tests can show the pacing hold
+        # with the emulator's limits on; a parameter a deployment may set the same way.
+        parameters={"AkoolMaxJobsInFlight": str(AKOOL_MAX_JOBS_IN_FLIGHT)},
         state_dir=tmp_path_factory.mktemp("dropswap-state"),
     )
     with LocalStack(config) as running:

@@ -15,6 +15,8 @@ import requests
 from local.stack import LocalStack
 from tests import photos
 
+# The stack's AkoolMaxJobsInFlight parameter in the integration tests (conftest.py).
+AKOOL_MAX_JOBS_IN_FLIGHT = 2
 SUBMIT_PATHS = ("/api/open/v4/faceswap/faceswapByImage", "/api/open/v3/faceswap/highquality/specifyimage")
 TERMINAL = ("SUCCEEDED", "FAILED", "REJECTED")
 
@@ -109,3 +111,12 @@ class User:
 
     def reconcile(self) -> Any:
         return self.stack.run_schedule("ReconcileFunction")
+
+    # -- queues --------------------------------------------------------------------------------
+    def queue_depth(self, output: str) -> int:
+        """Messages in the queue a stack output names (e.g. SubmitDLQUrl), visible or in flight."""
+        attrs = self.stack.client("sqs").get_queue_attributes(
+            QueueUrl=self.stack.outputs[output],
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])

@@ -67,7 +67,7 @@ def test_given_each_function_then_it_runs_under_its_own_role(stack: LocalStack) 
     roles = {fn: lam.get_function_configuration(FunctionName=name)["Role"]
              for fn, name in stack.functions.items()}
     # Then every function has a role of its own, created by the stack
-    assert len(set(roles.values())) == len(roles) == 3
+    assert len(set(roles.values())) == len(roles) == 4
     assert all(f"/{stack.info['stack_name']}-{fn}Role" in arn for fn, arn in roles.items()), roles
 
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from local.emulator import engine
-from tests.integration.helpers import ASTRONAUT, COLLAGE, HOPPER, User
+from tests.integration.helpers import AKOOL_MAX_JOBS_IN_FLIGHT, ASTRONAUT, COLLAGE, HOPPER, User
 
 pytestmark = pytest.mark.integration
 
@@ -156,8 +156,10 @@ def test_given_akool_throttles_then_submit_retries_and_succeeds(user: User) -> N
     image = user.prefix + "throttled.jpg"
     user.put(image, ASTRONAUT)
     user.put_sidecar(image, ONE_SWAP)
-    # Then the job still succeeds, after three submission attempts of which one was accepted
+    # Then the job still succeeds (its message came back twice, after the backoff's growing delays),
+    # after three submission attempts of which one was accepted, and nothing went to a DLQ
     assert user.wait_report(image)["status"] == "SUCCEEDED"
+    assert user.queue_depth("SubmitDLQUrl") == 0
     answers = [s["entry"].get("answer", s["entry"].get("response", {})) for s in user.submissions()]
     assert len(answers) == 3, answers
 
@@ -226,7 +228,7 @@ def test_given_twenty_jobs_at_once_then_all_succeed_once_each(user: User) -> Non
     _faces(user)
     user.admin("POST", "engine", {"engine": "passthrough"})
     # AKOOL's account limits off (the fixture's reset restores them): this test is about once-only
-    # submission; today's submit path does not pace itself against them (issue 10).
+    # submission (test_given_limits_on_... is about pacing).
     user.admin("PUT", "limits", {"concurrent_jobs": 0, "requests_per_second": 0})
     try:
         images = [f"{user.prefix}crowd/{i:02d}.jpg" for i in range(20)]
@@ -253,3 +255,35 @@ def test_given_twenty_jobs_at_once_then_all_succeed_once_each(user: User) -> Non
     after = user.inbox_snapshot()
     assert {k: after[k] for k in before} == before
     print(f"20 jobs wall time: {wall:.2f}s")
+
+
+def test_given_akool_limits_on_when_a_drop_exceeds_them_then_paced_no_job_lost_and_no_dlq_message(
+    user: User,
+) -> None:
+    # Given AKOOL's account limits on, at the stack's AkoolMaxJobsInFlight, and 12 photos dropped at once
+    _faces(user)
+    user.admin("POST", "engine", {"engine": "passthrough"})
+    user.admin("PUT", "limits", {"concurrent_jobs": AKOOL_MAX_JOBS_IN_FLIGHT, "requests_per_second": 5})
+    try:
+        images = [f"{user.prefix}drop/{i:02d}.jpg" for i in range(12)]
+        crowd = {"version": 1, "swaps": [{"source": "../faces/hopper.jpg", "target": "largest"}]}
+
+        def drop(image: str) -> None:
+            user.put(image, ASTRONAUT)
+            user.put_sidecar(image, crowd)
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(drop, images))
+        # When the pipeline works through them
+        reports = [user.wait_report(i, timeout=300) for i in images]
+        limits = user.admin("GET", "limits")
+    finally:
+        user.admin("POST", "engine", {"engine": "real"})
+    # Then every job succeeded, each accepted by AKOOL once, and no message is in a DLQ
+    assert Counter(r["status"] for r in reports) == {"SUCCEEDED": 12}
+    accepted = Counter(s["job_id"] for s in user.submissions() if s["entry"].get("code") in (None, 1000))
+    assert sorted(accepted) == sorted(r["job_id"] for r in reports) and set(accepted.values()) == {1}
+    assert user.queue_depth("SubmitDLQUrl") == 0 and user.queue_depth("FinaliseDLQUrl") == 0
+    # And the pacing, not AKOOL's 1005, kept the jobs within AKOOL's limit on jobs in flight
+    assert limits["refused"]["concurrent_jobs"] == 0, limits
+    print(f"1005s by limit: {limits['refused']}")
