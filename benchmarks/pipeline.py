@@ -39,7 +39,10 @@ REPORT = ROOT / "benchmarks" / "REPORT.md"
 SUBMIT_PATHS = ("/api/open/v4/faceswap/faceswapByImage", "/api/open/v3/faceswap/highquality/specifyimage")
 DETECT_PATH = "/interface/detect-api/detect_faces"
 LIST_PATH = "/api/open/v3/faceswap/result/listbyids"
-FUNCTIONS = ("SubmitFunction", "WebhookFunction", "ReconcileFunction")
+FUNCTIONS = ("SubmitFunction", "WebhookFunction", "FinaliseFunction", "ReconcileFunction")
+# The template's queues (output names): work waiting, and what was given up on.
+WORK_QUEUES = ("SubmitQueueUrl", "FinaliseQueueUrl")
+DEAD_LETTER_QUEUES = ("SubmitDLQUrl", "FinaliseDLQUrl")
 _DURATION = re.compile(r"\tDuration: ([0-9.]+) ms")
 _LOG_LIMIT = 10000  # FilterLogEvents' maximum
 
@@ -148,6 +151,7 @@ class Driver:
         # Per request: a session's own `verify` loses to REQUESTS_CA_BUNDLE in the environment.
         self._ca = str(stack.tls.bundle)
         self._logs = stack.client("logs")
+        self._sqs = stack.client("sqs")
         self._lambda = stack.client("lambda")
 
     # S3 --------------------------------------------------------------------------------------------
@@ -193,18 +197,20 @@ class Driver:
         }
         return {"Records": [record]}
 
-    def invoke_async(self, function: str, event: dict[str, Any]) -> None:
-        """An asynchronous invocation (how S3 delivers), with the function's retries and failure queue."""
-        self._lambda.invoke(FunctionName=self.stack.functions[function], InvocationType="Event",
-                            Payload=json.dumps(event).encode())
+    def redeliver(self, event: dict[str, Any]) -> None:
+        """An S3 notification (`s3_event`) delivered again, where S3 delivers it: to the SubmitQueue."""
+        self._sqs.send_message(QueueUrl=self.stack.outputs["SubmitQueueUrl"], MessageBody=json.dumps(event))
 
-    def failure_queue_depth(self) -> int:
-        """Events SubmitFunction gave up on (its on-failure destination, SubmitFailureQueue)."""
-        attrs = self.stack.client("sqs").get_queue_attributes(
-            QueueUrl=self.stack.outputs["SubmitFailureQueueUrl"],
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+    def queue_depths(self, outputs: Iterable[str]) -> dict[str, int]:
+        """Messages on each queue (visible, in flight or delayed), by output name without "Url"."""
+        kinds = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                 "ApproximateNumberOfMessagesDelayed"]
+        out: dict[str, int] = {}
+        for name in outputs:
+            attrs = self._sqs.get_queue_attributes(QueueUrl=self.stack.outputs[name],
+                                                   AttributeNames=kinds)["Attributes"]
+            out[name.removesuffix("Url")] = sum(int(attrs.get(k, 0)) for k in kinds)
+        return out
 
     # the emulator's admin API ----------------------------------------------------------------------
     def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -267,7 +273,8 @@ class Driver:
             time.sleep(0.05)
 
     def wait_idle(self, timeout: float = 60.0, settle: float = 0.3) -> None:
-        """Until no invocation ends and no function worker uses CPU or starts for `settle` seconds.
+        """Until the work queues are empty and no invocation ends and no function worker uses CPU or
+        starts for `settle` seconds.
 
         MiniStack shows no invocations in flight, so this is a heuristic: a handler blocked on a
         network answer longer than `settle` looks idle (callers that know what to expect wait for it).
@@ -277,9 +284,10 @@ class Driver:
         quiet_since: float | None = None
         last: Any = None
         while time.monotonic() < deadline:
+            queued = sum(self.queue_depths(WORK_QUEUES).values())
             now = (sum(self.invocations(since).values()), sorted(self.workers().items()),
-                   self.cpu_seconds()["function_workers"])
-            if now != last:
+                   self.cpu_seconds()["function_workers"], queued)
+            if now != last or queued:
                 quiet_since, last = time.monotonic(), now
             elif time.monotonic() - (quiet_since or 0.0) >= settle:
                 return
