@@ -52,7 +52,9 @@ SUBMIT_CONCURRENCY = (2, 8)
 JOB_TIMEOUT = 600.0
 # The functions a job itself invokes (ReconcileFunction runs on its schedule, not per job).
 PER_JOB_FUNCTIONS = ("SubmitFunction", "WebhookFunction", "FinaliseFunction")
-HANDLERS = {"submit": "SubmitFunction", "webhook": "WebhookFunction", "reconcile": "ReconcileFunction"}
+# Function folders (functions/<short>) whose packages the size section measures.
+HANDLERS = {"submit": "SubmitFunction", "webhook": "WebhookFunction", "finalise": "FinaliseFunction",
+            "reconcile": "ReconcileFunction"}
 
 # What one successful single-swap job (target "largest", one S3 source already uploaded) needs, by the
 # design: (function, what, calls). The floor of the contract itself is smaller; see REPORT.md.
@@ -592,11 +594,12 @@ def _load_calls_note(w: dict[str, Any]) -> str:
                      "per job, by operation "
                      f"{extra or 'as one at a time'}")
     return (" Under load the same job made more calls than one at a time (" + "; ".join(parts) + "). "
-            "Why, from the code: each new worker reads the secret once (GetSecretValue), and the image "
-            "event reads the image's sidecar and, when it is already there (under load the sidecar follows "
-            "its image by milliseconds, one at a time it comes after the image's event is handled), "
-            "processes the job as well: both events run the checks and one claim fails "
-            "(Submitter.handle_object_created).")
+            "Why, from the code (Submitter.handle_object_created): the image event reads the image's "
+            "sidecar and, when it is already there (under load the sidecar follows its image by "
+            "milliseconds; one at a time it comes after the image's event is handled), looks the job up "
+            "too (GetItem); when both events of a job are handled at the same moment, both run the checks "
+            "(HeadObject) and one claim fails (UpdateItem). A worker MiniStack adds reads the secret once "
+            "(GetSecretValue).")
 
 
 def main(argv: list[str] | None = None) -> int:
