@@ -8,6 +8,11 @@ DLQ_TARGET = 0
 THROTTLE_TARGET = 0.05
 UTILISATION_TARGET = 0.9
 WEBHOOK_P99_TARGET = 1.0
+DESIGNS = {
+    "before": "S3 → SubmitFunction (async invoke, Lambda retries, failure queue); webhook finalises inline",
+    "after": "S3 → SubmitQueue → SubmitFunction (MaximumConcurrency = SubmitConcurrency, AKOOL pacing); "
+             "webhook → FinaliseQueue → FinaliseFunction",
+}
 
 
 def _num(value: Any, fmt: str = ".2f", unit: str = "") -> str:
@@ -115,3 +120,68 @@ def _details(r: dict[str, Any]) -> list[str]:
 
 def markdown(r: dict[str, Any]) -> str:
     return "\n".join([f"## Big drop ({r['label']})", "", _intro(r), "", *_table(r), "", *_details(r)]) + "\n"
+
+
+def _figures(r: dict[str, Any]) -> dict[str, str]:
+    """One run's headline figures, as the comparison table shows them."""
+    d = r.get("drop") or {}
+    a = d.get("akool") or {}
+    big = r.get("big_results") or {}
+    st = d.get("statuses") or {}
+    failed = sum(q["visible"] + q["in_flight"] for q in d.get("queues", []) if q["failure_queue"])
+    f = d.get("functions") or {}
+    submit_workers = (f.get("peak_workers") or {}).get("SubmitFunction")
+    return {
+        "design": DESIGNS.get(r["label"], r["label"]),
+        "code (commit)": str(r.get("commit")),
+        "SubmitFunction concurrency (peak overlapping invocations / worker processes)":
+            f"{f.get('submit_peak_overlapping_invocations')} / {submit_workers}",
+        "jobs SUCCEEDED / FAILED / REJECTED / not finished":
+            f"{st.get('SUCCEEDED')} / {st.get('FAILED')} / {st.get('REJECTED')} / "
+            f"{st.get('not finished')}",
+        "messages left in DLQs / failure queues (target 0)": str(failed),
+        f"AKOOL 1005 per accepted submission (target ≤ {THROTTLE_TARGET})":
+            f"{_num(a.get('throttled_submits_per_accepted'), '.3f')} ({a.get('throttled_submits')} / "
+            f"{a.get('accepted_submissions')})",
+        f"AKOOL utilisation (target ≥ {UTILISATION_TARGET})": _num(a.get("utilisation")),
+        "time to last result ÷ theoretical minimum":
+            f"{_num(d.get('time_to_last_result_ratio'))} (minimum "
+            f"{_num(d.get('theoretical_minimum_seconds'), '.0f', ' s')}; run ended: {d.get('ended')})",
+        f"webhook answer, 50 MB result, p50 / p99 (target p99 ≤ {WEBHOOK_P99_TARGET} s)":
+            f"{_num(big.get('p50_seconds'), '.2f', ' s')} / {_num(big.get('p99_seconds'), '.2f', ' s')}",
+        "whole run": _num(r.get("total_seconds", 0) / 60, ".1f", " min"),
+    }
+
+
+def verdicts(r: dict[str, Any]) -> dict[str, bool | None]:
+    """Each big-drop target: met (True), missed (False) or not measured (None)."""
+    d = r.get("drop") or {}
+    a = d.get("akool") or {}
+    big = r.get("big_results") or {}
+    failed = sum(q["visible"] + q["in_flight"] for q in d.get("queues", []) if q["failure_queue"])
+    ratio, util, p99 = a.get("throttled_submits_per_accepted"), a.get("utilisation"), big.get("p99_seconds")
+    return {
+        "all SUCCEEDED": (d.get("statuses") or {}).get("SUCCEEDED") == r["options"]["photos"],
+        "no DLQ message": failed == DLQ_TARGET,
+        "1005 per submission": None if ratio is None else ratio <= THROTTLE_TARGET,
+        "utilisation": None if util is None else util >= UTILISATION_TARGET,
+        "webhook p99": None if p99 is None else p99 <= WEBHOOK_P99_TARGET,
+    }
+
+
+def comparison(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """The REPORT.md "Big drop" section: the design before issue 10 beside the queued design."""
+    fb, fa = _figures(before), _figures(after)
+    lines = ["## Big drop", "",
+             "`python -m benchmarks.big_drop` (a `make bench` section): the same drop against the design "
+             "before the queue (label `before`, measured once on that commit and kept in "
+             "benchmarks/big_drop_before.json) and the queued design (label `after`, measured by this "
+             "`make bench`).", "",
+             "| figure | before | after |", "|---|---|---|"]
+    lines += [f"| {k} | {fb[k]} | {fa[k]} |" for k in fb]
+    met = verdicts(after)
+    lines += ["", "Targets on the queued design: "
+              + ", ".join(f"{k} {_verdict(v)}" for k, v in met.items()) + ".", ""]
+    for r in (before, after):
+        lines += [f"### Run: {r['label']}", "", _intro(r), "", *_details(r), ""]
+    return "\n".join(lines[:-1]) + "\n"

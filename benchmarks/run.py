@@ -10,9 +10,11 @@ Sections (each a function returning a dict; `python -m benchmarks.run --only col
 - memory: peak RSS growth while streaming a 50 MB result (benchmarks.stream_memory);
 - size:   the arm64 layer as layers/dropswap/Makefile builds it for `sam build` (pinned closure from
           PyPI, package, python3.13 bytecode) and each function's code, zipped and unzipped;
-- engine: the emulator's face engine (benchmarks.engine_bench).
+- engine: the emulator's face engine (benchmarks.engine_bench);
+- bigdrop: 1000 photos at once against AKOOL's account limits (benchmarks.big_drop, ~25 min), beside the
+          design before the queue (benchmarks/big_drop_before.json).
 Bounded: loopback only, fixed job counts, every wait has a timeout. A "## Soak" section written by
-`make soak` is kept when REPORT.md is rewritten.
+`make soak` is kept when REPORT.md is rewritten, and so is "## Big drop" when this run skips it.
 """
 
 from __future__ import annotations
@@ -32,16 +34,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from benchmarks import cold_start, pipeline
+from benchmarks import big_drop_report, cold_start, pipeline
 from benchmarks.aws_calls import CallRecorder
 from benchmarks.pipeline import FUNCTIONS, ROOT, CallCounts, Driver, JobSpec, ReportWatcher
 
-SECTIONS = ("cold", "warm", "memory", "size", "engine")
+SECTIONS = ("cold", "warm", "memory", "size", "engine", "bigdrop")
 WARM_JOBS = 20
 THROUGHPUT_JOBS = 200
 AWS_CALLS_TARGET = 10
 AKOOL_CALLS_TARGET = 3
 THROUGHPUT_TARGET = 4.0  # wall time ≤ 4 × the floor
+BIG_DROP_BEFORE = ROOT / "benchmarks" / "big_drop_before.json"
 UPLOAD_THREADS = 8
 # Template parameters of the bench's stacks: AKOOL pacing off, as the emulator's account limits are (see
 # Driver.reset_emulator): these figures are the pipeline's own; benchmarks/big_drop.py measures the pacing.
@@ -517,9 +520,45 @@ def render(results: dict[str, Any]) -> str:
         body += [f"| {k} | {v['to_source']} | {v['to_target']} |" for k, v in eng["identity"].items()]
         body.append("")
 
+    big = results.get("bigdrop")
+    if big:
+        rows += big_drop_summary_rows(big)
+        body += [*big_drop_report.comparison(_big_drop_before(), big).splitlines(), ""]
+
     lines[summary_at:summary_at] = rows
     lines += ["", *body]
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _big_drop_before() -> dict[str, Any]:
+    """The design before the queue, measured once on its own commit (it cannot be rebuilt from this tree)."""
+    data: dict[str, Any] = json.loads(BIG_DROP_BEFORE.read_text(encoding="utf-8"))
+    return data
+
+
+def big_drop_summary_rows(r: dict[str, Any]) -> list[str]:
+    d = r.get("drop") or {}
+    a = d.get("akool") or {}
+    big = r.get("big_results") or {}
+    met = big_drop_report.verdicts(r)
+    st = d.get("statuses") or {}
+    return [
+        f"| big drop ({r['options']['photos']} photos, AKOOL 4 jobs / 5 rps): all SUCCEEDED, 0 DLQ messages "
+        f"| {st} | {_ok(bool(met['all SUCCEEDED'] and met['no DLQ message']))} |",
+        f"| big drop: 1005 per accepted submission ≤ {big_drop_report.THROTTLE_TARGET} | "
+        f"{a.get('throttled_submits_per_accepted')} | {_ok(bool(met['1005 per submission']))} |",
+        f"| big drop: AKOOL utilisation ≥ {big_drop_report.UTILISATION_TARGET} | {a.get('utilisation')} | "
+        f"{_ok(bool(met['utilisation']))} |",
+        f"| webhook answer for a 50 MB result, p99 ≤ {big_drop_report.WEBHOOK_P99_TARGET} s | "
+        f"{big.get('p99_seconds')} s (p50 {big.get('p50_seconds')} s) | {_ok(bool(met['webhook p99']))} |",
+    ]
+
+
+def _big_drop() -> dict[str, Any]:
+    from benchmarks import big_drop
+
+    result, _ = big_drop.run(big_drop.Options(label="after"))
+    return result
 
 
 def notes(results: dict[str, Any]) -> None:
@@ -620,6 +659,7 @@ def main(argv: list[str] | None = None) -> int:
         "memory": _memory,
         "size": sizes,
         "engine": _engine,
+        "bigdrop": _big_drop,
     }
     for name in only:
         print(f"\n== {name} ==", flush=True)
@@ -630,9 +670,12 @@ def main(argv: list[str] | None = None) -> int:
     notes(results)
     text = render(results)
     old = pipeline.REPORT.read_text(encoding="utf-8") if pipeline.REPORT.exists() else ""
-    soak = pipeline.section(old, "Soak")
-    if soak:
-        text = text.rstrip("\n") + "\n\n" + soak.rstrip("\n") + "\n"
+    # Sections this run did not measure stay as they were (the soak is `make soak`'s).
+    kept = [] if "bigdrop" in only else ["Big drop"]
+    for title in [*kept, "Soak"]:
+        old_section = pipeline.section(old, title)
+        if old_section:
+            text = text.rstrip("\n") + "\n\n" + old_section.rstrip("\n") + "\n"
     pipeline.REPORT.write_text(text, encoding="utf-8")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
