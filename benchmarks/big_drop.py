@@ -257,6 +257,10 @@ def measure_drop(drop: Drop, opts: Options, monitor: Monitor) -> dict[str, Any]:
     t_min = m.theoretical_minimum(opts.photos, opts.concurrent_jobs, job_seconds)
     drop.admin("PUT", "limits", {"concurrent_jobs": opts.concurrent_jobs,
                                  "requests_per_second": opts.requests_per_second})
+    # Credits for every job of both phases: the emulator's default quota (1000) is one drop's worth, and
+    # an empty quota answers "Your quota is not enough", a final refusal (the 50 MB phase then measures
+    # nothing).
+    drop.admin("POST", "credits", {"credits": 2 * (opts.photos + opts.big_results)})
     prefix = f"inbox/bigdrop-{opts.label}-{uuid.uuid4().hex[:6]}/"
     print(f"dropping {opts.photos} photos under {prefix} ({opts.upload_threads} uploader threads)…",
           flush=True)
