@@ -1,12 +1,15 @@
 """What a user (or a pipeline) does against the local stack: boto3 on the local endpoint, the emulator's
-admin API for faults and its request log. No access to the stack's internals; the reconciler is invoked
-by hand (as an operator may) instead of waiting for its schedule."""
+admin API for faults and its request log, and the functions' logs as `sam logs` shows them. No access to
+the stack's internals; the reconciler is invoked by hand (as an operator may) instead of waiting for its
+schedule."""
 
 from __future__ import annotations
 
 import json
 import time
 import uuid
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -112,6 +115,40 @@ class User:
     def reconcile(self) -> Any:
         return self.stack.run_schedule("ReconcileFunction")
 
+    # -- the functions' logs (the local stack copies each function's CloudWatch log every second) --
+    def log_records(self, function: str) -> list[dict[str, Any]]:
+        """The JSON records a function (logical id) has logged so far; START/END lines are skipped."""
+        path = Path(self.stack.config.state_dir) / "logs" / f"{function}.log"
+        records = []
+        text = path.read_text("utf-8", errors="replace") if path.exists() else ""
+        for line in text.splitlines():
+            if line.startswith("{"):
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    continue  # a line still being written
+        return records
+
+    def wait_submit_outcomes(self, key: str, after: datetime, timeout: float = 60.0) -> list[dict[str, Any]]:
+        """The outcomes SubmitFunction logged for `key` in the invocations that received an S3 event for it
+        after `after` (so: the handling of an upload made then), once those invocations have finished."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            records = self.log_records("SubmitFunction")
+            invocations = {
+                r.get("function_request_id") for r in records
+                if r.get("message") == "object created" and r.get("key") == key and _logged_at(r) >= after
+            }
+            outcomes = [
+                r for r in records
+                if r.get("message") == "outcome" and r.get("key") == key
+                and r.get("function_request_id") in invocations
+            ]
+            if outcomes:
+                return outcomes
+            time.sleep(0.5)
+        raise AssertionError(f"no SubmitFunction outcome for {key} received after {after} within {timeout}s")
+
     # -- queues --------------------------------------------------------------------------------
     def queue_depth(self, output: str) -> int:
         """Messages in the queue a stack output names (e.g. SubmitDLQUrl), visible or in flight."""
@@ -120,3 +157,8 @@ class User:
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
         return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+def _logged_at(record: dict[str, Any]) -> datetime:
+    # Powertools' format: "2026-12-01 05:11:02,590+0000" (milliseconds, UTC offset)
+    return datetime.strptime(str(record.get("timestamp")), "%Y-%m-%d %H:%M:%S,%f%z")

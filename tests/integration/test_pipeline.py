@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -87,9 +88,13 @@ def test_given_duplicate_sidecar_upload_then_one_job_and_one_submission(user: Us
     user.put_sidecar(image, ONE_SWAP)
     first = user.wait_report(image)
     # When the identical sidecar is uploaded again (same content, same ETag)
+    now = datetime.now(UTC)
+    uploaded = now.replace(microsecond=now.microsecond // 1000 * 1000)  # the logs' timestamps have ms
     user.put_sidecar(image, ONE_SWAP)
-    time.sleep(2.0)
-    # Then nothing new happens
+    # Then SubmitFunction handles that upload's event as a DUPLICATE (its invocation has logged the outcome,
+    # so any AKOOL call it made is in the emulator's log by now), and AKOOL saw one submission only
+    outcomes = user.wait_submit_outcomes(image + ".faceswap.json", after=uploaded)
+    assert [o["status"] for o in outcomes] == ["DUPLICATE"] * len(outcomes), outcomes
     assert user.wait_report(image)["job_id"] == first["job_id"]
     assert len(user.submissions()) == 1
 
@@ -142,10 +147,12 @@ def test_given_akool_fails_the_job_then_failed_with_reason(user: User) -> None:
     image = user.prefix + "fails.jpg"
     user.put(image, ASTRONAUT)
     user.put_sidecar(image, ONE_SWAP)
-    # Then the job is FAILED with an error and no result image
+    # Then the job is FAILED with AKOOL_FAILED (AKOOL's status 4; not a download, URL or age error), a
+    # message saying AKOOL failed the swap, and no result image
     report = user.wait_report(image)
     assert report["status"] == "FAILED", report
-    assert report["error"] and report["error"]["code"]
+    assert report["error"]["code"] == "AKOOL_FAILED", report
+    assert report["error"]["message"].startswith("AKOOL reported the face swap failed"), report
     assert not user.result_keys(user.prefix.replace("inbox/", "results/") + "fails.swapped")
 
 
@@ -206,6 +213,22 @@ def test_given_two_face_collage_when_v3_swap_then_both_faces_replaced(user: User
     assert [s["entry"]["path"] for s in user.submissions()] == [
         "/api/open/v3/faceswap/highquality/specifyimage"
     ]
+    # And both face boxes (as the emulator's engine detects them) changed, and the rest did not: swapping
+    # one face leaves the other box's mean difference under 1 (JPEG noise), swapping both puts each over 20
+    out = engine.decode_image(user.result_bytes(report))
+    src = engine.decode_image(COLLAGE)
+    assert out.shape == src.shape
+    diff = np.abs(out.astype(int) - src.astype(int)).mean(axis=2)
+    faces = engine.detect(src)
+    assert len(faces) == 2, faces
+    in_faces = np.zeros(diff.shape, dtype=bool)
+    inside = []
+    for face in faces:
+        x, y, w, h = face.region
+        inside.append(float(diff[y:y + h, x:x + w].mean()))
+        in_faces[y:y + h, x:x + w] = True
+    outside = float(diff[~in_faces].mean())
+    assert min(inside) > 8 and outside < 2, (inside, outside)
 
 
 def test_given_wrong_manifest_then_rejected_with_actionable_message(user: User) -> None:
