@@ -38,6 +38,7 @@ def test_given_every_test_module_when_scanned_then_each_test_says_given_and_then
     # Given every test module under tests/ (unit, fuzz, contract, engine, integration, build, template, e2e)
     modules = sorted(TESTS.rglob("test_*.py"))
     assert len(modules) > 30
+    assert {"contract", "engine", "integration", "unit"} <= {m.relative_to(TESTS).parts[0] for m in modules}
     # When each is scanned, Then every test function says Given and Then
     missing = [f"{m.relative_to(TESTS)}::{t}" for m in modules for t in unannotated(m.read_text("utf-8"))]
     assert missing == []
