@@ -11,18 +11,16 @@ files, prints a summary and exits non-zero if any job did not end as it should.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import html
 import json
-import os
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dropswap import keys
+from local.native_stderr import native_stderr_to
 from local.stack import LocalStack, StackConfig
 from local.template import ROOT
 from tests import photos
@@ -181,24 +179,6 @@ Grace Hopper (US Navy, matplotlib), both public domain.</p>
     return page
 
 
-@contextlib.contextmanager
-def _native_stderr_to(path: Path) -> Iterator[None]:
-    """Send fd 2 to a log while the stack runs: the face engine's C++ libraries write warnings there
-    that would scramble the progress line. Python tracebacks still reach the terminal (sys.stderr)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    saved = os.dup(2)
-    with path.open("a") as log:
-        os.dup2(log.fileno(), 2)
-        sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sys.stderr.close()
-            sys.stderr = sys.__stderr__
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.demo")
     parser.add_argument("--timeout", type=float, default=240.0)
@@ -208,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     print("dropswap demo: deploying template.yaml to the local stack (MiniStack, AKOOL emulator)…",
           flush=True)
     config = StackConfig(mode="instant" if args.mode == "instant" else "realistic")
-    with _native_stderr_to(config.state_dir / "logs" / "demo-stderr.log"), LocalStack(config) as stack:
+    with native_stderr_to(config.state_dir / "logs" / "demo-stderr.log"), LocalStack(config) as stack:
         print(f"  stack up in {time.monotonic() - started:.1f}s; AKOOL emulator at {stack.akool_url}")
         images = upload_inputs(stack)
         print(f"  uploaded {len(JOBS)} photos with sidecars to s3://{stack.bucket}/{PREFIX}")

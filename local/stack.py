@@ -32,8 +32,11 @@ from botocore.config import Config
 from local import deploy
 from local.emulator.config import EngineKind, Mode, route_url
 from local.ministack import ACCOUNT, ADMIN_KEY, REGION, MiniStack, free_port
+from local.native_stderr import native_stderr_to
+from local.outcomes import ConsolePaths, OutcomePrinter
 from local.template import ROOT
 from local.tls import LocalTls, ensure_local_tls
+from local.watch import BucketWatcher, DropFolderSync, ResultsFeed
 
 STATE_DIR = ROOT / ".dropswap"
 STACK_NAME = "dropswap-local"
@@ -48,6 +51,8 @@ class StackConfig:
     mode: Mode = "realistic"  # AKOOL emulator timing: "realistic" or "instant"
     engine: EngineKind = "real"  # emulator face engine: "real" or "passthrough" (load tests only)
     watch_dir: Path | None = None
+    # Print each job's outcome on stdout as its report appears (`make up`); tests and the demo read reports.
+    console: bool = False
     state_dir: Path = STATE_DIR
     # Template parameter ReconcileAfterSeconds (None: the template's default). Tests shorten it.
     reconcile_after_seconds: int | None = None
@@ -95,11 +100,8 @@ class LocalStack:
             self.ministack.start()
             self._deploy(layer)
             self._start_log_tail()
-            if self.config.watch_dir is not None:
-                from local.watch import DropFolderSync
-
-                sync = DropFolderSync(self.config.watch_dir, self.client("s3"), self.bucket)
-                self._spawn(sync.run, self._stop)
+            if self.config.console or self.config.watch_dir is not None:
+                self._start_bucket_watch()
             self._write_info()
         except BaseException:
             self.stop()
@@ -199,6 +201,15 @@ class LocalStack:
 
         self._spawn(tail)
 
+    def _start_bucket_watch(self) -> None:
+        s3 = self.client("s3")
+        folder = self.config.watch_dir
+        paths = ConsolePaths(folder)
+        printer = OutcomePrinter(s3, self.bucket, paths, _console if self.config.console else _quiet)
+        sync = DropFolderSync(folder, s3, self.bucket, _console) if folder is not None else None
+        watcher = BucketWatcher(ResultsFeed(s3, self.bucket), printer, _console, sync)
+        self._spawn(watcher.run, self._stop)
+
     # -- invocation ----------------------------------------------------------------------------
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
         """Invoke a function (RequestResponse) by its logical id; its JSON answer, or raise on an error."""
@@ -264,6 +275,14 @@ class LocalStack:
         ])
 
 
+def _console(line: str) -> None:
+    print(line, flush=True)
+
+
+def _quiet(line: str) -> None:
+    """Outcomes not shown: a caller without a console reads the reports itself."""
+
+
 def _coerce_scaling_config(lam: Any) -> None:
     """A gap handled: CloudFormation turns `MaximumConcurrency: !Ref SubmitConcurrency` (a parameter, so a
     string) into the integer the Lambda API takes; MiniStack's provisioner stores the string, and its
@@ -299,22 +318,26 @@ def main(argv: list[str] | None = None) -> int:
                         help="where local.json, the CA and the functions' logs go (default .dropswap/)")
     args = parser.parse_args(argv)
     mode: Mode = "instant" if args.mode == "instant" else "realistic"
-    stack = LocalStack(StackConfig(mode=mode, watch_dir=args.watch, state_dir=args.state_dir))
+    stack = LocalStack(StackConfig(mode=mode, watch_dir=args.watch, state_dir=args.state_dir, console=True))
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     started = time.monotonic()
-    stack.start()
-    print(stack.usage(), flush=True)
-    print(f"(deployed {STACK_NAME} in {time.monotonic() - started:.1f}s)", flush=True)
-    if args.watch:
-        print(f"Watching {args.watch}: drop files there; results appear in {args.watch / 'results'}",
-              flush=True)
-    try:
-        stop.wait()
-    finally:
-        print("\nstopping…", flush=True)
-        stack.stop()
+    native_log = args.state_dir / "logs" / "up-stderr.log"
+    with native_stderr_to(native_log):
+        stack.start()
+        print(stack.usage(), flush=True)
+        print(f"(deployed {STACK_NAME} in {time.monotonic() - started:.1f}s; the face engine's native "
+              f"warnings go to {native_log})", flush=True)
+        if args.watch:
+            print(f"Watching {args.watch}: drop files there; results appear in {args.watch / 'results'}",
+                  flush=True)
+        print("Each job's outcome appears below as its report is written to results/:", flush=True)
+        try:
+            stop.wait()
+        finally:
+            print("\nstopping…", flush=True)
+            stack.stop()
     return 0
 
 

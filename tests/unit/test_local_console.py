@@ -1,0 +1,209 @@
+"""`make up`'s console: the outcome line of each report, the bucket watcher that finds them, and native
+stderr kept off the terminal (local/outcomes.py, local/watch.py, local/native_stderr.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local.native_stderr import native_stderr_to
+from local.outcomes import MAX_MESSAGE, ConsolePaths, OutcomePrinter, outcome_line
+from local.watch import BucketWatcher, DropFolderSync, ResultsFeed
+
+BUCKET = "drop"
+REPORT = "results/party/team.jpg.result.json"
+S3_PATHS = ConsolePaths()
+
+
+def _report(status: str, **fields: Any) -> dict[str, Any]:
+    return {"job_id": "j1", "status": status, "image": f"s3://{BUCKET}/inbox/party/team.jpg",
+            "manifest": f"s3://{BUCKET}/inbox/party/team.jpg.faceswap.json", "result": None,
+            "error": None, "akool": {}, "timings": {}, **fields}
+
+
+# -- the line ---------------------------------------------------------------------------------------------
+def test_given_a_succeeded_report_when_formatted_then_status_photo_and_swapped_image() -> None:
+    report = _report("SUCCEEDED", result=f"s3://{BUCKET}/results/party/team.swapped.jpg")
+    line = outcome_line(REPORT, report, S3_PATHS, "07:00:01")
+    assert line == "07:00:01 SUCCEEDED inbox/party/team.jpg → results/party/team.swapped.jpg"
+
+
+def test_given_a_rejected_report_when_formatted_then_code_first_message_line_and_report_path() -> None:
+    message = "swaps[0].target: no face at (5, 5)\nfaces found: 0:(1,2,3,4)"
+    error = {"code": "FACE_NOT_FOUND", "message": message}
+    line = outcome_line(REPORT, _report("REJECTED", error=error), S3_PATHS, "07:00:02")
+    assert line == ("07:00:02 REJECTED  inbox/party/team.jpg FACE_NOT_FOUND: "
+                    "swaps[0].target: no face at (5, 5) → results/party/team.jpg.result.json")
+
+
+def test_given_a_failed_report_with_a_very_long_message_when_formatted_then_the_message_is_cut() -> None:
+    error = {"code": "AKOOL_FAILED", "message": "x" * 1000}
+    line = outcome_line(REPORT, _report("FAILED", error=error), S3_PATHS, "t")
+    # Then the line carries the code and at most MAX_MESSAGE characters of the message, marked as cut
+    assert f"AKOOL_FAILED: {'x' * (MAX_MESSAGE - 1)}… →" in line
+    assert "x" * MAX_MESSAGE not in line
+
+
+def test_given_a_waiting_report_with_missing_inputs_and_more_when_formatted_then_each_is_named() -> None:
+    # Given a WAITING report as later versions may write it: missing inputs (bare and with a hint),
+    # and fields the console does not know
+    missing = ["inbox/party/faces/a.jpg",
+               {"key": "inbox/party/faces/hopper.jpg", "hint": "did you mean ../faces/hopper.jpg?\nmore"}]
+    report = _report("WAITING", missing=missing, faces=[{"index": 0}], metadata={"order": 1}, extra={"x": 1})
+    line = outcome_line(REPORT, report, S3_PATHS, "07:00:03")
+    # Then every missing input is listed, the hint's first line with it, and the report is where to look
+    assert line == ("07:00:03 WAITING   inbox/party/team.jpg missing inbox/party/faces/a.jpg, "
+                    "inbox/party/faces/hopper.jpg (did you mean ../faces/hopper.jpg?)"
+                    " → results/party/team.jpg.result.json")
+
+
+def test_given_a_report_without_image_or_status_when_formatted_then_photo_comes_from_the_report_key() -> None:
+    line = outcome_line(REPORT, {"error": {"code": "UNSUPPORTED_TYPE"}}, S3_PATHS, "t")
+    assert line == "t ?         inbox/party/team.jpg UNSUPPORTED_TYPE → results/party/team.jpg.result.json"
+    # And a report that is not an object says so
+    assert "not a report object" in outcome_line(REPORT, ["SUCCEEDED"], S3_PATHS, "t")
+
+
+def test_given_a_drop_folder_when_formatted_then_paths_are_the_local_files() -> None:
+    paths = ConsolePaths(Path("drop"))
+    report = _report("SUCCEEDED", result=f"s3://{BUCKET}/results/party/team.swapped.jpg")
+    line = outcome_line(REPORT, report, paths, "t")
+    assert line == (f"t SUCCEEDED {Path('drop/party/team.jpg')} → "
+                    f"{Path('drop/results/party/team.swapped.jpg')}")
+
+
+# -- the watcher -----------------------------------------------------------------------------------------
+@pytest.fixture
+def s3(aws_env: None) -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+def _put(s3: Any, key: str, body: object) -> None:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    s3.put_object(Bucket=BUCKET, Key=key, Body=data)
+
+
+def _watcher(s3: Any, lines: list[str], sync: DropFolderSync | None = None) -> BucketWatcher:
+    paths = ConsolePaths(sync.folder if sync else None)
+    printer = OutcomePrinter(s3, BUCKET, paths, lines.append, clock=lambda: "t")
+    return BucketWatcher(ResultsFeed(s3, BUCKET), printer, lines.append, sync)
+
+
+def test_given_reports_appear_and_change_when_watched_then_one_line_per_outcome(s3: Any) -> None:
+    lines: list[str] = []
+    watcher = _watcher(s3, lines)
+    # Given a WAITING report
+    _put(s3, REPORT, _report("WAITING", missing=["inbox/party/faces/a.jpg"]))
+    watcher.once()
+    # When it is rewritten with the same outcome (other timings), then replaced by the job's end
+    watcher.once()
+    _put(s3, REPORT, _report("WAITING", missing=["inbox/party/faces/a.jpg"], timings={"at": 2}))
+    watcher.once()
+    _put(s3, "results/party/team.swapped.jpg", b"jpeg")
+    _put(s3, REPORT, _report("SUCCEEDED", result=f"s3://{BUCKET}/results/party/team.swapped.jpg"))
+    watcher.once()
+    watcher.once()
+    # Then each outcome is printed once, in order, and the swapped image gets no line of its own
+    assert lines == [
+        "t WAITING   inbox/party/team.jpg missing inbox/party/faces/a.jpg"
+        " → results/party/team.jpg.result.json",
+        "t SUCCEEDED inbox/party/team.jpg → results/party/team.swapped.jpg",
+    ]
+
+
+def test_given_a_newer_job_with_the_same_status_when_watched_then_its_outcome_is_printed(s3: Any) -> None:
+    lines: list[str] = []
+    watcher = _watcher(s3, lines)
+    error = {"code": "FACE_NOT_FOUND", "message": "no face"}
+    _put(s3, REPORT, _report("REJECTED", error=error))
+    watcher.once()
+    # When a changed sidecar's job (another job id) ends the same way
+    _put(s3, REPORT, {**_report("REJECTED", error=error), "job_id": "j2"})
+    watcher.once()
+    # Then both outcomes are on the console
+    assert len(lines) == 2 and all("REJECTED" in line for line in lines)
+
+
+def test_given_a_report_not_json_when_watched_then_it_says_so_and_later_prints_the_fix(s3: Any) -> None:
+    lines: list[str] = []
+    watcher = _watcher(s3, lines)
+    _put(s3, REPORT, b"{half")
+    watcher.once()
+    _put(s3, REPORT, _report("SUCCEEDED"))
+    watcher.once()
+    assert len(lines) == 2
+    assert "not JSON" in lines[0] and lines[1].startswith("t SUCCEEDED inbox/party/team.jpg")
+
+
+def test_given_a_drop_folder_when_watched_then_uploads_go_to_inbox_and_results_are_copied_first(
+    s3: Any, tmp_path: Path
+) -> None:
+    # Given a drop folder with a photo, and a finished job's files under results/
+    folder = tmp_path / "drop"
+    (folder / "party").mkdir(parents=True)
+    (folder / "party" / "team.jpg").write_bytes(b"photo")
+    _put(s3, "results/party/team.swapped.jpg", b"swapped")
+    _put(s3, REPORT, _report("SUCCEEDED", result=f"s3://{BUCKET}/results/party/team.swapped.jpg"))
+    lines: list[str] = []
+    swapped = folder / "results" / "party" / "team.swapped.jpg"
+    copied_when_printed: list[bool] = []
+    sync = DropFolderSync(folder, s3, BUCKET, lines.append)
+    watcher = _watcher(s3, lines, sync)
+
+    def out(line: str) -> None:
+        copied_when_printed.append(swapped.exists())
+        lines.append(line)
+
+    watcher.printer.out = out
+    sync.prepare()
+    # When one round runs
+    watcher.once()
+    # Then the photo is in inbox/, both files are copied back, and the outcome line names the local copy,
+    # printed after the copy
+    assert s3.get_object(Bucket=BUCKET, Key="inbox/party/team.jpg")["Body"].read() == b"photo"
+    assert swapped.read_bytes() == b"swapped"
+    assert (folder / "results" / "party" / "team.jpg.result.json").exists()
+    assert lines[-1] == f"t SUCCEEDED {folder / 'party' / 'team.jpg'} → {swapped}"
+    assert copied_when_printed == [True]
+
+
+def test_given_a_failing_round_when_watched_then_it_says_why_and_the_next_round_retries(s3: Any) -> None:
+    lines: list[str] = []
+    watcher = _watcher(s3, lines)
+    _put(s3, REPORT, _report("SUCCEEDED"))
+    real_get = s3.get_object
+    s3.get_object = lambda **kw: (_ for _ in ()).throw(RuntimeError("connection reset"))
+    watcher.once()
+    s3.get_object = real_get
+    watcher.once()
+    # Then the failure is one line, and the report is printed on the next round
+    assert lines[0] == f"[watch] {REPORT}: connection reset"
+    assert lines[1].startswith("t SUCCEEDED")
+
+
+# -- native stderr ---------------------------------------------------------------------------------------
+def test_given_native_stderr_redirected_when_a_library_writes_to_fd_2_then_it_goes_to_the_log(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "logs" / "up-stderr.log"
+    # When a C++ library writes to fd 2 and Python writes to sys.stderr, inside the redirect
+    with native_stderr_to(log):
+        os.write(2, b"W0000 inference_feedback_manager.cc:114] Feedback manager\n")
+        print("python traceback", file=sys.stderr, flush=True)
+    os.write(2, b"after\n")
+    # Then the native text is only in the log; Python's stderr and fd 2 after it still reach the terminal
+    err = capfd.readouterr().err
+    assert "Feedback manager" in log.read_text()
+    assert "Feedback manager" not in err
+    assert "python traceback" in err and "after" in err
