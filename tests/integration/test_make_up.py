@@ -4,19 +4,65 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
 
 from local.template import ROOT
 from tests.integration.helpers import ASTRONAUT, HOPPER
 
 pytestmark = pytest.mark.integration
+
+# What the face engine's native libraries (mediapipe: TFLite, absl, glog) write to stderr when not kept out.
+ENGINE_NOISE = re.compile(r"TensorFlow Lite|absl::|inference_feedback_manager|^[IWEF]\d{4} ", re.MULTILINE)
+
+
+class Console:
+    """`make up` as a process, its stdout and stderr read together, line by line, as a terminal shows them."""
+
+    def __init__(self, *args: str) -> None:
+        env = {**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'dropswap'}{os.pathsep}{ROOT}"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "local.stack", *args],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    def line_with(self, *parts: str) -> str | None:
+        return next((line for line in self.lines if all(p in line for p in parts)), None)
+
+    def ctrl_c(self) -> int:
+        """Ctrl-C, then the exit code; fails if the stack does not stop within 60 s."""
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            code = self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            tail = self.text[-2000:]
+            raise AssertionError("the stack did not stop within 60 s of Ctrl-C:\n" + tail) from None
+        self._reader.join(timeout=10)
+        return code
 
 
 def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -34,12 +80,7 @@ def test_given_make_up_with_watch_when_files_dropped_then_results_come_back_and_
     # Given the local stack started as `make up` would, watching a drop folder
     drop = tmp_path / "drop"
     state = tmp_path / "state"
-    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'dropswap'}{os.pathsep}{ROOT}"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "local.stack", "--mode", "instant", "--watch", str(drop),
-         "--state-dir", str(state)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    console = Console("--mode", "instant", "--watch", str(drop), "--state-dir", str(state))
     try:
         _wait(lambda: (state / "local.json").exists(), 60, "local.json")
         info = json.loads((state / "local.json").read_text())
@@ -56,14 +97,55 @@ def test_given_make_up_with_watch_when_files_dropped_then_results_come_back_and_
         report = drop / "results" / "me.jpg.result.json"
         _wait(lambda: result.exists() and report.exists(), 90, "results in the drop folder")
         assert json.loads(report.read_text())["status"] == "SUCCEEDED"
+        # And the console names the outcome with the local files
+        _wait(lambda: console.line_with("SUCCEEDED") is not None, 30, "the outcome line")
+        assert console.line_with("SUCCEEDED", f"{drop / 'me.jpg'} → {result}") is not None, console.text
     finally:
         # When the user presses Ctrl-C, Then everything stops cleanly
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, _ = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-            raise AssertionError("the stack did not stop within 60 s of Ctrl-C:\n" + out[-2000:]) from None
-    assert proc.returncode == 0, out[-2000:]
-    assert "aws --endpoint-url" in out
+        code = console.ctrl_c()
+    assert code == 0, console.text[-2000:]
+    assert "aws --endpoint-url" in console.text
+
+
+def _s3_as_the_readme_says(info: dict[str, Any]) -> Any:
+    """The aws CLI's settings `make up` prints: its endpoint and CA, the local administrator's keys."""
+    return boto3.client(
+        "s3", endpoint_url=info["aws_endpoint_url"], region_name=info["region"], verify=info["ca_bundle"],
+        aws_access_key_id="test", aws_secret_access_key="test",
+    )
+
+
+def test_given_make_up_when_photos_dropped_in_s3_then_console_prints_each_outcome_without_engine_noise(
+    tmp_path: Path,
+) -> None:
+    # Given the local stack started as `make up` would (no drop folder)
+    state = tmp_path / "state"
+    console = Console("--mode", "instant", "--state-dir", str(state))
+    try:
+        _wait(lambda: (state / "local.json").exists(), 60, "local.json")
+        info = json.loads((state / "local.json").read_text())
+        s3 = _s3_as_the_readme_says(info)
+        bucket = info["bucket"]
+        # When the user uploads a face, a photo that can be swapped and one whose sidecar points at no face
+        s3.put_object(Bucket=bucket, Key="inbox/trip/faces/hopper.jpg", Body=HOPPER)
+        jobs = {"beach.jpg": "largest", "wrong.jpg": {"x": 5, "y": 5}}
+        for name, target in jobs.items():
+            manifest = {"version": 1, "swaps": [{"source": "faces/hopper.jpg", "target": target}]}
+            s3.put_object(Bucket=bucket, Key=f"inbox/trip/{name}", Body=ASTRONAUT)
+            s3.put_object(Bucket=bucket, Key=f"inbox/trip/{name}.faceswap.json", Body=json.dumps(manifest))
+        # Then one line per job: SUCCEEDED with the swapped image, REJECTED with its code and its report
+        _wait(lambda: console.line_with("inbox/trip/beach.jpg") is not None
+              and console.line_with("inbox/trip/wrong.jpg") is not None, 120, "both outcome lines")
+        ok = console.line_with("inbox/trip/beach.jpg")
+        bad = console.line_with("inbox/trip/wrong.jpg")
+        assert ok is not None and re.fullmatch(
+            r"\d\d:\d\d:\d\d SUCCEEDED inbox/trip/beach\.jpg → results/trip/beach\.swapped\.jpg", ok), ok
+        assert bad is not None and re.fullmatch(
+            r"\d\d:\d\d:\d\d REJECTED  inbox/trip/wrong\.jpg FACE_NOT_FOUND: .+"
+            r" → results/trip/wrong\.jpg\.result\.json", bad), bad
+        # And the face engine's native warnings (it ran for the swap) went to the log, not the console
+        assert ENGINE_NOISE.search((state / "logs" / "up-stderr.log").read_text()) is not None
+    finally:
+        code = console.ctrl_c()
+    assert code == 0, console.text[-2000:]
+    assert ENGINE_NOISE.search(console.text) is None, console.text
