@@ -30,7 +30,9 @@ def is_report(key: str) -> bool:
 
 @dataclass(frozen=True)
 class ConsolePaths:
-    """How keys are shown: as S3 keys, or (with `--watch DIR`) as the files in the drop folder."""
+    """How keys are shown: as S3 keys, or (with `--watch DIR`) as the files in the drop folder: results/
+    is copied to DIR/results/, and a photo is shown as DIR's file when it came from there (photos may also
+    be uploaded to the bucket directly)."""
 
     drop_folder: Path | None = None
 
@@ -38,8 +40,9 @@ class ConsolePaths:
         if self.drop_folder is None:
             return key
         if key.startswith(INBOX):
-            return str(self.drop_folder / key[len(INBOX):])
-        return str(self.drop_folder / key)  # results/… lands in DIR/results/…
+            local = self.drop_folder / key[len(INBOX):]
+            return str(local) if local.is_file() else key
+        return str(self.drop_folder / key)
 
 
 def _key_of(uri: object) -> str | None:

@@ -72,12 +72,19 @@ def test_given_a_report_without_image_or_status_when_formatted_then_photo_comes_
     assert "not a report object" in outcome_line(REPORT, ["SUCCEEDED"], S3_PATHS, "t")
 
 
-def test_given_a_drop_folder_when_formatted_then_paths_are_the_local_files() -> None:
-    paths = ConsolePaths(Path("drop"))
+def test_given_a_drop_folder_when_formatted_then_paths_are_the_local_files(tmp_path: Path) -> None:
+    # Given a drop folder holding the photo
+    (tmp_path / "party").mkdir()
+    (tmp_path / "party" / "team.jpg").write_bytes(b"photo")
+    paths = ConsolePaths(tmp_path)
     report = _report("SUCCEEDED", result=f"s3://{BUCKET}/results/party/team.swapped.jpg")
     line = outcome_line(REPORT, report, paths, "t")
-    assert line == (f"t SUCCEEDED {Path('drop/party/team.jpg')} → "
-                    f"{Path('drop/results/party/team.swapped.jpg')}")
+    # Then the photo and the result (copied to DIR/results/) are shown as local files
+    swapped = tmp_path / "results" / "party" / "team.swapped.jpg"
+    assert line == f"t SUCCEEDED {tmp_path / 'party' / 'team.jpg'} → {swapped}"
+    # And a photo uploaded to the bucket directly, not from the folder, is shown by its key
+    (tmp_path / "party" / "team.jpg").unlink()
+    assert outcome_line(REPORT, report, paths, "t").startswith("t SUCCEEDED inbox/party/team.jpg → ")
 
 
 # -- the watcher -----------------------------------------------------------------------------------------
