@@ -312,3 +312,35 @@ def test_given_checkov_skips_then_each_is_justified_beside_its_resource(source: 
     for name, skip in skips:
         assert re.fullmatch(r"CKV2?_AWS_\d+", skip.get("id", "")), f"{name}: {skip}"
         assert len(skip.get("comment", "").split()) >= 8, f"{name}: {skip['id']} needs a reason"
+
+
+_RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def _period_seconds(expression: str) -> int:
+    match = _RATE.fullmatch(expression)
+    assert match, f"not a rate() expression: {expression}"
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2).rstrip("s")]
+
+
+def test_given_the_reconciler_then_one_run_at_a_time_and_each_run_ends_before_the_next_is_due(
+    source: dict[str, Any], transformed: dict[str, Any],
+) -> None:
+    # Given the deployed ReconcileFunction and its schedule parameter
+    fn = transformed["Resources"]["ReconcileFunction"]["Properties"]
+    [rule] = [r["Properties"] for r in transformed["Resources"].values()
+              if r["Type"] == "AWS::Events::Rule" and r["Properties"]["Targets"][0]["Arn"]
+              == {"Fn::GetAtt": ["ReconcileFunction", "Arn"]}]
+    assert rule["ScheduleExpression"] == {"Ref": "ReconcileSchedule"}
+    param = source["Parameters"]["ReconcileSchedule"]
+    pattern = re.compile(param["AllowedPattern"])
+    # Then at most one run exists at any time (a second invocation is throttled, not run alongside)
+    assert fn["ReservedConcurrentExecutions"] == 1
+    # And a run times out before the default period, or any period the parameter accepts, brings the next
+    assert fn["Timeout"] < _period_seconds(param["Default"])
+    for accepted in ("rate(5 minutes)", "rate(10 minutes)", "rate(1 hour)", "rate(2 hours)", "rate(1 day)"):
+        assert pattern.fullmatch(accepted) and fn["Timeout"] < _period_seconds(accepted), accepted
+    for refused in ("rate(1 minute)", "rate(4 minutes)", "rate(0 minutes)", "rate(05 minutes)",
+                    "cron(* * * * ? *)", "rate(5 minutes) "):
+        assert not pattern.fullmatch(refused), refused
