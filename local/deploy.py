@@ -6,7 +6,8 @@ This is what `sam build` + `sam deploy` do, for this machine:
 - each function folder and the layer go into an artifacts bucket as zips, and the template's CodeUri /
   ContentUri point there (what `sam package` writes);
 - the stack is created with parameters; the only values that differ from a deployment are the AKOOL
-  endpoints, the secret's ARN, and the timing parameters a caller passes for tests.
+  endpoints, the secret's ARN, LocalStackLoopbackResults (the emulator serves results on 127.0.0.1), and
+  the timing parameters a caller passes for tests.
 """
 
 from __future__ import annotations

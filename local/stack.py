@@ -145,6 +145,8 @@ class LocalStack:
             "AkoolSecretArn": secret_arn,
             "AkoolBaseUrl": self.akool_url,
             "AkoolDetectUrl": f"{self.akool_url}/interface/detect-api",
+            # The emulator serves results on 127.0.0.1, which a deployed stack refuses to fetch from.
+            "LocalStackLoopbackResults": "true",
         }
         if self.config.reconcile_after_seconds is not None:
             parameters["ReconcileAfterSeconds"] = str(self.config.reconcile_after_seconds)

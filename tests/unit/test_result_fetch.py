@@ -82,9 +82,10 @@ def server() -> Iterator[tuple[str, dict[str, Route], dict[str, int]]]:
 def _fetcher(
     max_bytes: int = 1024 * 1024, https_only: bool = False, attempts: int = 1, deadline: float = 60.0
 ) -> HttpResultFetcher:
+    # allow_loopback: the test server is on 127.0.0.1, as the local stack's emulator is.
     return HttpResultFetcher(
         https_only=https_only, max_bytes=max_bytes, timeout_seconds=5, deadline_seconds=deadline,
-        attempts=attempts, sleep=lambda _: None,
+        attempts=attempts, sleep=lambda _: None, allow_loopback=True,
     )
 
 

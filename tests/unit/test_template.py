@@ -15,7 +15,14 @@ from typing import Any
 import pytest
 
 from local import template as tpl
-from tests.unit.sam_transform import NO_EXTRA_BUCKETS, TWO_EXTRA_BUCKETS, transform
+from tests.unit.cfn_eval import Stack
+from tests.unit.sam_transform import (
+    NO_EXTRA_BUCKETS,
+    SECRET_ARN,
+    TWO_EXTRA_BUCKETS,
+    transform,
+    transformed_template,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA_SERVICES = ("s3:", "dynamodb:", "secretsmanager:", "sqs:")
@@ -344,3 +351,54 @@ def test_given_the_reconciler_then_one_run_at_a_time_and_each_run_ends_before_th
     for refused in ("rate(1 minute)", "rate(4 minutes)", "rate(0 minutes)", "rate(05 minutes)",
                     "cron(* * * * ? *)", "rate(5 minutes) "):
         assert not pattern.fullmatch(refused), refused
+
+
+def _finalise_fetcher(monkeypatch: pytest.MonkeyPatch, parameters: dict[str, str]) -> Any:
+    """FinaliseFunction's result fetcher, built by its wiring from the environment a deployment with
+    `parameters` gives it."""
+    from dropswap import wiring
+    from dropswap.config import load_settings
+
+    template = transformed_template()
+    stack = Stack(template, {"AkoolSecretArn": SECRET_ARN, **parameters})
+    env = stack.value(template["Resources"]["FinaliseFunction"]["Properties"]["Environment"]["Variables"])
+    for name, value in env.items():
+        monkeypatch.setenv(name, str(value))
+    return wiring.Adapters(load_settings()).result_fetcher()
+
+
+def test_given_a_deployment_with_the_template_defaults_then_results_from_loopback_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    from dropswap.result_fetch import ResultFetchError
+
+    # Given FinaliseFunction as deployed with the template's defaults, and a name that resolves to loopback
+    fetcher = _finalise_fetcher(monkeypatch, {})
+    loopback = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 443))]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: loopback)
+    # When a result on the loopback address, or on that name, is fetched
+    for url in ("https://127.0.0.1:9/r.png", "https://localhost:9/r.png", "https://results.example.com/r.png"):
+        # Then it is refused as not allowed (no download is tried)
+        with pytest.raises(ResultFetchError) as err, fetcher.fetch(url):
+            pass
+        assert err.value.code == "RESULT_URL_NOT_ALLOWED", url
+
+
+def test_given_the_local_stack_then_it_alone_lets_results_come_from_loopback(
+    source: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dropswap.result_fetch import ResultFetchError
+
+    # Given the escape parameter: off by default, and passed on by the local stack only
+    param = source["Parameters"]["LocalStackLoopbackResults"]
+    assert (param["Default"], param["AllowedValues"]) == ("false", ["false", "true"])
+    assert "Local stack only" in param["Description"]
+    assert '"LocalStackLoopbackResults": "true"' in (ROOT / "local" / "stack.py").read_text(encoding="utf-8")
+    # When FinaliseFunction is deployed with it, and a result on 127.0.0.1 is fetched
+    fetcher = _finalise_fetcher(monkeypatch, {"LocalStackLoopbackResults": "true"})
+    # Then the URL passes the checks (nothing listens there, so the download itself fails)
+    with pytest.raises(ResultFetchError) as err, fetcher.fetch("https://127.0.0.1:9/r.png"):
+        pass
+    assert err.value.code == "RESULT_FETCH_FAILED"

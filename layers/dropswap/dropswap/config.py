@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from dropswap.source_host import host_suffixes
+
 # The environment variable behind each setting `require` can ask for.
 _REQUIRABLE = {
     "drop_bucket": "DROP_BUCKET",
@@ -50,6 +52,13 @@ def _list(name: str) -> tuple[str, ...]:
     return tuple(x.strip() for x in os.environ.get(name, "").split(",") if x.strip())
 
 
+def _hosts(name: str) -> tuple[str, ...]:
+    try:
+        return host_suffixes(_list(name))
+    except ValueError as exc:
+        raise SettingsError(f"{name}: {exc}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     drop_bucket: str
@@ -64,8 +73,16 @@ class Settings:
     presign_ttl_seconds: int = 3600
     max_image_bytes: int = 20 * 1024 * 1024
     max_result_bytes: int = 100 * 1024 * 1024
-    # https only in AWS; the local stack's emulator serves results over plain http on 127.0.0.1.
+    # Host suffixes https manifest sources must be under (template parameter AllowedSourceHosts); empty: any
+    # public host.
+    allowed_source_hosts: tuple[str, ...] = field(default_factory=tuple)
+    # https only (the template sets it; plain http is for tests and benchmarks on 127.0.0.1).
     result_https_only: bool = True
+    # Host suffixes result URLs must be under (template parameter AllowedResultHosts); empty: any public host.
+    allowed_result_hosts: tuple[str, ...] = field(default_factory=tuple)
+    # Local stack only (template parameter LocalStackLoopbackResults): results may come from loopback
+    # addresses, where the local AKOOL emulator serves them. Never set in a deployment.
+    result_allow_loopback: bool = False
     job_ttl_days: int = 90
     reconcile_after_seconds: int = 600
     max_job_age_seconds: int = 2 * 86400
@@ -109,7 +126,10 @@ def load_settings() -> Settings:
         presign_ttl_seconds=_int("PRESIGN_TTL_SECONDS", Settings.presign_ttl_seconds),
         max_image_bytes=_int("MAX_IMAGE_BYTES", Settings.max_image_bytes),
         max_result_bytes=_int("MAX_RESULT_BYTES", Settings.max_result_bytes),
+        allowed_source_hosts=_hosts("ALLOWED_SOURCE_HOSTS"),
         result_https_only=_bool("RESULT_HTTPS_ONLY", True),
+        allowed_result_hosts=_hosts("ALLOWED_RESULT_HOSTS"),
+        result_allow_loopback=_bool("RESULT_ALLOW_LOOPBACK", False),
         job_ttl_days=_int("JOB_TTL_DAYS", Settings.job_ttl_days),
         reconcile_after_seconds=_int("RECONCILE_AFTER_SECONDS", Settings.reconcile_after_seconds),
         max_job_age_seconds=_int("MAX_JOB_AGE_SECONDS", Settings.max_job_age_seconds),

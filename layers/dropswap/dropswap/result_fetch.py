@@ -1,5 +1,9 @@
-"""Download AKOOL's result image to a temporary file: https only, size-capped, within an overall deadline,
-and only if its bytes are a JPEG, PNG or WebP image. Streamed.
+"""Download AKOOL's result image to a temporary file: https only, from public servers only, size-capped,
+within an overall deadline, and only if its bytes are a JPEG, PNG or WebP image. Streamed.
+
+Every hop (the URL and each redirect, followed by hand) must be https, name its host as a public DNS name
+(source_host.py: no IP address in any notation), lie under AllowedResultHosts when the operator set it,
+and resolve to public addresses only; the connection goes to the address checked (pinned_transport.py).
 
 The adapter between finalisation and `requests`. The body is written in small chunks to a file in
 the temp directory (/tmp on Lambda) and uploaded to S3 from disk, so memory stays flat whatever the
@@ -23,7 +27,10 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3
 
+from dropswap import source_host
 from dropswap.error_codes import ErrorCode
+from dropswap.pinned_transport import AddressRefused, PinnedAdapter, Resolver, system_resolver
+from dropswap.public_address import parse_address
 
 CHUNK_BYTES = 64 * 1024
 _MAX_REDIRECTS = 3
@@ -74,7 +81,10 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname or ''}{parts.path}"
 
 
-def check_url(url: str, *, https_only: bool) -> None:
+def check_url(
+    url: str, *, https_only: bool, allowed_hosts: tuple[str, ...] = (), allow_loopback: bool = False
+) -> None:
+    """The scheme and host rules for one hop (the addresses are the transport's to check)."""
     parts = urlsplit(url)
     allowed = {"https"} if https_only else {"https", "http"}
     if parts.scheme.lower() not in allowed or not parts.hostname:
@@ -83,6 +93,25 @@ def check_url(url: str, *, https_only: bool) -> None:
             ErrorCode.RESULT_URL_NOT_ALLOWED,
             f"result URL must be an absolute {wanted} URL: {redact_url(url)!r}",
         )
+    if allow_loopback and _is_loopback_host(parts.hostname):
+        return  # the local stack's emulator, on 127.0.0.1
+    try:
+        host = source_host.public_host(url)
+    except source_host.HostRefused as exc:
+        raise ResultFetchError(
+            ErrorCode.RESULT_URL_NOT_ALLOWED, f"result URL {redact_url(url)} is refused: {exc}"
+        ) from None
+    if not source_host.host_allowed(host, allowed_hosts):
+        raise ResultFetchError(
+            ErrorCode.RESULT_URL_NOT_ALLOWED,
+            f"result host {host} is not under the allowed result hosts ({', '.join(allowed_hosts)}); "
+            "the operator lists them in the AllowedResultHosts parameter",
+        )
+
+
+def _is_loopback_host(host: str) -> bool:
+    address = parse_address(host)
+    return host == "localhost" or (address is not None and address.is_loopback)
 
 
 class HttpResultFetcher:
@@ -90,17 +119,21 @@ class HttpResultFetcher:
         self,
         *,
         https_only: bool = True,
+        allowed_hosts: tuple[str, ...] = (),
+        allow_loopback: bool = False,
+        resolver: Resolver = system_resolver,
         max_bytes: int,
         timeout_seconds: float = 30.0,
         deadline_seconds: float = 120.0,
         attempts: int = 2,
         backoff_seconds: float = 1.0,
-        session: requests.Session | None = None,
         temp_dir: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.https_only = https_only
+        self._allowed_hosts = allowed_hosts
+        self._allow_loopback = allow_loopback
         self.max_bytes = max_bytes
         self._connect_timeout = min(timeout_seconds, 10.0)
         self._read_timeout = timeout_seconds
@@ -108,7 +141,11 @@ class HttpResultFetcher:
         self._clock = clock
         self._attempts = max(1, attempts)
         self._backoff = backoff_seconds
-        self._session = session or requests.Session()
+        # Every request, whatever its scheme, goes through the address check.
+        self._session = requests.Session()
+        adapter = PinnedAdapter(resolver, allow_loopback=allow_loopback)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
         self._temp_dir = temp_dir
         self._sleep = sleep
 
@@ -148,7 +185,7 @@ class HttpResultFetcher:
         return left
 
     def _download(self, url: str, out: BinaryIO, path: str, deadline: float) -> FetchedResult:
-        check_url(url, https_only=self.https_only)
+        self._check(url)
         current = url
         for _ in range(_MAX_REDIRECTS + 1):
             left = self._left(deadline, current)
@@ -157,6 +194,10 @@ class HttpResultFetcher:
             try:
                 # Redirects are followed by hand so that every hop passes the same https check.
                 resp = self._session.get(current, stream=True, timeout=timeout, allow_redirects=False)
+            except AddressRefused as exc:
+                raise ResultFetchError(
+                    ErrorCode.RESULT_URL_NOT_ALLOWED, f"result URL {redact_url(current)} is refused: {exc}"
+                ) from None
             except requests.RequestException as exc:
                 self._left(deadline, current)  # a timeout at the deadline is the deadline's
                 raise _Transient(f"could not download {redact_url(current)}: {type(exc).__name__}") from exc
@@ -164,11 +205,17 @@ class HttpResultFetcher:
                 if resp.is_redirect:
                     location = resp.headers.get("Location", "")
                     current = urljoin(current, location)
-                    check_url(current, https_only=self.https_only)
+                    self._check(current)
                     continue
                 return self._save(resp, current, out, path, deadline)
         raise ResultFetchError(
             ErrorCode.RESULT_FETCH_FAILED, f"more than {_MAX_REDIRECTS} redirects for {redact_url(url)}"
+        )
+
+    def _check(self, url: str) -> None:
+        check_url(
+            url, https_only=self.https_only, allowed_hosts=self._allowed_hosts,
+            allow_loopback=self._allow_loopback,
         )
 
     def _save(

@@ -169,3 +169,25 @@ def _valid_a_label(label: str) -> bool:
     except idna.IDNAError:
         return False
     return True
+
+
+def host_suffixes(entries: tuple[str, ...]) -> tuple[str, ...]:
+    """Operator-given host suffixes ("example.com", ".example.com", "*.example.com", "Example.COM.") as
+    lowercase ASCII names; ValueError naming an entry that is not a DNS name."""
+    out = []
+    for entry in entries:
+        text = entry.strip().removeprefix("*").strip(".")
+        try:
+            name = canonical(text).rstrip(".") if text else ""
+        except HostRefused:
+            name = ""
+        if not name or len(name) > _MAX_NAME or not all(_LABEL.fullmatch(x) for x in name.split(".")):
+            raise ValueError(f"{entry!r} is not a host name suffix; write names like example.com")
+        out.append(name)
+    return tuple(dict.fromkeys(out))
+
+
+def host_allowed(host: str, suffixes: tuple[str, ...]) -> bool:
+    """Whether `host` (as public_host returns it) is one of `suffixes` or a name under one; any host when
+    there are none."""
+    return not suffixes or any(host == s or host.endswith("." + s) for s in suffixes)

@@ -91,6 +91,8 @@ class Adapters:
         s = self.settings
         return HttpResultFetcher(
             https_only=s.result_https_only,
+            allowed_hosts=s.allowed_result_hosts,
+            allow_loopback=s.result_allow_loopback,
             max_bytes=s.max_result_bytes,
             timeout_seconds=s.result_timeout_seconds,
             deadline_seconds=s.result_deadline_seconds,
