@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from dropswap import keys
 from dropswap.error_codes import ErrorCode
 from dropswap.jobs import JobRef, Status
-from dropswap.manifest import MAX_MANIFEST_BYTES, Manifest, ManifestError, parse_manifest
+from dropswap.manifest import MAX_MANIFEST_BYTES, Manifest, ManifestError, check_key_length, parse_manifest
 from dropswap.ports import InputReader, JobTransitions
 
 log = logging.getLogger(__name__)
@@ -48,12 +48,14 @@ class InputGate:
         bucket: str,
         max_image_bytes: int,
         extra_source_buckets: tuple[str, ...] = (),
+        allowed_source_hosts: tuple[str, ...] = (),
     ) -> None:
         self._objects = objects
         self._store = store
         self._bucket = bucket
         self._max_image_bytes = max_image_bytes
         self._extra_buckets = extra_source_buckets
+        self._allowed_hosts = allowed_source_hosts
 
     def manifest(self, ref: JobRef, data: bytes | None) -> Manifest:
         """The sidecar version `ref` names, parsed; `data` None: it was over the size limit."""
@@ -68,6 +70,7 @@ class InputGate:
             sidecar_key=ref.sidecar_key,
             drop_bucket=self._bucket,
             extra_source_buckets=self._extra_buckets,
+            allowed_source_hosts=self._allowed_hosts,
         )
 
     def wait_for_inputs(self, ref: JobRef, manifest: Manifest) -> NotReady | None:
@@ -92,8 +95,9 @@ class InputGate:
 
     def _first_missing(self, needed: list[Input]) -> Input | None:
         limit = self._max_image_bytes
-        # Types first: never wait for an upload that could not be used anyway.
+        # Types (and key lengths) first: never wait for an upload that could not be used anyway.
         for item in needed:
+            check_key_length(item.key, item.field, code=ErrorCode.LIMIT)
             ext = keys.extension(item.key)
             if ext not in keys.IMAGE_EXTENSIONS:
                 supported = ", ".join(sorted(keys.IMAGE_EXTENSIONS))

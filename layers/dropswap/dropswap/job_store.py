@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 OPEN_JOBS_INDEX = "open-jobs"
 WAITING_FOR_INDEX = "waiting-for"
 
+# DynamoDB's size limits on index key attributes a caller may set (bytes of UTF-8): a GSI partition key at
+# most 2048. (open_state and updated_at, the other index keys, are short values this module writes itself.)
+_INDEX_KEY_BYTES = {"waiting_for": 2048}
+
 _SER = TypeSerializer()
 _DE = TypeDeserializer()
 
@@ -259,6 +263,7 @@ def _transition_update(
     unknown = set(fields) - set(_FIELDS)
     if unknown:
         raise ValueError(f"unknown job fields: {sorted(unknown)}")
+    _check_index_keys(fields)
     names: dict[str, str] = {"#status": "status", "#u": "updated_at", "#ttl": "ttl", "#c": "created_at"}
     values: dict[str, Any] = {
         ":new": {"S": new_status.value}, ":now": {"S": now_iso}, ":ttl": {"N": str(ttl)}
@@ -326,6 +331,7 @@ def _claim_update(
     }
     sets = ["#status = :waiting", "#u = :now", "#c = if_not_exists(#c, :now)", "#o = :waiting",
             "#co = :owner", "#cu = :until", "#ttl = :ttl", "#att = if_not_exists(#att, :zero) + :one"]
+    _check_index_keys(create_fields)
     for i, (name, value) in enumerate(create_fields.items()):
         if name not in _FIELDS:
             raise ValueError(f"unknown job field: {name}")
@@ -341,3 +347,13 @@ def _claim_update(
     # The missing-input marker stays: if this holder hands the job back (no AKOOL slot, a retryable
     # error), a redelivered upload event must still find the job through the waiting-for index.
     return _Update("SET " + ", ".join(sets), condition, names, values)
+
+
+def _check_index_keys(fields: Mapping[str, Any]) -> None:
+    """ValueError before any write when an index key value is longer than DynamoDB allows (the callers
+    refuse such keys first: manifest.check_key_length)."""
+    for name, limit in _INDEX_KEY_BYTES.items():
+        value = fields.get(name)
+        size = len(value.encode("utf-8")) if isinstance(value, str) else 0
+        if size > limit:
+            raise ValueError(f"{name} is {size} bytes; a DynamoDB index key is at most {limit}")

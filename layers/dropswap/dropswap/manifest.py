@@ -26,6 +26,8 @@ SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 _validate = fastjsonschema.compile(SCHEMA)
 
 MAX_MANIFEST_BYTES = 256 * 1024
+# S3's limit on a key, in bytes of UTF-8: a longer key names no object that can ever be uploaded.
+MAX_KEY_BYTES = 1024
 MAX_SWAPS = int(SCHEMA["properties"]["swaps"]["maxItems"])
 
 Engine = Literal["auto", "pro", "v3"]
@@ -164,6 +166,7 @@ def parse_manifest(
     sidecar_key: str,
     drop_bucket: str,
     extra_source_buckets: tuple[str, ...] = (),
+    allowed_source_hosts: tuple[str, ...] = (),
 ) -> Manifest:
     """Bytes of a sidecar → Manifest, or ManifestError naming the field and the fix."""
     if len(data) > MAX_MANIFEST_BYTES:
@@ -205,7 +208,10 @@ def parse_manifest(
     swaps = tuple(
         Swap(
             index=i,
-            source=resolve_source(item["source"], f"swaps[{i}].source", folder, allowed_buckets),
+            source=resolve_source(
+                item["source"], f"swaps[{i}].source", folder, allowed_buckets,
+                allowed_hosts=allowed_source_hosts,
+            ),
             target=_target(item["target"]),
         )
         for i, item in enumerate(doc["swaps"])
@@ -251,15 +257,36 @@ def _target(value: Any) -> Target:
     return int(value)
 
 
+def check_key_length(key: str, field: str, code: ErrorCode = ErrorCode.INVALID_SOURCE) -> None:
+    """ManifestError when `key` is longer than S3 allows: no upload can ever create it, so a job waiting
+    for it would only wait out its time."""
+    size = len(key.encode("utf-8"))
+    if size > MAX_KEY_BYTES:
+        raise ManifestError(
+            field,
+            f"{_show(key)} is a key of {size} bytes; S3 keys are at most {MAX_KEY_BYTES} bytes (UTF-8), "
+            "use shorter folder and file names",
+            code=code,
+        )
+
+
 def _not_allowed(value: str, field: str, why: str = "") -> ManifestError:
     reason = f" ({why})" if why else ""
     message = f"{_show(value)} is not allowed{reason}; {_SOURCE_HELP}"
     return ManifestError(field, message, code=ErrorCode.INVALID_SOURCE)
 
 
-def resolve_source(raw: str, field: str, folder: str, allowed_buckets: tuple[str, ...]) -> Source:
+def resolve_source(
+    raw: str,
+    field: str,
+    folder: str,
+    allowed_buckets: tuple[str, ...],
+    *,
+    allowed_hosts: tuple[str, ...] = (),
+) -> Source:
     """Apply the source rules: relative keys stay in inbox/, s3:// only under inbox/ of the drop bucket or
-    in an allowed extra bucket, public https."""
+    in an allowed extra bucket, public https (under `allowed_hosts`, the host suffixes of AllowedSourceHosts,
+    when there are any)."""
     value = raw.strip()
     if not value:
         raise ManifestError(field, f"is empty; {_SOURCE_HELP}", code=ErrorCode.INVALID_SOURCE)
@@ -269,12 +296,14 @@ def resolve_source(raw: str, field: str, folder: str, allowed_buckets: tuple[str
     if not scheme_match:
         if value.startswith("/"):
             raise _not_allowed(value, field, "keys are relative to the sidecar's folder, without a leading /")
-        return Source(raw=raw, bucket=allowed_buckets[0], key=_relative_key(value, field, folder))
+        key = _relative_key(value, field, folder)
+        check_key_length(key, field)
+        return Source(raw=raw, bucket=allowed_buckets[0], key=key)
     scheme = scheme_match.group(1).lower()
     if scheme == "s3":
         return _s3_source(value, field, allowed_buckets)
     if scheme == "https":
-        return Source(raw=raw, url=_https_url(value, field))
+        return Source(raw=raw, url=_https_url(value, field, allowed_hosts))
     if scheme == "http":
         raise _not_allowed(value, field, "plain http is not accepted; use https")
     if scheme == "file":
@@ -327,14 +356,23 @@ def _s3_source(value: str, field: str, allowed_buckets: tuple[str, ...]) -> Sour
         # files, and AKOOL would fetch them through a URL this pipeline presigns.
         why = f"only keys under {keys.INBOX} of the drop bucket can be sources; upload the face there"
         raise _not_allowed(value, field, why)
+    check_key_length(key, field)
     return Source(raw=value, bucket=bucket, key=key)
 
 
-def _https_url(value: str, field: str) -> str:
+def _https_url(value: str, field: str, allowed_hosts: tuple[str, ...]) -> str:
     if any(c.isspace() for c in value):
         raise _not_allowed(value, field, "URLs cannot contain spaces; percent-encode them as %20")
     try:
-        source_host.public_host(value)
+        host = source_host.public_host(value)
     except source_host.HostRefused as exc:
         raise _not_allowed(value, field, str(exc)) from None
+    if not source_host.host_allowed(host, allowed_hosts):
+        raise ManifestError(
+            field,
+            f"{_show(value)} is not allowed: host {host} is not under the allowed source hosts "
+            f"({', '.join(allowed_hosts)}); use an https URL on one of them, upload the face under inbox/, "
+            "or ask the operator to add the host to AllowedSourceHosts",
+            code=ErrorCode.INVALID_SOURCE,
+        )
     return value

@@ -57,6 +57,7 @@ class Submitter:
         self._gate = InputGate(
             objects, store, bucket=settings.drop_bucket, max_image_bytes=settings.max_image_bytes,
             extra_source_buckets=settings.extra_source_buckets,
+            allowed_source_hosts=settings.allowed_source_hosts,
         )
         self._pacer = pacer or Pacer.unlimited()
         self._holder = Submission(
