@@ -1,6 +1,7 @@
 """WebhookFunction: AKOOL's callbacks on POST /webhooks/akool/{job_id}?token=… (logic: dropswap.webhook).
 
-Verifies, puts AKOOL's word on the FinaliseQueue and answers at once (FinaliseFunction downloads).
+Verifies, puts AKOOL's word on the FinaliseQueue and answers at once (FinaliseFunction downloads): 200, 400
+or 401, never a 5xx for anything a caller sends.
 Never logs the event: its query string holds the job's webhook token.
 """
 
@@ -63,6 +64,10 @@ def akool_callback(job_id: str) -> Response[str]:
     metrics.add_metric(
         name="WebhooksAccepted" if reply.accepted else "WebhooksRejected", unit=MetricUnit.Count, value=1
     )
+    if reply.unverified:
+        # Right token, body that does not verify: AKOOL's scheme or our key changed, or a URL leaked
+        # (WebhookUnverifiedAlarm).
+        metrics.add_metric(name="WebhookUnverified", unit=MetricUnit.Count, value=1)
     body = json.dumps(reply.body)
     return Response(status_code=reply.status_code, content_type=content_types.APPLICATION_JSON, body=body)
 

@@ -292,6 +292,24 @@ def test_given_alarms_then_their_topic_is_under_a_key_cloudwatch_may_use(source:
         assert cloudwatch["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
 
 
+def test_given_webhook_unverified_metric_then_alarmed_where_powertools_emits_it(
+    source: dict[str, Any],
+) -> None:
+    # Given the WebhookFunction's Powertools settings (namespace from Globals, service per function) and
+    # the metric its handler emits
+    env = {**source["Globals"]["Function"]["Environment"]["Variables"],
+           **_functions(source)["WebhookFunction"]["Environment"]["Variables"]}
+    assert '"WebhookUnverified"' in (ROOT / "functions/webhook/app.py").read_text(encoding="utf-8")
+    # When the alarms are read, Then one watches that metric under that namespace and service dimension,
+    # and notifies the alarm topic
+    [alarm] = [r["Properties"] for r in source["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"
+               and r["Properties"]["MetricName"] == "WebhookUnverified"]
+    assert alarm["Namespace"] == env["POWERTOOLS_METRICS_NAMESPACE"]
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": env["POWERTOOLS_SERVICE_NAME"]}]
+    assert alarm["Statistic"] == "Sum" and alarm["Threshold"] == 1 and alarm["AlarmActions"] == [
+        {"Ref": "AlarmTopic"}]
+
+
 def test_given_reconcile_after_seconds_then_a_bounded_parameter_reaches_the_reconciler(
     source: dict[str, Any],
 ) -> None:

@@ -16,7 +16,7 @@ from dropswap.jobs import Status
 from dropswap.queues import SqsQueue
 from dropswap.slot_store import SlotStore
 from dropswap.webhook import WebhookService, parse_callback
-from dropswap.webhook_crypto import build_callback
+from dropswap.webhook_crypto import build_callback, encrypt, signature
 from events.generate import AKOOL_ID, JOB_ID, RESULT_URL, TOKEN, api_event, callback_body, render
 from events.generate import build_events as generate_events
 from tests.conftest import EVENTS, REGION, TABLE, TEST_API_KEY, TEST_CLIENT_ID, load_event, load_handler
@@ -80,6 +80,15 @@ def rsps() -> Any:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.get(RESULT_BASE, body=JPEG, content_type="image/jpeg")
         yield mock
+
+
+def _metric(stdout: str, name: str) -> list[float]:
+    """The values of metric `name` in the EMF blobs Powertools printed."""
+    values: list[float] = []
+    for line in stdout.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            values.extend(json.loads(line).get(name, []))
+    return values
 
 
 def _result_downloads(mock: responses.RequestsMock) -> int:
@@ -191,11 +200,20 @@ def test_given_forged_token_then_401_and_nothing_changes(handler, rsps, capsys) 
     assert "WebhooksRejected" in capsys.readouterr().out
 
 
-def test_given_unknown_job_then_404_and_nothing_written(handler, rsps) -> None:
-    # Given no job with the event's id
-    # When the callback arrives, Then 404 and nothing is created
-    reply = _invoke(handler, load_event("apigw-webhook-status3.json"))
-    assert reply["statusCode"] == 404 and len(rsps.calls) == 0
+def test_given_unknown_job_then_the_bad_token_answer_and_nothing_written(handler, rsps) -> None:
+    # Given no job with the event's id, and (for comparison) a job answering a wrong token
+    other = "3" * 32
+    make_job(other, image_key="inbox/other/b.jpg")
+    bad_token = _invoke(handler, api_event(_body(2), token="not-the-token", job_id=other))
+    # When an authentic-looking callback arrives for the unknown job, and one with a malformed body
+    replies = [_invoke(handler, load_event("apigw-webhook-status3.json")),
+               _invoke(handler, api_event("not json")),
+               _invoke(handler, api_event(_body(2), job_id="x" * 500))]
+    # Then each gets exactly the bad-token answer (status, headers and body: no existence oracle), no
+    # AKOOL call is made and nothing is created
+    for reply in replies:
+        assert reply == bad_token
+    assert bad_token["statusCode"] == 401 and len(rsps.calls) == 0
     assert store().get(JOB_ID) is None and s3_keys() == []
 
 
@@ -212,30 +230,37 @@ def test_given_tampered_data_and_akool_unaware_then_401_and_nothing_changes(hand
     assert _snapshot() == before
 
 
-def test_given_wrong_signature_with_valid_token_then_401_and_listbyids_truth_finalised(handler, rsps) -> None:
-    # Given a job, a callback with a wrong signature, and AKOOL saying (listbyids) the job is done
+def test_given_wrong_signature_with_valid_token_then_200_from_akool_word_and_counted_unverified(
+    handler, rsps, capsys
+) -> None:
+    # Given a job, a callback with a wrong signature claiming status 3 with a URL of its own, and AKOOL
+    # saying (listbyids) the job is done with its result at RESULT_URL
     make_job()
-    event = load_event("apigw-webhook-status3.json")
-    body = json.loads(event["body"])
+    forged_url = "https://forged.example.test/evil.jpg"
+    body = json.loads(_body(3, url=forged_url))
     body["signature"] = "0" * 40
-    event["body"] = json.dumps(body)
     _listbyids(rsps, 3)
     # When received
-    reply = _invoke(handler, event)
-    # Then the call is rejected (401) but AKOOL's own answer finalised the job
-    assert reply["statusCode"] == 401
+    reply = _invoke(handler, api_event(json.dumps(body)))
+    # Then 200 (AKOOL confirmed a state, so it may stop retrying), the job finalised from AKOOL's own
+    # answer, never from the body's URL, and the call counted as WebhookUnverified
+    assert reply["statusCode"] == 200
     assert get_job().status is Status.SUCCEEDED and s3_bytes(RESULT_KEY) == JPEG
     assert s3_json(REPORT_KEY)["akool"]["source"] == "listbyids"
+    assert not any("forged.example.test" in str(c.request.url) for c in rsps.calls)
+    assert _metric(capsys.readouterr().out, "WebhookUnverified") == [1.0]
 
 
-def test_given_wrong_signature_and_akool_still_processing_then_401_and_processing(handler, rsps) -> None:
+def test_given_wrong_signature_and_akool_still_processing_then_200_and_processing(handler, rsps) -> None:
+    # Given a status-3 callback with a reversed signature while AKOOL says the job is processing
     make_job()
     event = load_event("apigw-webhook-status3.json")
     body = json.loads(event["body"])
     body["signature"] = body["signature"][::-1]
     event["body"] = json.dumps(body)
     _listbyids(rsps, 2)
-    assert _invoke(handler, event)["statusCode"] == 401
+    # When received, Then 200 on AKOOL's word, and the job only as far as AKOOL says: PROCESSING
+    assert _invoke(handler, event)["statusCode"] == 200
     assert get_job().status is Status.PROCESSING and _result_downloads(rsps) == 0
 
 
@@ -278,13 +303,14 @@ def test_given_invalid_base64_body_then_400(handler, rsps) -> None:
     assert _invoke(handler, event)["statusCode"] == 400
 
 
-def test_given_authentic_callback_for_another_akool_id_then_401_and_listbyids_used(handler, rsps) -> None:
+def test_given_authentic_callback_for_another_akool_id_then_listbyids_used(handler, rsps) -> None:
     # Given a correctly signed callback whose _id is not the job's
     make_job()
     _listbyids(rsps, 2)
     event = api_event(callback_body(3, nonce="9", url=RESULT_URL, akool_id="ffffffffffffffffffffffff"))
-    # When received, Then rejected, and the job moved only as far as AKOOL itself says
-    assert _invoke(handler, event)["statusCode"] == 401
+    # When received, Then the body is not trusted: 200 on AKOOL's word, and the job moved only as far as
+    # AKOOL itself says
+    assert _invoke(handler, event)["statusCode"] == 200
     assert get_job().status is Status.PROCESSING and _result_downloads(rsps) == 0
 
 
@@ -326,20 +352,27 @@ def test_given_bad_signature_and_akool_unreachable_then_401_and_nothing_changes(
     body = json.loads(_body(2))
     body["signature"] = "f" * 40
     before = _snapshot()
-    # When handled, Then 401; AKOOL was tried; nothing changed
+    # When handled, Then 401 (AKOOL could not confirm; no 5xx), flagged unverified; AKOOL was tried;
+    # nothing changed
     reply = _service(akool).handle(JOB_ID, TOKEN, json.dumps(body), is_base64=False)
     assert reply.status_code == 401 and reply.reason == "bad_signature" and akool.calls == [[AKOOL_ID]]
+    assert reply.unverified
     assert _snapshot() == before
 
 
-def test_given_terminal_job_and_bad_signature_then_401_without_asking_akool(resources) -> None:
+def test_given_terminal_job_and_bad_signature_then_200_unverified_without_asking_akool(resources) -> None:
+    # Given a FAILED job and a callback whose ciphertext was replaced
     make_job()
     store().transition(JOB_ID, Status.FAILED, set_fields={"error": {"code": "X", "message": "m"}})
     akool = FakeAkool(jobs={AKOOL_ID: (3, RESULT_URL)})
     body = json.loads(_body(3, url=RESULT_URL))
     body["dataEncrypt"] = base64.b64encode(b"0" * 32).decode()
+    # When handled
     reply = _service(akool).handle(JOB_ID, TOKEN, json.dumps(body), is_base64=False)
-    assert reply.status_code == 401 and akool.calls == []
+    # Then 200 (nothing can change a terminal job, so the retries may stop), flagged unverified, no AKOOL
+    # request, nothing queued
+    assert reply.status_code == 200 and reply.unverified and reply.queued is None and akool.calls == []
+    assert depth(_finalise_queue()) == 0 and get_job().status is Status.FAILED
 
 
 def test_given_callback_before_submit_recorded_then_401_not_submitted_yet_and_nothing_written(
@@ -358,7 +391,7 @@ def test_given_no_token_or_overlong_job_id_then_rejected(resources) -> None:
     make_job()
     service = _service(FakeAkool())
     assert service.handle(JOB_ID, None, _body(2), is_base64=False).status_code == 401
-    assert service.handle("x" * 500, TOKEN, _body(2), is_base64=False).status_code == 404
+    assert service.handle("x" * 500, TOKEN, _body(2), is_base64=False).status_code == 401
 
 
 def test_given_duplicate_authentic_callback_then_reason_says_duplicate(resources) -> None:
@@ -376,3 +409,90 @@ def test_given_callback_fields_then_parsed_with_original_types() -> None:
     cb = parse_callback(text, is_base64=False)
     assert cb is not None and cb.timestamp == 1 and cb.nonce == 2
     assert parse_callback("x" * 70_000, is_base64=False) is None
+
+
+# -- hostile shapes: every answer is 200, 400 or 401, never an exception ------------------------------
+def _nested(depth: int, opener: str = "[", closer: str = "]", core: str = "1") -> str:
+    return opener * depth + core + closer * depth
+
+
+HOSTILE_BODIES = {
+    "lists-10000-deep": _nested(10_000),
+    "objects-10000-deep": _nested(10_000, '{"a":', "}"),
+    "nested-in-signature": '{"signature":' + _nested(10_000) + ',"dataEncrypt":"x","timestamp":1,"nonce":1}',
+    "nested-in-unknown-field": '{"x":' + _nested(5_000, '{"y":', "}") + "}",
+    "unclosed-20000": "[" * 20_000,
+    "lone-surrogate-data": json.dumps({"signature": "a" * 40, "dataEncrypt": "\ud800", "timestamp": 1,
+                                       "nonce": "1"}),
+    "lone-surrogate-nonce": json.dumps({"signature": "a" * 40, "dataEncrypt": "QUJD", "timestamp": 1,
+                                        "nonce": "\udfff"}),
+    "lone-surrogate-key": '{"\\ud800": 1, "signature": "a", "dataEncrypt": "b", "timestamp": 1, "nonce": 1}',
+    "huge-integer": '{"signature":"a","dataEncrypt":"b","timestamp":' + "9" * 5000 + ',"nonce":1}',
+    "float-timestamp": '{"signature":"a","dataEncrypt":"b","timestamp":1e999,"nonce":1}',
+    "string-in-array": json.dumps([{"signature": "a", "dataEncrypt": "b", "timestamp": 1, "nonce": 1}]),
+    "object-fields": json.dumps({"signature": {}, "dataEncrypt": [], "timestamp": {}, "nonce": []}),
+}
+
+
+def test_given_hostile_bodies_with_valid_token_then_400_and_nothing_changes(handler, rsps, capsys) -> None:
+    # Given a job, and bodies under 64 KiB that are deeply nested, hold a lone surrogate, a huge number or
+    # fields of the wrong JSON type, each posted raw and base64-encoded with the job's right token
+    make_job()
+    before = _snapshot()
+    for name, body in HOSTILE_BODIES.items():
+        assert len(body.encode("utf-8")) < 64 * 1024, name
+        for is_base64 in (False, True):
+            # When received
+            reply = _invoke(handler, api_event(body, base64_body=is_base64), finalise=False)
+            # Then 400 (a malformed body, never a 5xx or an exception) and the call counted as unverified
+            # (the right token came with a body that is no callback)
+            assert reply["statusCode"] == 400, (name, is_base64, reply)
+            assert _metric(capsys.readouterr().out, "WebhookUnverified") == [1.0], name
+    # And no AKOOL call was made and nothing changed or was queued
+    assert _snapshot() == before and len(rsps.calls) == 0 and depth(_finalise_queue()) == 0
+
+
+HOSTILE_PAYLOADS = {
+    "lists-10000-deep": _nested(10_000),
+    "objects-5000-deep": _nested(5_000, '{"_id":', "}", json.dumps(AKOOL_ID)),
+    "status-nested": '{"_id":' + json.dumps(AKOOL_ID) + ',"status":' + _nested(9_000) + "}",
+    "lone-surrogate-url": '{"_id":' + json.dumps(AKOOL_ID) + ',"status":3,"url":"https://x.test/\\ud800"}',
+    "huge-status": '{"_id":' + json.dumps(AKOOL_ID) + ',"status":' + "9" * 5000 + "}",
+    "array": "[" + json.dumps(AKOOL_ID) + ",3]",
+    "not-json": "\xff\xfe not json",
+}
+
+
+def test_given_signed_callbacks_with_hostile_payloads_then_akool_decides(resources) -> None:
+    # Given a job, and callbacks correctly signed and encrypted with our credentials whose decrypted
+    # payload is deeply nested, not an object, or holds a lone surrogate or a huge number
+    make_job()
+    for name, payload in HOSTILE_PAYLOADS.items():
+        data = encrypt(payload, TEST_CLIENT_ID, TEST_API_KEY)
+        body = json.dumps({"signature": signature(TEST_CLIENT_ID, 1, "1", data), "dataEncrypt": data,
+                           "timestamp": 1, "nonce": "1"})
+        assert len(body) < 64 * 1024, name
+        for akool_status in (None, 2):
+            akool = FakeAkool(jobs={} if akool_status is None else {AKOOL_ID: (akool_status, None)})
+            # When handled
+            reply = _service(akool).handle(JOB_ID, TOKEN, body, is_base64=False)
+            # Then it is unverifiable (undecryptable), never an exception: AKOOL is asked; 401 if AKOOL does
+            # not know the job, 200 with AKOOL's own word queued if it does
+            assert reply.unverified and reply.reason == "undecryptable", (name, reply)
+            assert akool.calls == [[AKOOL_ID]], name
+            if akool_status is None:
+                assert reply.status_code == 401 and reply.queued is None, name
+            else:
+                assert reply.status_code == 200 and reply.queued is not None, name
+                assert (reply.queued.status, reply.queued.source) == (2, "listbyids"), name
+    # And only AKOOL's word was queued, once per callback AKOOL confirmed
+    assert depth(_finalise_queue()) == len(HOSTILE_PAYLOADS)
+
+
+def test_given_authentic_callback_then_not_counted_unverified(handler, rsps, capsys) -> None:
+    # Given a job and AKOOL's authentic status-2 callback
+    make_job()
+    # When received, Then 200 and no WebhookUnverified metric (the alarm stays quiet for AKOOL's own calls)
+    assert _invoke(handler, load_event("apigw-webhook-status2.json"))["statusCode"] == 200
+    out = capsys.readouterr().out
+    assert _metric(out, "WebhooksAccepted") == [1.0] and _metric(out, "WebhookUnverified") == []

@@ -23,8 +23,12 @@ from typing import Any
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from dropswap.untrusted_json import UntrustedJsonError, load_object
+
 _AES_KEY_SIZES = (16, 24, 32)
 _BLOCK_BITS = 128
+# A decrypted payload is a few short fields; the webhook's body cap bounds it anyway (base64 is 4/3).
+_MAX_PAYLOAD_BYTES = 64 * 1024
 
 
 class WebhookCryptoError(ValueError):
@@ -79,12 +83,13 @@ def decrypt(data_encrypt: str, client_id: str, api_key: str) -> dict[str, Any]:
     try:
         unpadder = padding.PKCS7(_BLOCK_BITS).unpadder()
         plain = unpadder.update(padded) + unpadder.finalize()
-        data = json.loads(plain.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise WebhookCryptoError("dataEncrypt does not decrypt to JSON with this key") from exc
-    if not isinstance(data, dict):
-        raise WebhookCryptoError("decrypted payload is not a JSON object")
-    return data
+    except ValueError as exc:
+        raise WebhookCryptoError("dataEncrypt does not decrypt with this key") from exc
+    try:
+        # Deep nesting, lone surrogates and non-objects included: a payload is only ever a flat object.
+        return load_object(plain, max_bytes=_MAX_PAYLOAD_BYTES)
+    except UntrustedJsonError as exc:
+        raise WebhookCryptoError(f"decrypted payload is not a JSON object we accept: {exc}") from None
 
 
 def build_callback(
