@@ -149,6 +149,31 @@ class User:
             time.sleep(0.5)
         raise AssertionError(f"no SubmitFunction outcome for {key} received after {after} within {timeout}s")
 
+    def function_log(self, logical: str) -> list[str]:
+        """Every line a function wrote to its CloudWatch log group (its EMF metric records included)."""
+        logs = self.stack.client("logs")
+        kwargs: dict[str, Any] = {"logGroupName": f"/aws/lambda/{self.stack.functions[logical]}"}
+        lines: list[str] = []
+        try:
+            while True:
+                page = logs.filter_log_events(**kwargs)
+                lines.extend(str(e["message"]) for e in page.get("events", []))
+                token = page.get("nextToken")
+                if not token or token == kwargs.get("nextToken"):
+                    return lines
+                kwargs["nextToken"] = token
+        except logs.exceptions.ResourceNotFoundException:
+            return lines
+
+    def metric_count(self, logical: str, name: str) -> float:
+        """The sum of a Powertools metric over a function's log (EMF records: {"_aws": …, name: [values]})."""
+        total = 0.0
+        for line in self.function_log(logical):
+            start = line.find('{"_aws"')
+            if start >= 0 and f'"{name}"' in line:
+                total += sum(json.loads(line[start:]).get(name, []))
+        return total
+
     # -- queues --------------------------------------------------------------------------------
     def queue_depth(self, output: str) -> int:
         """Messages in the queue a stack output names (e.g. SubmitDLQUrl), visible or in flight."""

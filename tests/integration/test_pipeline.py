@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
 import requests
 
 from local.emulator import engine
+from tests import akool_oracle
 from tests.integration.helpers import AKOOL_MAX_JOBS_IN_FLIGHT, ASTRONAUT, COLLAGE, HOPPER, User
 
 pytestmark = pytest.mark.integration
@@ -171,31 +174,63 @@ def test_given_akool_throttles_then_submit_retries_and_succeeds(user: User) -> N
     assert len(answers) == 3, answers
 
 
-def test_given_forged_webhook_then_rejected_and_job_unchanged(user: User) -> None:
-    # Given a submitted job whose callbacks are held back
+def test_given_forged_webhooks_then_only_akool_listbyids_moves_the_job(user: User) -> None:
+    # Given a submitted job whose callbacks are held back, and which AKOOL will end in status 4
     _faces(user)
-    user.admin("POST", "faults", {"drop_webhooks": 10})
+    user.admin("POST", "faults", {"drop_webhooks": 10, "fail_jobs": 1, "fail_reason": "model crashed"})
     image = user.prefix + "forged.jpg"
     user.put(image, ASTRONAUT)
     user.put_sidecar(image, ONE_SWAP)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not user.submissions():
         time.sleep(0.2)
-    job_id = user.submissions()[0]["job_id"]
-    time.sleep(1.0)
-    status_before = user.jobs_for(image)[0]["status"]
-    # When someone posts a callback with a guessed token and a made-up body
+    [submission] = user.submissions()
+    job_id = submission["job_id"]
+    hook = urlsplit(submission["entry"]["body"]["webhookUrl"])
+    token = parse_qs(hook.query)["token"][0]
+    while time.monotonic() < deadline and "akool_id" not in user.jobs_for(image)[0]:
+        time.sleep(0.2)  # the submitter records the job (and its token's hash) after AKOOL's answer
+    [job] = user.jobs_for(image)
+    status_before, akool_id = job["status"], job["akool_id"]
     url = f"{user.stack.webhook_base_url}/webhooks/akool/{job_id}"
-    body = {"signature": "0" * 40, "dataEncrypt": "AAAA", "timestamp": 1, "nonce": "1"}
     ca = str(user.stack.tls.bundle)
-    forged = requests.post(url, params={"token": "guessed"}, json=body, timeout=10, verify=ca)
+    unverified_before = user.metric_count("WebhookFunction", "WebhookUnverified")
+
+    # When someone posts a made-up callback with a guessed token, and the same for a job that does not exist
+    body = {"signature": "0" * 40, "dataEncrypt": "AAAA", "timestamp": 1, "nonce": "1"}
+    guessed = requests.post(url, params={"token": "guessed"}, json=body, timeout=10, verify=ca)
     unknown = requests.post(url.replace(job_id, "0" * 32), params={"token": "x"}, json=body, timeout=10,
                             verify=ca)
-    # Then both are refused and the job did not move
-    assert forged.status_code == 401
-    assert unknown.status_code == 404
-    assert user.jobs_for(image)[0]["status"] == status_before
-    assert user.report(image) is None
+    # Then both get the same refusal (no existence oracle) and the job did not move
+    assert (guessed.status_code, guessed.text) == (401, unknown.text) == (unknown.status_code, guessed.text)
+    assert user.jobs_for(image)[0]["status"] == status_before and user.report(image) is None
+
+    # When a callback comes with the job's RIGHT token and a payload encrypted with the right key for the
+    # job's own AKOOL _id, claiming success with a result URL of its own, but with a wrong signature
+    forged_path = "/results/" + "f" * 24 + ".jpg"
+    payload = {"_id": akool_id, "status": 3, "type": "faceswap", "url": user.stack.akool_url + forged_path}
+    data = akool_oracle.encrypt_text(json.dumps(payload), user.stack.client_id, user.stack.api_key)
+    forged = {"signature": "0" * 40, "dataEncrypt": data, "timestamp": 1710757981609, "nonce": "1529"}
+    reply = requests.post(url, params={"token": token}, json=forged, timeout=30, verify=ca)
+    # Then the body is not trusted: AKOOL (listbyids) knows the job, so the call is answered 200 on its word
+    assert reply.status_code == 200, reply.text
+    # And the job ends as AKOOL says (status 4), from listbyids, never from the forged body: FAILED by
+    # AKOOL, no result image, and the forged URL never fetched
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and user.report(image) is None:
+        time.sleep(1.0)
+        user.reconcile()  # AKOOL may still have been processing when it was asked; the reconciler asks again
+    report = user.wait_report(image)
+    assert report["status"] == "FAILED" and report["error"]["code"] == "AKOOL_FAILED", report
+    assert report["akool"].get("source") == "listbyids", report
+    assert not user.result_keys(user.prefix.replace("inbox/", "results/") + "forged.swapped")
+    assert not [r for r in user.admin("GET", "requests")["requests"] if r.get("path") == forged_path]
+    # And the call was counted as unverified (WebhookUnverified, alarmed)
+    deadline = time.monotonic() + 30
+    while (time.monotonic() < deadline
+           and user.metric_count("WebhookFunction", "WebhookUnverified") <= unverified_before):
+        time.sleep(1.0)
+    assert user.metric_count("WebhookFunction", "WebhookUnverified") == unverified_before + 1
 
 
 def test_given_two_face_collage_when_v3_swap_then_both_faces_replaced(user: User) -> None:
