@@ -1,0 +1,94 @@
+"""Following the reports of a batch of photos until each is final, with one LIST of their results folder
+per poll and a GET only for a report that changed."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from dropswap_cli import layout, objects
+
+Signature = tuple[str, datetime | None]
+FIRST_INTERVAL, MAX_INTERVAL = 0.5, 5.0
+
+
+def pause(seconds: float) -> None:
+    """Wait between polls (tests replace it to play the stack's part)."""
+    time.sleep(seconds)
+
+
+class Reports:
+    """The latest report of each photo (paths relative to inbox/, all in `folder`).
+
+    `stale` maps a photo to its report's signature from before this run uploaded anything new for it: that
+    report belongs to an older job and does not count. A photo absent from it takes any report (nothing
+    was uploaded for it, so its current job is this run's too)."""
+
+    def __init__(self, s3: Any, bucket: str, folder: str, photos: Iterable[str],
+                 stale: dict[str, Signature] | None = None) -> None:
+        self.s3, self.bucket, self.folder = s3, bucket, folder
+        self.photos = list(photos)
+        self.stale = stale or {}
+        self.latest: dict[str, dict[str, Any]] = {}
+        self._read: dict[str, str] = {}
+
+    def status(self, rel: str) -> str | None:
+        return str(self.latest[rel].get("status")) if rel in self.latest else None
+
+    def pending(self) -> list[str]:
+        return [rel for rel in self.photos if self.status(rel) not in layout.TERMINAL]
+
+    def poll(self) -> None:
+        found = objects.listing(self.s3, self.bucket, layout.RESULTS + self.folder)
+        for rel in self.pending():
+            remote = found.get(layout.report(rel))
+            if remote is None or remote.signature == self.stale.get(rel):
+                continue
+            if self._read.get(rel) == remote.etag:
+                continue
+            report = objects.get_json(self.s3, self.bucket, layout.report(rel))
+            if report is not None:
+                self.latest[rel] = report
+                self._read[rel] = remote.etag
+
+    def counts(self) -> Counter[str]:
+        return Counter(self.status(rel) or "no report yet" for rel in self.photos)
+
+
+def wait(reports: Reports, timeout: float, console: Console) -> None:
+    """Poll until every photo's report is final or `timeout` seconds passed, with a progress bar."""
+    deadline = time.monotonic() + timeout
+    interval = FIRST_INTERVAL
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("waiting for the stack", total=len(reports.photos))
+        while True:
+            reports.poll()
+            counts = reports.counts()
+            done = sum(n for status, n in counts.items() if status in layout.TERMINAL)
+            summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+            progress.update(task, completed=done, description=summary)
+            if not reports.pending() or time.monotonic() >= deadline:
+                return
+            pause(interval)
+            interval = min(interval * 1.5, MAX_INTERVAL)
+
+
+def describe(report: dict[str, Any] | None) -> str:
+    """A report's error in one line ("CODE: message"), or "" when it has none."""
+    error = (report or {}).get("error")
+    return f"{error.get('code')}: {error.get('message')}" if isinstance(error, dict) else ""

@@ -1,0 +1,117 @@
+"""dropswap sync: local files go up when new or changed, results come down, outcomes are printed."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dropswap_cli import reports
+from tests.cli.conftest import BUCKET, JPEG, FakePipeline, photo, run_cli
+
+
+def _drop(root: Path) -> None:
+    photo(root / "party", "team.jpg")
+    photo(root / "party" / "faces", "alice.jpg", JPEG + b"alice")
+    sidecar = {"version": 1, "swaps": [{"source": "faces/alice.jpg", "target": "largest"}]}
+    (root / "party" / "team.jpg.faceswap.json").write_text(json.dumps(sidecar))
+
+
+def _modified(s3: Any) -> dict[str, Any]:
+    return {o["Key"]: o["LastModified"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])}
+
+
+def test_given_a_dropped_photo_when_synced_twice_then_it_goes_up_and_its_result_comes_down_with_a_line(
+    tmp_path: Path, pipeline: FakePipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a folder with a photo, a face and a sidecar, and ignorable files
+    root = tmp_path / "drop"
+    _drop(root)
+    photo(root / "party", ".hidden.jpg")
+    photo(root / "party", "half.jpg.part")
+    # When synced once
+    assert run_cli("sync", str(root), "--once") == 0
+    # Then the files are under inbox/ at their relative paths (nothing hidden or partial)
+    assert pipeline.keys("inbox/") == ["inbox/party/faces/alice.jpg", "inbox/party/team.jpg",
+                                       "inbox/party/team.jpg.faceswap.json"]
+    assert "↑ party/team.jpg" in capsys.readouterr().out
+    # When the stack has processed it and the folder is synced again
+    pipeline.run()
+    assert run_cli("sync", str(root), "--once") == 0
+    # Then the swapped photo and the report are in DIR/results/, with one outcome line naming the result
+    assert (root / "results" / "party" / "team.swapped.jpg").read_bytes() == b"swapped:" + JPEG
+    assert json.loads((root / "results" / "party" / "team.jpg.result.json").read_text())["status"] == "SUCCEEDED"
+    out = capsys.readouterr().out
+    assert f"✓ party/team.jpg SUCCEEDED → {root / 'results' / 'party' / 'team.swapped.jpg'}" in out
+    assert "↑" not in out  # nothing went up again, and the results did not go back up
+
+
+def test_given_a_synced_folder_when_one_file_changes_then_only_that_file_goes_up_again(
+    tmp_path: Path, s3: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a folder already synced
+    root = tmp_path / "drop"
+    _drop(root)
+    assert run_cli("sync", str(root), "--once") == 0
+    before = _modified(s3)
+    capsys.readouterr()
+    # When the photo changes (same size, other bytes) and it is synced again (a new run: no memory)
+    team = root / "party" / "team.jpg"
+    team.write_bytes(JPEG[:-1] + b"\x01")
+    os.utime(team, (1, 1))
+    assert run_cli("sync", str(root), "--once") == 0
+    # Then only the photo was uploaded again
+    after = _modified(s3)
+    assert [k for k in after if after[k] != before[k]] == ["inbox/party/team.jpg"]
+    assert capsys.readouterr().out.strip().endswith("↑ party/team.jpg")
+
+
+def test_given_results_already_local_when_synced_then_nothing_downloaded_or_printed(
+    tmp_path: Path, pipeline: FakePipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a folder whose result already came down
+    root = tmp_path / "drop"
+    _drop(root)
+    run_cli("sync", str(root), "--once")
+    pipeline.run()
+    run_cli("sync", str(root), "--once")
+    capsys.readouterr()
+    # When synced again, Then it prints nothing (no outcome repeated)
+    assert run_cli("sync", str(root), "--once") == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_given_a_rejected_job_when_its_report_comes_down_then_the_line_says_why(
+    tmp_path: Path, pipeline: FakePipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a dropped photo that the stack rejects
+    pipeline.status, pipeline.error = "REJECTED", {"code": "NO_FACE", "message": "no face found"}
+    root = tmp_path / "drop"
+    _drop(root)
+    run_cli("sync", str(root), "--once")
+    pipeline.run()
+    # When synced, Then one line with the status and the error
+    run_cli("sync", str(root), "--once")
+    assert "✗ party/team.jpg REJECTED NO_FACE: no face found" in capsys.readouterr().out
+
+
+def test_given_the_loop_when_ctrl_c_then_a_clean_exit_0_after_syncing(
+    tmp_path: Path, s3: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a folder with files old enough to go up, and Ctrl-C during the first pause
+    root = tmp_path / "drop"
+    _drop(root)
+    for path in root.rglob("*"):
+        os.utime(path, (1, 1))
+
+    def interrupt(_seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(reports, "pause", interrupt)
+    # When sync loops, Then it synced once, and exits 0 saying it stopped
+    assert run_cli("sync", str(root)) == 0
+    assert "inbox/party/team.jpg" in _modified(s3)
+    assert "stopped" in capsys.readouterr().err
