@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import posixpath
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from dropswap_cli import cli, layout, reports, sync
+from dropswap_cli import cli, layout, reports
 from tests.conftest import REGION
 
 STACK = "dropswap-test"
@@ -84,7 +83,7 @@ class FakePipeline:
 
 
 @pytest.fixture
-def s3(moto_aws: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
+def s3(moto_aws: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     """A deployed stack in moto (bucket + outputs), found with --stack; wide output, no local stack."""
     monkeypatch.setenv("COLUMNS", "250")
     monkeypatch.delenv("DROPSWAP_STACK", raising=False)
@@ -92,7 +91,7 @@ def s3(moto_aws: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
     monkeypatch.chdir(tmp_path)
     boto3.client("cloudformation", region_name=REGION).create_stack(
         StackName=STACK, TemplateBody=json.dumps(_TEMPLATE))
-    yield boto3.client("s3", region_name=REGION)
+    return boto3.client("s3", region_name=REGION)
 
 
 @pytest.fixture
@@ -100,7 +99,6 @@ def pipeline(s3: Any, monkeypatch: pytest.MonkeyPatch) -> FakePipeline:
     """The stack's work happens while the CLI pauses between polls (no real waiting)."""
     fake = FakePipeline(s3)
     monkeypatch.setattr(reports, "pause", fake.run)
-    monkeypatch.setattr(sync.reports, "pause", fake.run)
     return fake
 
 

@@ -43,7 +43,8 @@ def test_given_a_dropped_photo_when_synced_twice_then_it_goes_up_and_its_result_
     assert run_cli("sync", str(root), "--once") == 0
     # Then the swapped photo and the report are in DIR/results/, with one outcome line naming the result
     assert (root / "results" / "party" / "team.swapped.jpg").read_bytes() == b"swapped:" + JPEG
-    assert json.loads((root / "results" / "party" / "team.jpg.result.json").read_text())["status"] == "SUCCEEDED"
+    report = json.loads((root / "results" / "party" / "team.jpg.result.json").read_text())
+    assert report["status"] == "SUCCEEDED"
     out = capsys.readouterr().out
     assert f"✓ party/team.jpg SUCCEEDED → {root / 'results' / 'party' / 'team.swapped.jpg'}" in out
     assert "↑" not in out  # nothing went up again, and the results did not go back up

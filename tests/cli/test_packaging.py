@@ -1,0 +1,77 @@
+"""`pip install .` installs the dropswap command and only its package; nothing deployed imports it.
+
+The install itself fetches the build backend (flit_core) from the package index, so it is opt-in
+(DROPSWAP_TEST_PACKAGING=1): no test of `make test` reaches the network. The checks of what would be
+packaged run always."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import os
+import subprocess
+import sys
+import sysconfig
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "dropswap_cli"
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    names |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    return {name.split(".")[0] for name in names}
+
+
+def test_given_pyproject_when_read_then_it_packages_only_the_cli_with_a_dropswap_command() -> None:
+    # Given pyproject.toml
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    # Then its build packages the one module dropswap_cli, with boto3 and rich, and `dropswap` runs its main
+    assert project["tool"]["flit"]["module"]["name"] == "dropswap_cli"
+    assert sorted(d.split(">")[0] for d in project["project"]["dependencies"]) == ["boto3", "rich"]
+    module, _, function = project["project"]["scripts"]["dropswap"].partition(":")
+    assert callable(getattr(importlib.import_module(module), function))
+
+
+def test_given_the_cli_package_when_its_imports_are_read_then_only_stdlib_boto3_rich_and_itself() -> None:
+    # Given every module of dropswap_cli, When its imports are read
+    allowed = set(sys.stdlib_module_names) | {"boto3", "botocore", "rich", "dropswap_cli"}
+    used = {name for path in PACKAGE.glob("*.py") for name in _imports(path)}
+    # Then it needs nothing that is not installed with it (the layer, local/, tests/)
+    assert used - allowed == set()
+
+
+def test_given_deployed_code_when_its_imports_are_read_then_none_imports_the_cli() -> None:
+    # Given the functions and the layer, When their imports are read, Then none is dropswap_cli
+    deployed = [*(ROOT / "functions").rglob("*.py"), *(ROOT / "layers").rglob("*.py")]
+    assert deployed
+    assert [p for p in deployed if "dropswap_cli" in _imports(p)] == []
+
+
+@pytest.mark.skipif(os.environ.get("DROPSWAP_TEST_PACKAGING") != "1",
+                    reason="set DROPSWAP_TEST_PACKAGING=1: pip fetches the build backend from the index")
+def test_given_a_fresh_venv_when_pip_installs_the_repository_then_only_the_cli_and_a_working_command(
+    tmp_path: Path,
+) -> None:
+    # Given a fresh venv (no pip of its own: the dev venv's pip installs into it)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    # When the repository is installed into it (dependencies left out: they come from the dev venv below)
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
+                    str(ROOT)], check=True, timeout=300)
+    # Then its site-packages holds the CLI package and its metadata only
+    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    assert sorted(p.name for p in site.iterdir() if not p.name.startswith("_")) == [
+        "dropswap-0.1.0.dist-info", "dropswap_cli"]
+    # And the `dropswap` command runs (boto3 and rich from the dev venv)
+    env = {**os.environ, "PYTHONPATH": sysconfig.get_path("purelib")}
+    done = subprocess.run([str(venv / "bin" / "dropswap"), "--version"], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, check=True)
+    assert done.stdout.strip() == "dropswap 0.1.0"
