@@ -1,0 +1,121 @@
+"""The `dropswap` command as a user runs it (a process), against the local stack it finds through the
+stack's local.json (DROPSWAP_LOCAL) or through CloudFormation (--stack, AWS_ENDPOINT_URL)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from local.ministack import ADMIN_KEY
+from local.stack import STACK_NAME, LocalStack
+from local.template import ROOT
+from tests import photos
+from tests.integration.helpers import ASTRONAUT, COLLAGE, HOPPER, User
+
+pytestmark = pytest.mark.integration
+
+
+def dropswap(stack: LocalStack, *args: str, cwd: Path, env: dict[str, str] | None = None,
+             timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`dropswap ARGS` in a process, as installed (the package from the checkout), with no AWS_* settings
+    of the developer's: the local stack comes from its local.json unless `env` says otherwise."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DROPSWAP_"))}
+    base.update(PYTHONPATH=str(ROOT), COLUMNS="250",
+                DROPSWAP_LOCAL=str(stack.config.state_dir / "local.json"), **(env or {}))
+    return subprocess.run([sys.executable, "-m", "dropswap_cli", *args], cwd=cwd, env=base,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _decoded(path: Path) -> Any:
+    image = cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None, f"{path} is not an image"
+    return image
+
+
+def test_given_three_photos_when_dropswap_swap_then_three_swapped_files_beside_them_and_exit_0(
+    stack: LocalStack, user: User, tmp_path: Path,
+) -> None:
+    # Given three photos with faces in a folder, and a face
+    folder = tmp_path / "party"
+    folder.mkdir()
+    third = photos.jpeg_bytes(photos.resize_long_side(photos.astronaut_bgr(), 400))
+    for name, data in (("hopper.jpg", HOPPER), ("collage.jpg", COLLAGE), ("small.jpg", third)):
+        (folder / name).write_bytes(data)
+    (tmp_path / "alice.jpg").write_bytes(ASTRONAUT)
+    prefix = f"cli-{uuid.uuid4().hex[:8]}/"
+    # When the user runs dropswap swap on them
+    done = dropswap(stack, "swap", "party/hopper.jpg", "party/collage.jpg", "party/small.jpg",
+                    "--face", "alice.jpg", "--prefix", prefix, "--timeout", "240", cwd=tmp_path)
+    # Then it exits 0, and each photo has its swapped photo (an image of its size) and report beside it
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 of 3 succeeded" in done.stdout
+    for name in ("hopper", "collage", "small"):
+        original = _decoded(folder / f"{name}.jpg")
+        assert _decoded(folder / f"{name}.swapped.jpg").shape == original.shape
+        report = json.loads((folder / f"{name}.jpg.result.json").read_text())
+        # And the saved report is the stack's
+        assert report == user.report(f"inbox/{prefix}{name}.jpg")
+        assert report["status"] == "SUCCEEDED"
+
+    # When a script asks for the folder's status by the stack's CloudFormation name (standard AWS settings)
+    env = {"AWS_ENDPOINT_URL": stack.aws_endpoint, "AWS_CA_BUNDLE": str(stack.tls.bundle),
+           "AWS_ACCESS_KEY_ID": ADMIN_KEY, "AWS_SECRET_ACCESS_KEY": ADMIN_KEY, "AWS_REGION": "us-east-1"}
+    status = dropswap(stack, "status", prefix, "--json", "--stack", STACK_NAME, cwd=tmp_path, env=env)
+    # Then its JSON agrees with the reports in the bucket
+    assert status.returncode == 0, status.stderr
+    data = json.loads(status.stdout)
+    assert data["counts"] == {"SUCCEEDED": 3}
+    names = ("collage", "hopper", "small")
+    assert {job["photo"]: job["report"] for job in data["jobs"]} == {
+        f"{prefix}{name}.jpg": user.report(f"inbox/{prefix}{name}.jpg") for name in names
+    }
+
+
+def test_given_a_synced_folder_when_a_photo_is_dropped_then_it_goes_up_and_its_result_comes_back(
+    stack: LocalStack, tmp_path: Path,
+) -> None:
+    # Given a local folder synced with a fresh folder of the drop folder
+    drop, prefix = tmp_path / "drop", f"sync-{uuid.uuid4().hex[:8]}/"
+    (drop / "faces").mkdir(parents=True)
+    # When the user drops a face, a photo and its sidecar and syncs (once per pass, as a script would)
+    (drop / "faces" / "alice.jpg").write_bytes(ASTRONAUT)
+    (drop / "me.jpg").write_bytes(HOPPER)
+    manifest = {"version": 1, "swaps": [{"source": "faces/alice.jpg", "target": "largest"}]}
+    (drop / "me.jpg.faceswap.json").write_text(json.dumps(manifest))
+    lines = ""
+    deadline = time.monotonic() + 180
+    while not (drop / "results" / "me.swapped.jpg").exists() and time.monotonic() < deadline:
+        done = dropswap(stack, "sync", str(drop), "--once", "--prefix", prefix, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        lines += done.stdout
+        time.sleep(1)
+    # Then the files went up once each, and the result and an outcome line came back
+    sent = [line for line in lines.splitlines() if line.startswith("↑")]
+    assert sorted(sent) == ["↑ faces/alice.jpg", "↑ me.jpg", "↑ me.jpg.faceswap.json"]
+    assert _decoded(drop / "results" / "me.swapped.jpg").shape == _decoded(drop / "me.jpg").shape
+    assert f"✓ me.jpg SUCCEEDED → {drop / 'results' / 'me.swapped.jpg'}" in lines
+
+
+def test_given_a_wrong_stack_name_when_dropswap_runs_then_exit_2_with_one_line(
+    stack: LocalStack, tmp_path: Path,
+) -> None:
+    # Given the local AWS as the AWS endpoint, and a stack name that does not exist there
+    env = {"AWS_ENDPOINT_URL": stack.aws_endpoint, "AWS_CA_BUNDLE": str(stack.tls.bundle),
+           "AWS_ACCESS_KEY_ID": ADMIN_KEY, "AWS_SECRET_ACCESS_KEY": ADMIN_KEY, "AWS_REGION": "us-east-1"}
+    # When dropswap status runs with it
+    done = dropswap(stack, "status", "--stack", "no-such-stack", cwd=tmp_path, env=env)
+    # Then exit 2 and a single line naming the stack, no traceback
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("dropswap: error: no CloudFormation stack named 'no-such-stack' in "
+                                   "us-east-1: check --stack and the region (--region, AWS_REGION or the "
+                                   "profile's)")
