@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         code: int = args.run(args, found, out, err)
         return code
     except KeyboardInterrupt:
-        _fail("interrupted")
+        _fail("interrupted (uploaded jobs go on in the stack: see `dropswap status`)")
         return 130
     except CliError as exc:
         _fail(str(exc))
