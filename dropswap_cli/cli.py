@@ -48,8 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     out, err = Console(), Console(stderr=True)
     try:
-        found = stack.find(args.stack, args.region, args.local)
-        code: int = args.run(args, found, out, err)
+        # Each command checks its own input first, then connects: a missing file is reported before
+        # any AWS setting is looked at.
+        code: int = args.run(args, lambda: stack.find(args.stack, args.region, args.local), out, err)
         return code
     except KeyboardInterrupt:
         _fail("interrupted (uploaded jobs go on in the stack: see `dropswap status`)")

@@ -11,6 +11,7 @@ import argparse
 import json
 import posixpath
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +39,13 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace, stack: Stack, out: Console, err: Console) -> int:
+def run(args: argparse.Namespace, connect: Callable[[], Stack], out: Console, err: Console) -> int:
     photo: Path = check_photo(args.photo)
     folder = (layout.folder(args.prefix) if args.prefix is not None
               else layout.default_folder(photo.resolve().parent.name))
     if not folder:
         raise CliError("--prefix must name a folder under inbox/, e.g. inbox/party/")
+    stack = connect()
     s3, bucket, rel = stack.s3, stack.bucket, folder + photo.name
     manifest = manifests.encode(manifests.FACES)
     inbox = objects.listing(s3, bucket, layout.INBOX + folder)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -36,8 +37,9 @@ def collect(stack: Stack, folder: str) -> list[dict[str, Any]]:
             for key, report in zip(keys, found, strict=True) if report is not None]
 
 
-def run(args: argparse.Namespace, stack: Stack, out: Console, err: Console) -> int:
+def run(args: argparse.Namespace, connect: Callable[[], Stack], out: Console, err: Console) -> int:
     folder = layout.folder(args.folder)
+    stack = connect()
     jobs = collect(stack, folder)
     counts = Counter(str(job["report"].get("status")) for job in jobs)
     if args.json:

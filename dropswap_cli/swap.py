@@ -7,6 +7,7 @@ import argparse
 import json
 import posixpath
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace, stack: Stack, out: Console, err: Console) -> int:
+def run(args: argparse.Namespace, connect: Callable[[], Stack], out: Console, err: Console) -> int:
     photos: list[Path] = [check_photo(p) for p in args.photos]
     face: Path = check_photo(args.face, "face")
     repeated = sorted(name for name, n in Counter(p.name for p in photos).items() if n > 1)
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace, stack: Stack, out: Console, err: Console) -> i
               else layout.default_folder(photos[0].resolve().parent.name))
     if not folder:
         raise CliError("--prefix must name a folder under inbox/, e.g. inbox/party/")
+    stack = connect()
     s3, bucket = stack.s3, stack.bucket
     # The face's key carries its digest: another face under the same file name makes a new manifest, so a
     # new job, instead of an unchanged manifest that the stack has already processed.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -125,12 +126,13 @@ class FolderSync:
         self.out.print(detail, markup=False, highlight=False)
 
 
-def run(args: argparse.Namespace, stack: Stack, out: Console, err: Console) -> int:
+def run(args: argparse.Namespace, connect: Callable[[], Stack], out: Console, err: Console) -> int:
     root: Path = args.dir
     if root.exists() and not root.is_dir():
         raise CliError(f"{root}: not a folder")
-    root.mkdir(parents=True, exist_ok=True)
     folder = layout.folder(args.prefix)
+    stack = connect()
+    root.mkdir(parents=True, exist_ok=True)
     sync = FolderSync(stack, root, folder, out, settle=0.0 if args.once else SETTLE_SECONDS)
     if args.once:
         sync.once()

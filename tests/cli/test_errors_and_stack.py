@@ -149,3 +149,15 @@ def test_given_photos_with_the_same_name_when_swap_then_exit_2_before_any_upload
     assert run_cli("swap", str(a1), str(a2), "--face", str(a1)) == 2
     assert "same name" in _one_line_error(capsys)
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET)
+
+
+def test_given_a_missing_photo_and_no_stack_when_swap_then_the_missing_file_is_what_it_reports(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given no stack configured at all, and a photo that does not exist
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DROPSWAP_STACK", raising=False)
+    monkeypatch.delenv("DROPSWAP_LOCAL", raising=False)
+    # When swap runs, Then the input is checked first: the message is about the file
+    assert cli.main(["swap", "gone.jpg", "--face", "gone.jpg"]) == 2
+    assert "gone.jpg: no such file" in _one_line_error(capsys)
