@@ -96,8 +96,9 @@ def _wanted(
     found: dict[str, objects.Remote], rel: str, report: dict[str, Any] | None, bucket: str
 ) -> list[str]:
     """The faces files to bring back: the ones under <name>.faces. and any the report names."""
-    prefix = layout.faces_prefix(rel)
-    keys = {k for k in found if k.startswith(prefix)}
+    # The contract's <name>.faces.*, and <name>.<ext>.faces.* as the report's own name has it.
+    prefixes = (layout.faces_prefix(rel), layout.RESULTS + rel + ".faces.")
+    keys = {k for k in found if k.startswith(prefixes)}
     for value in (report or {}).values():
         key = layout.key_of(value, bucket) if isinstance(value, str) else None
         if key and ".faces." in posixpath.basename(key) and key in found:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.cli.conftest import FakePipeline, photo, run_cli
+from dropswap_cli import reports
+from tests.cli.conftest import BUCKET, FakePipeline, photo, run_cli
 
 
 def test_given_a_photo_when_faces_then_mode_faces_manifest_and_the_preview_saved_beside_and_printed(
@@ -39,3 +41,19 @@ def test_given_a_stack_that_rejects_faces_mode_when_faces_then_exit_1_with_the_r
     assert run_cli("faces", str(a)) == 1
     err = capsys.readouterr().err
     assert "INVALID_MANIFEST: additional property 'mode'" in err and "Traceback" not in err
+
+
+def test_given_faces_files_named_after_the_photo_with_its_extension_when_faces_then_they_come_back(
+    tmp_path: Path, s3: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a stack that names the files results/<path>/<name>.<ext>.faces.json and .html (a variant)
+    def stack_writes(_seconds: float) -> None:
+        for suffix, body in ((".faces.json", b'{"faces": []}'), (".faces.html", b"<html></html>")):
+            s3.put_object(Bucket=BUCKET, Key=f"results/party/team.jpg{suffix}", Body=body)
+
+    monkeypatch.setattr(reports, "pause", stack_writes)
+    a = photo(tmp_path / "party", "team.jpg")
+    # When faces runs, Then both come back beside the photo and the preview's path is printed
+    assert run_cli("faces", str(a), "--timeout", "5") == 0
+    assert (tmp_path / "party" / "team.jpg.faces.json").is_file()
+    assert f"faces preview: {tmp_path / 'party' / 'team.jpg.faces.html'}" in capsys.readouterr().out
