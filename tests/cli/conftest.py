@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from dropswap_cli import cli, layout, reports
+from dropswap_cli import cli, layout, objects, reports
 from tests.conftest import REGION
 
 STACK = "dropswap-test"
@@ -100,6 +100,20 @@ def pipeline(s3: Any, monkeypatch: pytest.MonkeyPatch) -> FakePipeline:
     fake = FakePipeline(s3)
     monkeypatch.setattr(reports, "pause", fake.run)
     return fake
+
+
+@pytest.fixture
+def uploads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The keys the CLI uploads, in order (S3's LastModified has one-second resolution: not enough)."""
+    sent: list[str] = []
+    real = objects.upload
+
+    def recording(s3: Any, bucket: str, key: str, data: bytes | Path) -> str:
+        sent.append(key)
+        return real(s3, bucket, key, data)
+
+    monkeypatch.setattr(objects, "upload", recording)
+    return sent
 
 
 def run_cli(*argv: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -51,23 +52,24 @@ def test_given_a_dropped_photo_when_synced_twice_then_it_goes_up_and_its_result_
 
 
 def test_given_a_synced_folder_when_one_file_changes_then_only_that_file_goes_up_again(
-    tmp_path: Path, s3: Any, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, s3: Any, uploads: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given a folder already synced
     root = tmp_path / "drop"
     _drop(root)
     assert run_cli("sync", str(root), "--once") == 0
-    before = _modified(s3)
+    assert len(uploads) == 3
     capsys.readouterr()
     # When the photo changes (same size, other bytes) and it is synced again (a new run: no memory)
     team = root / "party" / "team.jpg"
     team.write_bytes(JPEG[:-1] + b"\x01")
     os.utime(team, (1, 1))
     assert run_cli("sync", str(root), "--once") == 0
-    # Then only the photo was uploaded again
-    after = _modified(s3)
-    assert [k for k in after if after[k] != before[k]] == ["inbox/party/team.jpg"]
-    assert capsys.readouterr().out.strip().endswith("↑ party/team.jpg")
+    # Then only the photo was uploaded again, and said so
+    assert uploads[3:] == ["inbox/party/team.jpg"]
+    assert capsys.readouterr().out.splitlines() == ["↑ party/team.jpg"]
+    etag = s3.head_object(Bucket=BUCKET, Key="inbox/party/team.jpg")["ETag"].strip('"')
+    assert etag == hashlib.md5(team.read_bytes(), usedforsecurity=False).hexdigest()
 
 
 def test_given_results_already_local_when_synced_then_nothing_downloaded_or_printed(
