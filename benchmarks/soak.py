@@ -215,7 +215,8 @@ def soak(jobs: int = JOBS, seed: int | None = None) -> dict[str, Any]:
                 job.bodies = {job.image_key: pics[photo], job.sidecar_key: json.dumps(manifest).encode()}
                 # The job id the pipeline will derive: S3's ETag of a single-part upload is its MD5.
                 etag = _md5(job.bodies[job.sidecar_key]).strip('"')
-                job.job_id = job_id_for(stack.bucket, job.sidecar_key, etag)
+                photo_etag = _md5(job.bodies[job.image_key]).strip('"')
+                job.job_id = job_id_for(stack.bucket, job.sidecar_key, etag, job.image_key, photo_etag)
                 kinds[job.job_id] = kind
                 planned.append(job)
 

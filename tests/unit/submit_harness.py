@@ -69,7 +69,8 @@ class Harness:
         sidecar = image_key + ".faceswap.json"
         info = self.objects.head(sidecar)
         assert info is not None
-        return job_id_for(BUCKET, sidecar, info.version)
+        photo = self.objects.head(image_key)
+        return job_id_for(BUCKET, sidecar, info.version, image_key, photo.version if photo else "")
 
     def job(self, image_key: str) -> Job:
         job = self.store.get(self.job_id(image_key))

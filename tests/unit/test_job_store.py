@@ -16,10 +16,13 @@ def _store() -> JobStore:
 
 
 def test_given_same_inputs_when_job_id_computed_then_deterministic_and_changes_with_etag() -> None:
-    a = job_id_for("b", "inbox/x.jpg.faceswap.json", "etag1")
-    assert a == job_id_for("b", "inbox/x.jpg.faceswap.json", "etag1")
-    assert a != job_id_for("b", "inbox/x.jpg.faceswap.json", "etag2")
-    assert a != job_id_for("other", "inbox/x.jpg.faceswap.json", "etag1")
+    a = job_id_for("b", "inbox/x.jpg.faceswap.json", "etag1", "inbox/x.jpg", "p1")
+    assert a == job_id_for("b", "inbox/x.jpg.faceswap.json", "etag1", "inbox/x.jpg", "p1")
+    assert a != job_id_for("b", "inbox/x.jpg.faceswap.json", "etag2", "inbox/x.jpg", "p1")
+    assert a != job_id_for("other", "inbox/x.jpg.faceswap.json", "etag1", "inbox/x.jpg", "p1")
+    # the photo's version is part of the identity (a replaced photo is a new job), "" while missing
+    assert a != job_id_for("b", "inbox/x.jpg.faceswap.json", "etag1", "inbox/x.jpg", "p2")
+    assert a != job_id_for("b", "inbox/x.jpg.faceswap.json", "etag1", "inbox/x.jpg", "")
 
 
 def test_given_state_machine_then_terminal_states_have_no_way_out() -> None:

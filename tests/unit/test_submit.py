@@ -72,12 +72,20 @@ def test_given_sidecar_first_when_image_arrives_then_submitted_exactly_once(h: H
     assert first.kind == "WAITING" and first.detail == IMAGE
     job = h.job(IMAGE)
     assert job.status is Status.WAITING and job.waiting_for == IMAGE
+    waiting_id = job.job_id
 
     outcomes = h.upload(IMAGE)
-    assert [o.kind for o in outcomes] == ["SUBMITTED"]
+    # The photo's job is submitted; the job made while the photo was missing (photo version "") is
+    # superseded by it and closed quietly.
+    assert [o.kind for o in outcomes] == ["SUBMITTED", "IGNORED"]
+    assert outcomes[1].job_id == waiting_id and outcomes[1].detail == "superseded"
     assert len(h.akool.submissions()) == 1
     job = h.job(IMAGE)
+    assert job.job_id != waiting_id and job.image_etag
     assert job.status is Status.SUBMITTED and job.waiting_for is None and job.engine == "pro"
+    closed = h.store.get(waiting_id)
+    assert closed is not None and closed.status is Status.REJECTED
+    assert closed.error is not None and closed.error["code"] == "SUPERSEDED"
 
 
 def test_given_image_first_when_sidecar_arrives_then_submitted_exactly_once(h: Harness) -> None:
@@ -134,7 +142,7 @@ class _ReportSpy(ObjectStore):
 
 
 @pytest.mark.parametrize("akool_answer", ["accepted", "quota"])
-@pytest.mark.parametrize("rejecter", ["sidecar-deleted-then-recheck", "image-emptied-then-its-event"])
+@pytest.mark.parametrize("rejecter", ["sidecar-deleted-then-recheck", "image-event-redelivered"])
 def test_given_delivery_holding_the_claim_mid_submit_when_another_rejects_the_job_then_the_holder_decides(
     h: Harness, rejecter: str, akool_answer: str
 ) -> None:
@@ -153,7 +161,6 @@ def test_given_delivery_holding_the_claim_mid_submit_when_another_rejects_the_jo
             h.submitter(objects=spy).recheck_waiting(job_id)
             loser.append("recheck")
         else:
-            h.put(IMAGE, b"")
             loser.extend(o.kind for o in h.event(IMAGE, h.submitter(objects=spy)))
 
     class MidSubmit(AkoolClient):
@@ -177,6 +184,41 @@ def test_given_delivery_holding_the_claim_mid_submit_when_another_rejects_the_jo
         assert outcome.kind == "SUBMITTED" and job.status is Status.SUBMITTED and job.akool_id
         assert not h.has_report(IMAGE)
     assert len(h.akool.submissions()) == 1
+
+
+def test_given_photo_replaced_mid_submit_then_its_new_version_is_a_new_job(h: Harness) -> None:
+    # Given a delivery in the middle of AKOOL's submit call for the photo as it was
+    sidecar = _ready(h, _manifest(("faces/alice.jpg", 0)), ALICE)
+    job_id = h.job_id(IMAGE)
+    later: list[str] = []
+
+    class MidSubmit(AkoolClient):
+        def faceswap_pro(self, *args: Any, **kwargs: Any) -> Any:
+            # When the user replaces the photo (with an empty file) right then, and its event comes
+            h.put(IMAGE, b"")
+            later.extend(o.kind for o in h.event(IMAGE))
+            return super().faceswap_pro(*args, **kwargs)
+
+    [outcome] = h.event(sidecar, h.submitter(akool=lambda: MidSubmit(CREDS, BASE, DETECT)))
+    # Then the replaced photo is a job of its own (rejected, with its report), and the first one stands
+    assert later == ["REJECTED"] and h.job_id(IMAGE) != job_id
+    assert h.job(IMAGE).status is Status.REJECTED and h.report(IMAGE)["error"]["code"] == "EMPTY_IMAGE"
+    first = h.store.get(job_id)
+    assert outcome.kind == "SUBMITTED" and first is not None and first.status is Status.SUBMITTED
+
+
+def test_given_photo_replaced_under_the_same_sidecar_then_a_new_job(h: Harness) -> None:
+    # Given a photo whose job was submitted
+    sidecar = _ready(h, _manifest(("faces/alice.jpg", 0)), ALICE)
+    assert [o.kind for o in h.event(sidecar)] == ["SUBMITTED"]
+    first = h.job_id(IMAGE)
+    # When the photo is replaced (other bytes) under the unchanged sidecar
+    outcomes = h.upload(IMAGE, JPEG + b"-replaced")
+    # Then that is a new job, submitted again; a redelivery of either event changes nothing
+    assert [o.kind for o in outcomes] == ["SUBMITTED"] and outcomes[0].job_id == h.job_id(IMAGE) != first
+    assert [o.kind for o in h.event(IMAGE)] == ["DUPLICATE"]
+    assert [o.kind for o in h.event(sidecar)] == ["DUPLICATE"]
+    assert len(h.akool.submissions()) == 2
 
 
 def test_given_changed_sidecar_when_uploaded_again_then_a_new_job(h: Harness) -> None:

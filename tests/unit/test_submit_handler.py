@@ -75,9 +75,12 @@ def _drop(target: Any = 1) -> None:
 
 
 def _job_status() -> Status | None:
-    head = boto3.client("s3", region_name=REGION).head_object(Bucket=BUCKET, Key=SIDECAR)
-    etag = head["ETag"].strip('"')
-    job = JobStore(boto3.client("dynamodb", region_name=REGION), TABLE).get(job_id_for(BUCKET, SIDECAR, etag))
+    s3 = boto3.client("s3", region_name=REGION)
+    etag = s3.head_object(Bucket=BUCKET, Key=SIDECAR)["ETag"].strip('"')
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=IMAGE).get("Contents", [])
+    photo = next((o["ETag"].strip('"') for o in listed if o["Key"] == IMAGE), "")  # "": not there yet
+    job_id = job_id_for(BUCKET, SIDECAR, etag, IMAGE, photo)
+    job = JobStore(boto3.client("dynamodb", region_name=REGION), TABLE).get(job_id)
     return job.status if job else None
 
 

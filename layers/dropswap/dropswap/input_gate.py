@@ -6,6 +6,11 @@
 - The WAITING protocol: a job with an input missing is marked WAITING for the first missing one (the
   `waiting-for` index lets that key's upload find it), then that input is looked for once more: its upload
   event may have searched for waiting jobs just before the mark became visible.
+- The photo's version is part of the job's identity (jobs.job_id_for). A job made while its photo was
+  missing is keyed with photo version "": it WAITS for the photo, and once the photo is there (in any
+  version) that job is superseded, never continued: the caller closes it quietly and goes on with the job
+  of the photo's actual version (submit.py), which the photo's own upload event creates anyway. Likewise a
+  job whose photo was replaced since. So one photo version is one job, whichever event arrives first.
 Unusable input raises ManifestError naming the manifest field (the caller REJECTS the job under its claim).
 """
 
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dropswap import keys
 from dropswap.error_codes import ErrorCode
@@ -20,16 +26,34 @@ from dropswap.jobs import JobRef, Status
 from dropswap.manifest import MAX_MANIFEST_BYTES, Manifest, ManifestError, check_key_length, parse_manifest
 from dropswap.ports import InputReader, JobTransitions
 
+if TYPE_CHECKING:  # a value only: the logic never imports the boto3 adapters
+    from dropswap.object_store import ObjectInfo
+
 log = logging.getLogger(__name__)
+
+
+class Unknown:
+    """The caller has not looked at the photo (as opposed to None: it looked, and it is missing)."""
+
+
+UNKNOWN = Unknown()
 
 
 @dataclass(frozen=True)
 class NotReady:
     """The job cannot start yet: WAITING for `detail` (an input), or (waiting=False) no longer WAITING
-    (another delivery moved it on; `detail` is its status)."""
+    (another delivery moved it on; `detail` is its status), or (superseded=True) its photo is there in
+    another version than the job is for (`detail` is that version)."""
 
     waiting: bool
     detail: str
+    superseded: bool = False
+
+
+class _PhotoVersionChanged(Exception):
+    def __init__(self, version: str) -> None:
+        super().__init__(version)
+        self.version = version
 
 
 @dataclass(frozen=True)
@@ -73,10 +97,21 @@ class InputGate:
             allowed_source_hosts=self._allowed_hosts,
         )
 
-    def wait_for_inputs(self, ref: JobRef, manifest: Manifest) -> NotReady | None:
-        """None when every S3 input is there; else the job is WAITING for the first missing one."""
+    def wait_for_inputs(
+        self, ref: JobRef, manifest: Manifest, photo: ObjectInfo | Unknown | None = UNKNOWN
+    ) -> NotReady | None:
+        """None when every S3 input is there; else the job is WAITING for the first missing one.
+
+        `photo`: the photo's HEAD as the caller just made it (None: missing), so it is not made twice."""
+        known: dict[tuple[str, str], ObjectInfo | None] = {}
+        if not isinstance(photo, Unknown):
+            known[(ref.bucket, ref.image_key)] = photo
         for _ in range(len(manifest.swaps) + 2):
-            missing = self._first_missing(inputs(ref, manifest))
+            try:
+                missing = self._first_missing(inputs(ref, manifest), ref, known)
+            except _PhotoVersionChanged as changed:
+                return NotReady(waiting=False, detail=changed.version, superseded=True)
+            known = {}  # the first pass only: later passes look again
             if missing is None:
                 return None
             # Only drop-bucket keys get upload events; other buckets wait for the reconciler.
@@ -93,7 +128,9 @@ class InputGate:
                 return NotReady(waiting=True, detail=marker)
         return None
 
-    def _first_missing(self, needed: list[Input]) -> Input | None:
+    def _first_missing(
+        self, needed: list[Input], ref: JobRef, known: dict[tuple[str, str], ObjectInfo | None]
+    ) -> Input | None:
         limit = self._max_image_bytes
         # Types (and key lengths) first: never wait for an upload that could not be used anyway.
         for item in needed:
@@ -107,9 +144,12 @@ class InputGate:
                     code=ErrorCode.UNSUPPORTED_TYPE,
                 )
         for item in needed:
-            info = self._objects.head(item.key, bucket=item.bucket)
+            where = (item.bucket, item.key)
+            info = known[where] if where in known else self._objects.head(item.key, bucket=item.bucket)
             if info is None:
                 return item
+            if item.field == "image" and info.version != ref.image_version:
+                raise _PhotoVersionChanged(info.version)
             if info.size == 0:
                 raise ManifestError(
                     item.field, f"{item.key} is empty; upload the image again", code=ErrorCode.EMPTY_IMAGE

@@ -46,6 +46,7 @@ _FIELDS = (
     "image_key",
     "sidecar_key",
     "sidecar_etag",
+    "image_etag",
     "engine",
     "akool_id",
     "akool_job_id",

@@ -44,10 +44,13 @@ def iso_time(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="milliseconds")
 
 
-def job_id_for(bucket: str, sidecar_key: str, sidecar_version: str) -> str:
-    """Same bucket + sidecar key + sidecar ETag/version → same job; a changed sidecar → a new job."""
-    digest = hashlib.sha256(f"{bucket}\n{sidecar_key}\n{sidecar_version}".encode()).hexdigest()
-    return digest[:32]
+def job_id_for(
+    bucket: str, sidecar_key: str, sidecar_version: str, image_key: str, image_version: str
+) -> str:
+    """Same bucket + manifest key and version + photo key and version → same job; a changed manifest or
+    a replaced photo → a new job. `image_version` is "" while the photo is not there yet (submit.py)."""
+    parts = (bucket, sidecar_key, sidecar_version, image_key, image_version)
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
 @dataclass
@@ -60,6 +63,7 @@ class Job:
     image_key: str = ""
     sidecar_key: str = ""
     sidecar_etag: str = ""
+    image_etag: str = ""  # the photo's version the job is for; "" while it was not there yet
     engine: str | None = None
     akool_id: str | None = None
     akool_job_id: str | None = None
@@ -101,6 +105,17 @@ class JobRef:
     job_id: str
     sidecar_key: str
     sidecar_version: str
+    image_version: str  # "" while the photo is not there yet
+
+    @classmethod
+    def of(cls, bucket: str, sidecar_key: str, sidecar_version: str, image_version: str) -> JobRef:
+        image_key = keys.image_key_for_sidecar(sidecar_key)
+        job_id = job_id_for(bucket, sidecar_key, sidecar_version, image_key, image_version)
+        return cls(bucket, job_id, sidecar_key, sidecar_version, image_version)
+
+    @classmethod
+    def of_job(cls, job: Job) -> JobRef:
+        return cls(job.bucket, job.job_id, job.sidecar_key, job.sidecar_etag, job.image_etag)
 
     @property
     def image_key(self) -> str:
@@ -116,5 +131,6 @@ class JobRef:
             "image_key": self.image_key,
             "sidecar_key": self.sidecar_key,
             "sidecar_etag": self.sidecar_version,
+            "image_etag": self.image_version or None,
             "report_key": self.report_key,
         }

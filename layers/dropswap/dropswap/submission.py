@@ -155,7 +155,9 @@ class Submission:
         return Outcome("FAILED", ref.sidecar_key, ref.job_id, error["message"])
 
     def close_superseded(self, ref: JobRef, job: Job, hold: Hold) -> Outcome:
-        error = job_error(ErrorCode.SUPERSEDED, "a newer version of the sidecar replaced this one")
+        error = job_error(
+            ErrorCode.SUPERSEDED, "a newer version of the sidecar or the photo replaced this one"
+        )
         end_job(
             self._store, self._objects, job, Status.REJECTED, hold, finished_at=self._now(), error=error,
             report=False,

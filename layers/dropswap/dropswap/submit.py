@@ -4,10 +4,12 @@ The orchestrator over ports (ports.py): which jobs an upload concerns, deduplica
 delegates the inputs and the WAITING protocol to input_gate.py, and what the claim holder does (plan and
 send the swap, or end the job) to submission.py, which uses planning.py, akool_swap.py and job_end.py.
 
-Exactly once: the job id comes from the sidecar's bucket, key and ETag/version, so every delivery of the
-same upload maps to one record. Only the holder of the record's claim (a conditional write with a lease)
-may call AKOOL's submit or end the job, and only a job still WAITING can be claimed. A job past WAITING
-makes any later delivery a no-op, and a delivery that finds the claim held does nothing (BUSY).
+Exactly once: the job id comes from the bucket, the sidecar's key and ETag/version and the photo's key
+and ETag/version (the photo's is "" while it is missing: input_gate.py says how such a job is superseded
+by the photo's), so every delivery of the same uploads maps to one record, and a replaced photo is a new
+job. Only the holder of the record's claim (a conditional write with a lease) may call AKOOL's submit or
+end the job, and only a job still WAITING can be claimed. A job past WAITING makes any later delivery a
+no-op, and a delivery that finds the claim held does nothing (BUSY).
 """
 
 from __future__ import annotations
@@ -16,18 +18,21 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from dropswap import keys, tokens
 from dropswap.config import Settings
 from dropswap.error_codes import ErrorCode
-from dropswap.input_gate import InputGate
+from dropswap.input_gate import UNKNOWN, InputGate, Unknown
 from dropswap.job_end import Hold, Refused, under_claim
-from dropswap.jobs import Job, JobRef, Status, job_id_for
+from dropswap.jobs import Job, JobRef, Status
 from dropswap.manifest import MAX_MANIFEST_BYTES, ManifestError
 from dropswap.pacing import NoRoom, Pacer
 from dropswap.ports import JobReader, JobTransitions, SubmitClaims, SwapApi, WaitingIndex
 from dropswap.submission import Outcome, OutcomeKind, Submission, SubmitObjects
+
+if TYPE_CHECKING:  # a value only: the logic never imports the boto3 adapters
+    from dropswap.object_store import ObjectInfo
 
 __all__ = ["Outcome", "OutcomeKind", "Submitter"]
 
@@ -77,28 +82,28 @@ class Submitter:
         outcomes: list[Outcome] = []
         kind = keys.classify(key)
         if kind is keys.KeyKind.SIDECAR:
-            outcomes.append(
-                self._process_sidecar(key) or Outcome("IGNORED", key, detail="sidecar no longer exists")
-            )
+            done = self._process_sidecar(key)
+            outcomes.append(done[1] if done else Outcome("IGNORED", key, detail="sidecar no longer exists"))
         elif kind is keys.KeyKind.IMAGE:
             # The image's own sidecar may be waiting for it. Its job's waiting-for marker would find it
             # too, but that GSI is eventually consistent: a marker written just now may not show yet.
-            outcome = self._process_sidecar(keys.sidecar_key_for_image(key))
-            if outcome is not None:
-                outcomes.append(outcome)
+            done = self._process_sidecar(keys.sidecar_key_for_image(key))
+            current = done[0] if done else None
+            if done is not None:
+                outcomes.append(done[1])
             # Only images are ever waited for (every input must be an image: input_gate.py), so a
             # sidecar or any other upload cannot unblock a job and costs no query.
-            outcomes.extend(self._unblocked_by(key, seen={o.job_id for o in outcomes}))
+            outcomes.extend(self._unblocked_by(key, {o.job_id for o in outcomes}, current))
         if not outcomes:
             outcomes.append(Outcome("IGNORED", key, detail=f"{kind.value}: nothing to do"))
         return outcomes
 
     def recheck_waiting(self, job_id: str) -> Outcome:
         """Try a WAITING job again (the reconciler's recheck message asks for it)."""
-        return self._recheck(job_id)
+        return self._recheck(job_id, None)
 
     # -- which jobs -----------------------------------------------------------------------------
-    def _unblocked_by(self, key: str, seen: set[str | None]) -> list[Outcome]:
+    def _unblocked_by(self, key: str, seen: set[str | None], current: JobRef | None) -> list[Outcome]:
         outcomes: list[Outcome] = []
         error: Exception | None = None
         # Every job this upload may unblock; one failing must not starve the others.
@@ -106,7 +111,7 @@ class Submitter:
             if job_id in seen:
                 continue
             try:
-                outcomes.append(self._recheck(job_id))
+                outcomes.append(self._recheck(job_id, current))
             except NoRoom:
                 raise  # the others would not find a slot either: the whole message comes back later
             except Exception as exc:
@@ -116,12 +121,17 @@ class Submitter:
             raise error
         return outcomes
 
-    def _recheck(self, job_id: str) -> Outcome:
+    def _recheck(self, job_id: str, current: JobRef | None) -> Outcome:
+        """`current`: the job of the same sidecar as this event just read it (its versions are current)."""
         job = self._store.get(job_id)
         if job is None or job.status is not Status.WAITING or not job.sidecar_key:
             return Outcome("DUPLICATE", job.sidecar_key if job else "", job_id, "not waiting")
+        ref = JobRef(self._bucket, job_id, job.sidecar_key, job.sidecar_etag, job.image_etag)
+        if current is not None and current.sidecar_key == job.sidecar_key and current.job_id != job_id:
+            # This event has just read the sidecar and the photo: this job is of an older version of one
+            # of them (e.g. made while its photo was missing), and `current` is the photo's job now.
+            return self._claimed(ref, lambda held, hold: self._holder.close_superseded(ref, held, hold))
         sidecar = self._objects.read_small(job.sidecar_key, MAX_MANIFEST_BYTES)
-        ref = JobRef(self._bucket, job_id, job.sidecar_key, job.sidecar_etag)
         if sidecar is None:
             gone = ManifestError(
                 "manifest",
@@ -133,31 +143,41 @@ class Submitter:
             # A newer sidecar replaced this one and has its own job: close this one quietly, without
             # a report, since the report key is shared with the newer job.
             return self._claimed(ref, lambda held, hold: self._holder.close_superseded(ref, held, hold))
-        return self._run(ref, sidecar.data)
+        return self._run(ref, sidecar.data, UNKNOWN)
 
-    def _process_sidecar(self, sidecar_key: str) -> Outcome | None:
-        """The job of the sidecar as it is now; None when there is no sidecar (any more)."""
+    def _process_sidecar(self, sidecar_key: str, *, again: bool = True) -> tuple[JobRef, Outcome] | None:
+        """The job of the sidecar and photo as they are now; None when there is no sidecar (any more)."""
         # One GET gives the content and the version it belongs to, so the job id (from the version)
         # and the manifest always match, even if the sidecar is overwritten meanwhile.
         sidecar = self._objects.read_small(sidecar_key, MAX_MANIFEST_BYTES)
         if sidecar is None:
             return None
-        version = sidecar.info.version
-        ref = JobRef(self._bucket, job_id_for(self._bucket, sidecar_key, version), sidecar_key, version)
+        # The photo's version is part of the job's identity; "" while it is missing (input_gate.py).
+        photo = self._objects.head(keys.image_key_for_sidecar(sidecar_key))
+        ref = JobRef.of(self._bucket, sidecar_key, sidecar.info.version, photo.version if photo else "")
         existing = self._store.get(ref.job_id)
         if existing is not None and existing.status is not Status.WAITING:
-            return Outcome("DUPLICATE", sidecar_key, ref.job_id, existing.status.value)
-        return self._run(ref, sidecar.data)
+            return ref, Outcome("DUPLICATE", sidecar_key, ref.job_id, existing.status.value)
+        return ref, self._run(ref, sidecar.data, photo, again=again)
 
     # -- one job --------------------------------------------------------------------------------
-    def _run(self, ref: JobRef, sidecar: bytes | None) -> Outcome:
-        """`sidecar` is the content of the sidecar version `ref` names (None: over the size limit)."""
+    def _run(
+        self, ref: JobRef, sidecar: bytes | None, photo: ObjectInfo | Unknown | None, *, again: bool = True
+    ) -> Outcome:
+        """`sidecar` is the content of the sidecar version `ref` names (None: over the size limit);
+        `photo` the photo's HEAD if the caller made one."""
         try:
             manifest = self._gate.manifest(ref, sidecar)
-            not_ready = self._gate.wait_for_inputs(ref, manifest)
+            not_ready = self._gate.wait_for_inputs(ref, manifest, photo)
         except ManifestError as exc:
             problem = exc  # the name `exc` is unbound after the except block
             return self._claimed(ref, lambda held, hold: self._holder.reject(ref, held, hold, problem))
+        if not_ready is not None and not_ready.superseded:
+            # The photo is there in another version than this job is for: close this job, go on with
+            # the photo's job as it is now (once: a photo replaced again meanwhile has its own event).
+            closed = self._claimed(ref, lambda held, hold: self._holder.close_superseded(ref, held, hold))
+            done = self._process_sidecar(ref.sidecar_key, again=False) if again else None
+            return done[1] if done is not None else closed
         if not_ready is not None:
             kind: OutcomeKind = "WAITING" if not_ready.waiting else "DUPLICATE"
             return Outcome(kind, ref.sidecar_key, ref.job_id, not_ready.detail)
