@@ -73,8 +73,14 @@ def test_given_sidecar_uploaded_before_image_then_job_waits_and_starts_once(user
     _faces(user)
     image = user.prefix + "late.jpg"
     user.put_sidecar(image, ONE_SWAP)
-    time.sleep(1.0)
-    assert user.report(image) is None
+    # Then a WAITING report names the missing photo at once
+    deadline = time.monotonic() + 60
+    waiting = user.report(image)
+    while time.monotonic() < deadline and not waiting:
+        time.sleep(0.3)
+        waiting = user.report(image)
+    assert waiting and waiting["status"] == "WAITING", waiting
+    assert [m["key"] for m in waiting["waiting_for"]] == [f"s3://{user.bucket}/{image}"]
     # When the image arrives
     user.put(image, ASTRONAUT)
     # Then the job runs exactly once

@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from dropswap.finalise import Action, AkoolTruth, Finaliser
 from dropswap.jobs import Status
+from dropswap.object_store import ObjectInfo
 from dropswap.result_fetch import HttpResultFetcher
 from events.generate import AKOOL_ID, JOB_ID
 from tests.unit.test_finalise_support import (
@@ -205,6 +206,12 @@ class _BrokenSink:
     def put_json(self, key: str, document: Any) -> None:
         raise AssertionError("no report before the result is stored")
 
+    def delete(self, key: str) -> None:
+        raise AssertionError("a succeeding job removes nothing")
+
+    def head(self, key: str, bucket: str | None = None) -> ObjectInfo | None:
+        return None  # the job's inputs were tidied away: it is still the latest
+
 
 @responses.activate
 def test_given_upload_fails_then_error_raised_lease_released_job_still_open(resources, tmp_path) -> None:
@@ -238,6 +245,12 @@ def test_given_duplicate_status_3_callbacks_racing_then_result_downloaded_and_st
 
         def put_json(self, key: str, document: Any) -> None:
             self.inner.put_json(key, document)
+
+        def delete(self, key: str) -> None:
+            self.inner.delete(key)
+
+        def head(self, key: str, bucket: str | None = None) -> ObjectInfo | None:
+            return self.inner.head(key, bucket)
 
     fetcher = CountingFetcher(HttpResultFetcher(max_bytes=10_000_000, attempts=1))
     fin = Finaliser(store(), Sink(), fetcher, lease_seconds=600)

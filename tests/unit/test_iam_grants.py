@@ -30,7 +30,9 @@ from tests.unit.sam_transform import NO_EXTRA_BUCKETS, SECRET_ARN, TWO_EXTRA_BUC
 from tests.unit.test_finalise_support import FakeContext, get_job
 
 READERS = ("SubmitFunction",)
-NON_READERS = ("WebhookFunction", "FinaliseFunction", "ReconcileFunction")
+# HEAD of a job's sidecar and photo only (latest.py: is the job still the latest of its photo?)
+INBOX_HEADERS = ("FinaliseFunction", "ReconcileFunction")
+NON_READERS = ("WebhookFunction",)
 DROP_ARN = f"arn:aws:s3:::{BUCKET}"
 
 
@@ -138,7 +140,7 @@ def _s3_reads(stack: Stack, function: str) -> dict[str, set[str]]:
 
 
 @pytest.mark.parametrize("extra", [NO_EXTRA_BUCKETS, TWO_EXTRA_BUCKETS])
-def test_given_deployment_then_only_submit_reads_and_exactly_inbox_and_the_extra_buckets(
+def test_given_deployment_then_submit_reads_inbox_and_extra_buckets_finaliser_and_reconciler_head_inbox(
     extra: str,
 ) -> None:
     stack = unit_stack(SECRET_ARN, extra)
@@ -149,6 +151,9 @@ def test_given_deployment_then_only_submit_reads_and_exactly_inbox_and_the_extra
     }
     for name in READERS:
         assert _s3_reads(stack, name) == expected, name
+    heads = {"s3:GetObject": {f"{DROP_ARN}/inbox/*"}, "s3:ListBucket": {DROP_ARN}}
+    for name in INBOX_HEADERS:
+        assert _s3_reads(stack, name) == heads, name
     for name in NON_READERS:
         assert _s3_reads(stack, name) == {"s3:GetObject": set(), "s3:ListBucket": set()}, name
 

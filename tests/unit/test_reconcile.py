@@ -240,6 +240,19 @@ def test_given_waiting_job_older_than_max_then_rejected_naming_the_missing_input
     assert "claim_owner" not in job.extra and "open_state" not in job.extra
 
 
+def test_given_sidecar_replaced_since_an_old_waiting_job_when_it_expires_then_no_report(resources) -> None:
+    # Given a WAITING job two days old whose sidecar has since been replaced, and the newer job's report
+    make_waiting_job("w1", waiting_for="inbox/w/face.jpg", at=time.time() - 48 * HOUR)
+    objects().put_json("inbox/w/w1.jpg.faceswap.json", {"version": 1, "swaps": []})
+    objects().put_json("results/w/w1.jpg.result.json", {"status": "WAITING", "job_id": "newer"})
+    # When the reconciler gives up on it
+    _reconciler(FakeAkool()).run()
+    # Then it is REJECTED as superseded, and the newer job's report is untouched
+    job = get_job("w1")
+    assert job.status is Status.REJECTED and job.error and job.error["code"] == "SUPERSEDED"
+    assert s3_json("results/w/w1.jpg.result.json")["job_id"] == "newer"
+
+
 def test_given_old_waiting_job_being_submitted_right_now_then_not_rejected(resources) -> None:
     # Given an old WAITING job whose submission claim a live submitter took 10 minutes ago (lease 1 h)
     make_waiting_job("w1", waiting_for="inbox/w/a.jpg", at=time.time() - 48 * HOUR)

@@ -24,7 +24,8 @@ class ErrorCode(StrEnum):
     DUPLICATE_FACE = "DUPLICATE_FACE"
     SIDECAR_GONE = "SIDECAR_GONE"
     INPUT_NEVER_ARRIVED = "INPUT_NEVER_ARRIVED"
-    # REJECTED without a report: a newer sidecar version has its own job (and the report's name)
+    # REJECTED (WAITING) or FAILED (open) without a report: a newer sidecar or photo version has its own
+    # job, which owns the report's name (latest.py)
     SUPERSEDED = "SUPERSEDED"
     # FAILED: AKOOL or the result went wrong after the input was accepted
     AKOOL_ERROR = "AKOOL_ERROR"

@@ -9,6 +9,11 @@ channel it came (a verified callback or listbyids):
 - 4   → report + FAILED with AKOOL's reason, if it gave one.
 A terminal job is left alone: no download, no write.
 
+Superseded jobs. Only the latest job of a photo writes its public names (the swapped image, the report):
+under the lease, before any download, a job whose sidecar or photo is now in inbox/ in a newer version
+(latest.py) ends FAILED with SUPERSEDED, without a report or a download, whatever AKOOL said: the newer
+job owns those names, and a late finish (the webhook, the reconciler) must not overwrite them.
+
 Duplicates. Every terminal finalisation first takes a lease on the job (`claim_finalisation`, one
 conditional write) and only the holder downloads, uploads, writes the report and makes the final
 transition (conditional on still holding the lease), the way job_end.py ends every job. A second
@@ -37,7 +42,8 @@ from dropswap.akool_truth import AkoolJobInfoLike, AkoolLookup, AkoolTruth
 from dropswap.error_codes import ErrorCode, job_error
 from dropswap.job_end import Hold, Refused, end_job, under_lease
 from dropswap.jobs import OPEN, Job, Status, TransitionResult, iso_time
-from dropswap.ports import AkoolSlots, FinaliseLeases, JobTransitions, ReportSink
+from dropswap.latest import superseded_by
+from dropswap.ports import AkoolSlots, FinaliseLeases, JobTransitions, ResultsFolder
 from dropswap.result_fetch import FetchedResult, ResultFetchError
 
 __all__ = ["Action", "AkoolJobInfoLike", "AkoolLookup", "AkoolTruth", "FinaliseStore", "Finaliser", "Outcome"]
@@ -48,7 +54,7 @@ log = logging.getLogger(__name__)
 class FinaliseStore(JobTransitions, FinaliseLeases, Protocol): ...
 
 
-class ResultSink(ReportSink, Protocol):
+class ResultSink(ResultsFolder, Protocol):
     def put_file(self, key: str, path: str, content_type: str) -> None: ...
 
 
@@ -64,6 +70,7 @@ class Action(StrEnum):
     BUSY = "busy"  # another finaliser holds the lease: nothing done
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    SUPERSEDED = "superseded"  # FAILED without a report: a newer job of the photo owns its names
 
 
 @dataclass(frozen=True)
@@ -145,13 +152,31 @@ class Finaliser:
         return Outcome(Action.ALREADY_FINAL, res.job)
 
     def _leased(self, job: Job, work: Callable[[Job, Hold], Outcome]) -> Outcome:
-        outcome = under_lease(self._store, job.job_id, self._new_owner(), self._lease, work)
+        outcome = under_lease(
+            self._store, job.job_id, self._new_owner(), self._lease,
+            lambda held, hold: self._latest_only(held, hold, work),
+        )
         if not isinstance(outcome, Refused):
             return outcome
         current = outcome.job
         if current is None or current.terminal:
             return Outcome(Action.ALREADY_FINAL, current)
         return Outcome(Action.BUSY, current)
+
+    def _latest_only(self, job: Job, hold: Hold, work: Callable[[Job, Hold], Outcome]) -> Outcome:
+        newer = superseded_by(self._objects, job)
+        if newer is None:
+            return work(job, hold)
+        error = job_error(
+            ErrorCode.SUPERSEDED,
+            f"a newer version of {newer} has a job of its own; this job's result was not stored",
+        )
+        res = end_job(
+            self._store, self._objects, job, Status.FAILED, hold, finished_at=iso_time(self._clock()),
+            error=error, report=False,
+        )
+        log.info("superseded job ended without writing results", extra={"job_id": job.job_id})
+        return self._final(res, Action.SUPERSEDED, error)
 
     def _succeed(self, job: Job, truth: AkoolTruth, hold: Hold) -> Outcome:
         if not truth.url:

@@ -2,10 +2,13 @@
 
 - The inputs of a manifest: the photo, then each `s3://`/relative source, each object once.
 - Types first, before anything is fetched: a job never waits for an upload it could not use anyway.
-- Then existence and size, by HEAD: empty or oversized inputs are refused.
+- Then existence and size, by HEAD: empty or oversized inputs are refused, even while another is missing.
 - The WAITING protocol: a job with an input missing is marked WAITING for the first missing one (the
   `waiting-for` index lets that key's upload find it), then that input is looked for once more: its upload
-  event may have searched for waiting jobs just before the mark became visible.
+  event may have searched for waiting jobs just before the mark became visible. If it is still missing, the
+  WAITING report is written at once (results/<path>/<name>.<ext>.result.json): it names every missing input
+  by its resolved key, with a hint when a relative source looks off by one folder (one HEAD each, only for
+  a missing relative source: `faces/a.jpg` missing but `../faces/a.jpg` there, or the other way round).
 - The photo's version is part of the job's identity (jobs.job_id_for). A job made while its photo was
   missing is keyed with photo version "": it WAITS for the photo, and once the photo is there (in any
   version) that job is superseded, never continued: the caller closes it quietly and goes on with the job
@@ -18,13 +21,22 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dropswap import keys
 from dropswap.error_codes import ErrorCode
-from dropswap.jobs import JobRef, Status
-from dropswap.manifest import MAX_MANIFEST_BYTES, Manifest, ManifestError, check_key_length, parse_manifest
-from dropswap.ports import InputReader, JobTransitions
+from dropswap.job_end import publish_report
+from dropswap.jobs import Job, JobRef, Status
+from dropswap.manifest import (
+    MAX_MANIFEST_BYTES,
+    Manifest,
+    ManifestError,
+    check_key_length,
+    parse_manifest,
+    resolve_source,
+)
+from dropswap.ports import InputReader, JobTransitions, ResultsFolder
+from dropswap.report import build_report
 
 if TYPE_CHECKING:  # a value only: the logic never imports the boto3 adapters
     from dropswap.object_store import ObjectInfo
@@ -61,12 +73,16 @@ class Input:
     field: str  # the manifest field that names it, e.g. "swaps[0].source"
     bucket: str
     key: str
+    raw: str | None = None  # the source as the manifest wrote it (None: the photo)
+
+
+class GateObjects(InputReader, ResultsFolder, Protocol): ...
 
 
 class InputGate:
     def __init__(
         self,
-        objects: InputReader,
+        objects: GateObjects,
         store: JobTransitions,
         *,
         bucket: str,
@@ -108,60 +124,105 @@ class InputGate:
             known[(ref.bucket, ref.image_key)] = photo
         for _ in range(len(manifest.swaps) + 2):
             try:
-                missing = self._first_missing(inputs(ref, manifest), ref, known)
+                missing = self._missing(inputs(ref, manifest), ref, known)
             except _PhotoVersionChanged as changed:
                 return NotReady(waiting=False, detail=changed.version, superseded=True)
             known = {}  # the first pass only: later passes look again
-            if missing is None:
+            if not missing:
                 return None
+            first = missing[0]
             # Only drop-bucket keys get upload events; other buckets wait for the reconciler.
-            marker = missing.key if missing.bucket == self._bucket else f"s3://{missing.bucket}/{missing.key}"
+            marker = first.key if first.bucket == self._bucket else f"s3://{first.bucket}/{first.key}"
             res = self._store.transition(
                 ref.job_id, Status.WAITING, set_fields={**ref.fields(), "waiting_for": marker}
             )
-            if not res.applied:
+            if not res.applied or res.job is None:
                 return NotReady(waiting=False, detail=res.job.status.value if res.job else "?")
             # The missing object's upload event may have looked for waiting jobs just before our
             # write: look once more, now that the marker is visible to any later event.
-            if self._objects.head(missing.key, bucket=missing.bucket) is None:
+            if self._objects.head(first.key, bucket=first.bucket) is None:
                 log.info("job waiting for input", extra={"job_id": ref.job_id, "waiting_for": marker})
+                self._report_waiting(res.job, ref, missing)
                 return NotReady(waiting=True, detail=marker)
         return None
 
-    def _first_missing(
+    def _report_waiting(self, job: Job, ref: JobRef, missing: list[Input]) -> None:
+        """The WAITING report: every missing input by its resolved key, with a hint where one helps."""
+        waiting: list[dict[str, Any]] = []
+        for item in missing:
+            where = f"s3://{item.bucket}/{item.key}"
+            entry: dict[str, Any] = {"field": item.field, "key": where}
+            what = "the photo" if item.raw is None else f"{item.field} {item.raw!r}"
+            entry["message"] = f"{what}: {where} is not there yet; the job starts when it is uploaded"
+            hint = self._hint(ref, item)
+            if hint is not None:
+                entry["hint"] = hint
+            waiting.append(entry)
+        report = build_report(job, status=Status.WAITING)
+        report["waiting_for"] = waiting
+        publish_report(self._objects, ref.image_key, Status.WAITING, report)
+
+    def _hint(self, ref: JobRef, item: Input) -> str | None:
+        """"did you mean ../faces/a.jpg?" when a relative source is missing but one folder up (or, for
+        a `../` source, in the sidecar's own folder) there is such an object."""
+        raw = item.raw.strip() if item.raw else ""
+        if not raw or "://" in raw or item.bucket != self._bucket:
+            return None
+        other = raw[3:] if raw.startswith("../") else "../" + raw
+        try:
+            guess = resolve_source(other, item.field, keys.folder_of(ref.sidecar_key), (self._bucket,))
+        except ManifestError:
+            return None  # e.g. one folder up would leave inbox/
+        if guess.key is None or guess.key == item.key or self._objects.head(guess.key) is None:
+            return None
+        return f"did you mean {other!r}? s3://{self._bucket}/{guess.key} exists"
+
+    def _missing(
         self, needed: list[Input], ref: JobRef, known: dict[tuple[str, str], ObjectInfo | None]
-    ) -> Input | None:
+    ) -> list[Input]:
+        """Every input not there yet; an unusable one (type, empty, size) raises, even if others are
+        missing, so all that can be said at once is said at once."""
         limit = self._max_image_bytes
+        problems: list[ManifestError] = []
         # Types (and key lengths) first: never wait for an upload that could not be used anyway.
         for item in needed:
-            check_key_length(item.key, item.field, code=ErrorCode.LIMIT)
+            try:
+                check_key_length(item.key, item.field, code=ErrorCode.LIMIT)
+            except ManifestError as exc:
+                problems.append(exc)
+                continue
             ext = keys.extension(item.key)
             if ext not in keys.IMAGE_EXTENSIONS:
                 supported = ", ".join(sorted(keys.IMAGE_EXTENSIONS))
-                raise ManifestError(
+                problems.append(ManifestError(
                     item.field,
                     f"{item.key} is not a supported image (.{ext or '?'}); use one of: {supported}",
                     code=ErrorCode.UNSUPPORTED_TYPE,
-                )
+                ))
+        if problems:
+            raise ManifestError.all_of(problems)
+        missing: list[Input] = []
         for item in needed:
             where = (item.bucket, item.key)
             info = known[where] if where in known else self._objects.head(item.key, bucket=item.bucket)
             if info is None:
-                return item
+                missing.append(item)
+                continue
             if item.field == "image" and info.version != ref.image_version:
                 raise _PhotoVersionChanged(info.version)
             if info.size == 0:
-                raise ManifestError(
+                problems.append(ManifestError(
                     item.field, f"{item.key} is empty; upload the image again", code=ErrorCode.EMPTY_IMAGE
-                )
-            if info.size > limit:
-                raise ManifestError(
+                ))
+            elif info.size > limit:
+                problems.append(ManifestError(
                     item.field,
                     f"{item.key} is {_size(info.size)}; images may be at most {_size(limit)}, resize it",
                     code=ErrorCode.TOO_LARGE,
-                )
-        return None
-
+                ))
+        if problems:
+            raise ManifestError.all_of(problems)
+        return missing
 
 def inputs(ref: JobRef, manifest: Manifest) -> list[Input]:
     """Every S3 object the job reads, the photo first, each once (https sources are AKOOL's to fetch)."""
@@ -169,7 +230,7 @@ def inputs(ref: JobRef, manifest: Manifest) -> list[Input]:
     for swap in manifest.swaps:
         src = swap.source
         if src.bucket is not None and src.key is not None:
-            out.append(Input(f"{swap.field}.source", src.bucket, src.key))
+            out.append(Input(f"{swap.field}.source", src.bucket, src.key, src.raw))
     seen: set[tuple[str, str]] = set()
     unique = []
     for item in out:

@@ -5,6 +5,9 @@
    finds the job held does nothing (not even a report).
 2. Write the report, then make the terminal transition, conditional on still holding the job. The report
    comes first so that a crash in between is repaired by the retry (the report is an idempotent overwrite).
+   A report that is not SUCCEEDED first removes the swapped image beside it (`publish_report`): it was an
+   older job's, and next to the newer job's report it would look current (README: Results and job states).
+   A superseded job (latest.py) writes no report at all: the caller passes report=False.
 On an error the holder gives the claim or lease back at once, so the retry need not wait for it to lapse.
 """
 
@@ -17,7 +20,7 @@ from typing import Any, TypeVar
 
 from dropswap import keys
 from dropswap.jobs import Job, Status, TransitionResult
-from dropswap.ports import FinaliseLeases, JobTransitions, ReportSink, SubmitClaims
+from dropswap.ports import FinaliseLeases, JobTransitions, ResultsFolder, SubmitClaims
 from dropswap.report import build_report
 
 T = TypeVar("T")
@@ -76,7 +79,7 @@ def under_lease(
 
 def end_job(
     store: JobTransitions,
-    reports: ReportSink,
+    reports: ResultsFolder,
     job: Job,
     status: Status,
     hold: Hold,
@@ -97,8 +100,9 @@ def end_job(
     report_key = keys.report_key(job.image_key)
     if report:
         done = replace(job, finished_at=finished_at)
-        reports.put_json(
-            report_key, build_report(done, status=status, error=error, result_key=result_key, akool=akool)
+        publish_report(
+            reports, job.image_key, status,
+            build_report(done, status=status, error=error, result_key=result_key, akool=akool),
         )
     set_fields: dict[str, Any] = {**(fields or {}), "error": error, "finished_at": finished_at}
     if report:
@@ -112,3 +116,11 @@ def end_job(
         expect_owner=None if hold.lease else hold.owner,
         expect_finaliser=hold.owner if hold.lease else None,
     )
+
+
+def publish_report(folder: ResultsFolder, image_key: str, status: Status, report: Mapping[str, Any]) -> None:
+    """Write a photo's report; one that is not SUCCEEDED first removes the swapped image beside it, an
+    older job's (a SUCCEEDED job has just written its own)."""
+    if status is not Status.SUCCEEDED:
+        folder.delete(keys.result_image_key(image_key))
+    folder.put_json(keys.report_key(image_key), report)

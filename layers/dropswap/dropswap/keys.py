@@ -2,6 +2,7 @@
 
 inbox/<path>/team.jpg                  the target image
 inbox/<path>/team.jpg.faceswap.json    its sidecar manifest
+inbox/<path>/team.gif(.faceswap.json)  UNSUPPORTED: a file that is not a supported image, or its sidecar
 results/<path>/team.swapped.jpg        the swapped image
 results/<path>/team.jpg.result.json    the status report (every terminal state)
 Results never land under inbox/, so they can never re-trigger the pipeline.
@@ -16,12 +17,16 @@ from urllib.parse import unquote_plus
 INBOX = "inbox/"
 RESULTS = "results/"
 SIDECAR_SUFFIX = ".faceswap.json"
+FOLDER_MANIFEST = "_folder" + SIDECAR_SUFFIX
 IMAGE_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "webp", "bmp"})
 
 
 class KeyKind(Enum):
     IMAGE = "image"
     SIDECAR = "sidecar"
+    # Under inbox/, not a supported image: a stray file, or one meant for processing if it has a sidecar
+    # (then it gets an UNSUPPORTED_TYPE report), or the sidecar of such a file
+    UNSUPPORTED = "unsupported"
     OTHER = "other"
 
 
@@ -35,12 +40,15 @@ def extension(key: str) -> str:
 
 
 def classify(key: str) -> KeyKind:
-    if not key.startswith(INBOX):
+    if not key.startswith(INBOX) or key.endswith("/") or posixpath.basename(key) == FOLDER_MANIFEST:
         return KeyKind.OTHER
     if key.endswith(SIDECAR_SUFFIX):
         image = key[: -len(SIDECAR_SUFFIX)]
-        return KeyKind.SIDECAR if extension(image) in IMAGE_EXTENSIONS else KeyKind.OTHER
-    return KeyKind.IMAGE if extension(key) in IMAGE_EXTENSIONS else KeyKind.OTHER
+        return KeyKind.SIDECAR if extension(image) in IMAGE_EXTENSIONS else KeyKind.UNSUPPORTED
+    if extension(key) in IMAGE_EXTENSIONS:
+        return KeyKind.IMAGE
+    # Other JSON files are no photos; a sidecar's name always ends with .faceswap.json
+    return KeyKind.OTHER if extension(key) == "json" else KeyKind.UNSUPPORTED
 
 
 def image_key_for_sidecar(sidecar_key: str) -> str:

@@ -60,6 +60,15 @@ class ManifestError(ValueError):
         self.code = code
         super().__init__(f"{field}: {message}")
 
+    @classmethod
+    def all_of(cls, errors: list[ManifestError]) -> ManifestError:
+        """Every problem found at once, as one error: the first's field and code, then the others'."""
+        first = errors[0]
+        if len(errors) == 1:
+            return first
+        others = "; ".join(str(e) for e in errors[1:])
+        return cls(first.field, f"{first.message}; also {others}", code=first.code)
+
 
 @dataclass(frozen=True)
 class Source:
@@ -205,20 +214,23 @@ def parse_manifest(
         raise _schema_error(exc) from None
     folder = keys.folder_of(sidecar_key)
     allowed_buckets = (drop_bucket, *extra_source_buckets)
-    swaps = tuple(
-        Swap(
-            index=i,
-            source=resolve_source(
+    swaps: list[Swap] = []
+    problems: list[ManifestError] = []
+    for i, item in enumerate(doc["swaps"]):
+        try:
+            source = resolve_source(
                 item["source"], f"swaps[{i}].source", folder, allowed_buckets,
                 allowed_hosts=allowed_source_hosts,
-            ),
-            target=_target(item["target"]),
-        )
-        for i, item in enumerate(doc["swaps"])
-    )
+            )
+        except ManifestError as exc:
+            problems.append(exc)  # every bad source at once, not one per upload of the sidecar
+            continue
+        swaps.append(Swap(index=i, source=source, target=_target(item["target"])))
+    if problems:
+        raise ManifestError.all_of(problems)
     return Manifest(
         version=1,
-        swaps=swaps,
+        swaps=tuple(swaps),
         face_enhance=bool(doc.get("face_enhance", False)),
         engine=doc.get("engine", "auto"),
     )

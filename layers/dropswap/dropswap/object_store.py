@@ -85,6 +85,10 @@ class ObjectStore:
             path, self.bucket, key, ExtraArgs={"ContentType": content_type}, Config=_FILE_UPLOAD
         )
 
+    def delete(self, key: str) -> None:
+        """Remove an object of the drop bucket (no error if there is none)."""
+        self._s3.delete_object(Bucket=self.bucket, Key=key)
+
     def presign_get(self, key: str, expires_seconds: int, bucket: str | None = None) -> str:
         return self._s3.generate_presigned_url(
             "get_object",

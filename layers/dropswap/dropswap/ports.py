@@ -70,6 +70,15 @@ class ReportSink(Protocol):
     def put_json(self, key: str, document: Any) -> None: ...
 
 
+class ResultsFolder(ReportSink, Protocol):
+    """The public names under results/: reports written, an older job's swapped image removed; and the
+    current versions of the inputs under inbox/ (latest.py: is a job still the latest of its photo?)."""
+
+    def delete(self, key: str) -> None: ...
+
+    def head(self, key: str, bucket: str | None = None) -> ObjectInfo | None: ...
+
+
 class InputReader(Protocol):
     """Reads of the user's uploads (sidecars and inputs), and URLs AKOOL can fetch them by."""
 

@@ -32,7 +32,8 @@ from dropswap.error_codes import ErrorCode, job_error
 from dropswap.finalise import Action, Finaliser, FinaliseStore, Outcome
 from dropswap.job_end import Hold, Refused, end_job, under_claim
 from dropswap.jobs import Job, Status, iso_time
-from dropswap.ports import AkoolSlots, JobReader, MessageSink, ReportSink, SubmitClaims
+from dropswap.latest import superseded_by
+from dropswap.ports import AkoolSlots, JobReader, MessageSink, ResultsFolder, SubmitClaims
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,7 @@ def _may_hold_slot(job: Job, now: float) -> bool:
 _OUTCOME_COUNTER = {
     Action.SUCCEEDED: "succeeded",
     Action.FAILED: "failed",
+    Action.SUPERSEDED: "superseded",
     Action.PROCESSING: "still_processing",
     Action.UNCHANGED: "still_processing",
     Action.BUSY: "busy",
@@ -126,7 +128,7 @@ class Reconciler:
         self,
         store: ReconcileStore,
         finaliser: Finaliser,
-        objects: ReportSink,  # the reconciler writes reports only (results: FinaliseFunction)
+        objects: ResultsFolder,  # reports only (results: FinaliseFunction), and HEADs (latest.py)
         akool: Callable[[], AkoolLookup],
         queues: Queues,
         limits: ReconcileLimits,
@@ -257,9 +259,13 @@ class Reconciler:
                 f"{where} never arrived: gave up after waiting {_age_hours(age)}. Upload it, then upload"
                 " the sidecar again (a changed sidecar starts a new job)",
             )
+            # A newer sidecar or photo has its own job, which owns the report's name (latest.py).
+            newer = superseded_by(self._objects, current)
+            if newer is not None:
+                error = job_error(ErrorCode.SUPERSEDED, f"a newer version of {newer} has a job of its own")
             return end_job(
                 self._store, self._objects, current, Status.REJECTED, hold,
-                finished_at=iso_time(self._clock()), error=error,
+                finished_at=iso_time(self._clock()), error=error, report=newer is None,
             ).applied
 
         done = under_claim(

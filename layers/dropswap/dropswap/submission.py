@@ -25,7 +25,7 @@ from dropswap.jobs import Job, JobRef, Status, iso_time
 from dropswap.manifest import Manifest, ManifestError, Source
 from dropswap.pacing import Pacer
 from dropswap.planning import Plan
-from dropswap.ports import InputReader, JobTransitions, ReportSink, SwapApi
+from dropswap.ports import InputReader, JobTransitions, ResultsFolder, SwapApi
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class Outcome:
     detail: str = ""
 
 
-class SubmitObjects(InputReader, ReportSink, Protocol): ...
+class SubmitObjects(InputReader, ResultsFolder, Protocol): ...
 
 
 class Submission:

@@ -22,13 +22,14 @@ from typing import TYPE_CHECKING, Protocol
 
 from dropswap import keys, tokens
 from dropswap.config import Settings
-from dropswap.error_codes import ErrorCode
+from dropswap.error_codes import ErrorCode, job_error
 from dropswap.input_gate import UNKNOWN, InputGate, Unknown
-from dropswap.job_end import Hold, Refused, under_claim
-from dropswap.jobs import Job, JobRef, Status
+from dropswap.job_end import Hold, Refused, publish_report, under_claim
+from dropswap.jobs import Job, JobRef, Status, iso_time
 from dropswap.manifest import MAX_MANIFEST_BYTES, ManifestError
 from dropswap.pacing import NoRoom, Pacer
 from dropswap.ports import JobReader, JobTransitions, SubmitClaims, SwapApi, WaitingIndex
+from dropswap.report import build_report
 from dropswap.submission import Outcome, OutcomeKind, Submission, SubmitObjects
 
 if TYPE_CHECKING:  # a value only: the logic never imports the boto3 adapters
@@ -58,6 +59,7 @@ class Submitter:
     ) -> None:
         self._store = store
         self._objects = objects
+        self._clock = clock
         self._bucket = settings.drop_bucket
         self._gate = InputGate(
             objects, store, bucket=settings.drop_bucket, max_image_bytes=settings.max_image_bytes,
@@ -84,6 +86,11 @@ class Submitter:
         if kind is keys.KeyKind.SIDECAR:
             done = self._process_sidecar(key)
             outcomes.append(done[1] if done else Outcome("IGNORED", key, detail="sidecar no longer exists"))
+        elif kind is keys.KeyKind.UNSUPPORTED:
+            sidecar_key = key if key.endswith(keys.SIDECAR_SUFFIX) else keys.sidecar_key_for_image(key)
+            unsupported = self._report_unsupported(sidecar_key)
+            if unsupported is not None:
+                outcomes.append(unsupported)
         elif kind is keys.KeyKind.IMAGE:
             # The image's own sidecar may be waiting for it. Its job's waiting-for marker would find it
             # too, but that GSI is eventually consistent: a marker written just now may not show yet.
@@ -159,6 +166,32 @@ class Submitter:
         if existing is not None and existing.status is not Status.WAITING:
             return ref, Outcome("DUPLICATE", sidecar_key, ref.job_id, existing.status.value)
         return ref, self._run(ref, sidecar.data, photo, again=again)
+
+    def _report_unsupported(self, sidecar_key: str) -> Outcome | None:
+        """A file with a sidecar that is not a supported image: an UNSUPPORTED_TYPE report at once, under
+        the job id it would have had (no job record: nothing is ever to be sent). None: no sidecar."""
+        sidecar = self._objects.read_small(sidecar_key, MAX_MANIFEST_BYTES)
+        if sidecar is None:
+            return None
+        image_key = keys.image_key_for_sidecar(sidecar_key)
+        photo = self._objects.head(image_key)
+        ref = JobRef.of(self._bucket, sidecar_key, sidecar.info.version, photo.version if photo else "")
+        ext = keys.extension(image_key)
+        supported = ", ".join(f".{e}" for e in sorted(keys.IMAGE_EXTENSIONS))
+        error = job_error(
+            ErrorCode.UNSUPPORTED_TYPE,
+            f"{image_key} is not a supported image type ({f'.{ext}' if ext else 'no extension'}); dropswap"
+            f" swaps faces in {supported} photos: convert it, and upload it with its sidecar named after"
+            " the new file",
+        )
+        now = iso_time(self._clock())
+        job = Job(
+            ref.job_id, Status.REJECTED, bucket=self._bucket, image_key=image_key, sidecar_key=sidecar_key,
+            sidecar_etag=ref.sidecar_version, image_etag=ref.image_version, created_at=now, finished_at=now,
+        )
+        publish_report(self._objects, image_key, Status.REJECTED, build_report(job, error=error))
+        log.info("unsupported file type reported", extra={"job_id": ref.job_id, "key": image_key})
+        return Outcome("REJECTED", sidecar_key, ref.job_id, error["message"])
 
     # -- one job --------------------------------------------------------------------------------
     def _run(
