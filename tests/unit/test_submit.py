@@ -334,7 +334,10 @@ def test_given_waiting_job_whose_sidecar_was_replaced_when_rechecked_then_closed
     h.submitter().recheck_waiting(old)
     job = h.store.get(old)
     assert job and job.status is Status.REJECTED and job.error and job.error["code"] == "SUPERSEDED"
-    assert not h.has_report(IMAGE) and h.akool.calls == []
+    # No report of its own: the one there is still its WAITING report, which the newer sidecar's event
+    # replaces with its own
+    assert h.report(IMAGE)["status"] == "WAITING" and h.report(IMAGE)["job_id"] == old
+    assert h.akool.calls == []
 
 
 def test_given_waiting_job_whose_sidecar_was_deleted_when_rechecked_then_rejected_with_report(
@@ -488,9 +491,11 @@ def test_given_image_too_large_then_rejected_naming_the_limit(akool: FakeAkool) 
     sidecar = _ready(h, _manifest(("faces/alice.jpg", 0)), ALICE)
     [outcome] = h.event(sidecar)
     assert outcome.kind == "REJECTED"
+    # Both inputs are too large: both are named at once
     assert h.job(IMAGE).error == {
         "code": "TOO_LARGE",
-        "message": f"image: {IMAGE} is {len(JPEG)} bytes; images may be at most 10 bytes, resize it",
+        "message": f"image: {IMAGE} is {len(JPEG)} bytes; images may be at most 10 bytes, resize it; also"
+        f" swaps[0].source: {ALICE} is {len(JPEG)} bytes; images may be at most 10 bytes, resize it",
     }
     assert akool.calls == []
 
