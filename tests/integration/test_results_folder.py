@@ -115,4 +115,5 @@ def test_given_photo_replaced_under_the_same_sidecar_then_a_new_job(user: User) 
     # Then a new job runs for it and its result replaces the old one
     second = _until(lambda: (r := user.report(image)) and r["job_id"] != first["job_id"]
                     and r["status"] == "SUCCEEDED" and r)
+    assert second["result"].endswith("/swap-me.swapped.jpg")
     assert len({s["job_id"] for s in user.submissions()}) == 2
