@@ -93,7 +93,7 @@ class _NoTransitions:
 def test_given_a_photo_key_longer_than_s3_allows_then_refused_before_any_lookup_or_wait() -> None:
     # Given a job whose photo key is over 1024 bytes
     photo = "inbox/" + "p" * 1020 + ".jpg"
-    ref = JobRef(BUCKET, "job-1", photo + ".faceswap.json", "v1")
+    ref = JobRef(BUCKET, "job-1", photo + ".faceswap.json", "v1", "p1")
     gate = InputGate(_NoObjects(), _NoTransitions(), bucket=BUCKET, max_image_bytes=1000)  # type: ignore[arg-type]
     manifest = parse_manifest(b'{"version": 1, "swaps": [{"source": "a.jpg", "target": 0}]}',
                               sidecar_key=ref.sidecar_key, drop_bucket=BUCKET)
