@@ -106,10 +106,13 @@ def _details(r: dict[str, Any]) -> list[str]:
         why = f"; why: {q.get('reasons')}; events: {q.get('events')}" if q["failure_queue"] else ""
         lines.append(f"- {q['output']} ({kind}): {q['visible']} visible, {q['in_flight']} in flight{why}")
     big = r.get("big_results")
+    src = r.get("big_results_from")
     if big:
         lines += [
             "",
-            f"50 MB phase (account limits off; {big.get('jobs_with_big_result')} jobs with results of "
+            (f"50 MB phase measured in a separate run (label {src['label']}, commit {src['commit']}): "
+             f"{src['why']}. " if src else "")
+            + f"50 MB phase (account limits off; {big.get('jobs_with_big_result')} jobs with results of "
             f"{big.get('result_bytes')} bytes): final-callback answers {big.get('final_callback_answers')}, "
             f"seconds {big.get('final_callback_seconds')}; the same jobs' status-2 callbacks p50/p99 "
             f"{_num(big.get('processing_callback_p50_seconds'), '.2f', ' s')} / "

@@ -546,12 +546,17 @@ def big_drop_summary_rows(r: dict[str, Any]) -> list[str]:
         f"| big drop ({r['options']['photos']} photos, AKOOL 4 jobs / 5 rps): all SUCCEEDED, 0 DLQ messages "
         f"| {st} | {_ok(bool(met['all SUCCEEDED'] and met['no DLQ message']))} |",
         f"| big drop: 1005 per accepted submission ≤ {big_drop_report.THROTTLE_TARGET} | "
-        f"{a.get('throttled_submits_per_accepted')} | {_ok(bool(met['1005 per submission']))} |",
-        f"| big drop: AKOOL utilisation ≥ {big_drop_report.UTILISATION_TARGET} | {a.get('utilisation')} | "
-        f"{_ok(bool(met['utilisation']))} |",
+        f"{_round(a.get('throttled_submits_per_accepted'), 3)} | {_ok(bool(met['1005 per submission']))} |",
+        f"| big drop: AKOOL utilisation ≥ {big_drop_report.UTILISATION_TARGET} | "
+        f"{_round(a.get('utilisation'), 2)} | {_ok(bool(met['utilisation']))} |",
         f"| webhook answer for a 50 MB result, p99 ≤ {big_drop_report.WEBHOOK_P99_TARGET} s | "
-        f"{big.get('p99_seconds')} s (p50 {big.get('p50_seconds')} s) | {_ok(bool(met['webhook p99']))} |",
+        f"{_round(big.get('p99_seconds'), 2)} s (p50 {_round(big.get('p50_seconds'), 2)} s) | "
+        f"{_ok(bool(met['webhook p99']))} |",
     ]
+
+
+def _round(value: float | None, digits: int) -> float | str:
+    return "n/a" if value is None else round(value, digits)
 
 
 def _big_drop() -> dict[str, Any]:
