@@ -27,6 +27,7 @@ SETTINGS = wiring.settings_for(wiring.SUBMIT_NEEDS)
 
 _METRIC_FOR: dict[OutcomeKind, str] = {
     "SUBMITTED": "JobsSubmitted",
+    "SUCCEEDED": "JobsSucceeded",  # "mode": "faces" jobs end here
     "REJECTED": "JobsRejected",
     "WAITING": "JobsWaiting",
     "FAILED": "JobsFailed",

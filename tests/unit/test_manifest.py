@@ -137,7 +137,7 @@ def test_given_not_utf8_or_not_an_object_then_clear_error() -> None:
         (_one(face_enhance="yes"), 'face_enhance: "yes" is not valid: it must be true or false'),
         (
             _one(colour="red"),
-            'colour: unknown field (allowed here: "version", "swaps", "face_enhance", "engine")',
+            'colour: unknown field (allowed here: "version", "swaps", "mode", "face_enhance", "engine")',
         ),
         (
             {"version": 1, "swaps": [{"source": "a.jpg", "tagret": 0}]},
@@ -151,6 +151,12 @@ def test_given_not_utf8_or_not_an_object_then_clear_error() -> None:
         (_one(source="   "), "swaps[0].source: is empty"),
         (_one(source=7), "swaps[0].source: 7 is not valid"),
         ({"version": 1, "swaps": ["a.jpg"]}, 'swaps[0]: "a.jpg" is not valid: it must be an object like'),
+        # "mode": "faces" stands instead of "swaps": exactly one of the two
+        ({"version": 1}, 'swaps: is required; it must be a list of 1 to 50 objects like {"source": '),
+        (_one(mode="faces"), 'mode: cannot be given with "swaps": keep "swaps" to replace faces, or only'),
+        ({"version": 1, "mode": "face"}, 'mode: "face" is not valid: it must be "faces" (the only mode)'),
+        ({"version": 1, "mdoe": "faces"}, 'mdoe: unknown field; did you mean "mode"?'),
+        ({"version": 1, "swap": []}, 'swap: unknown field; did you mean "swaps"?'),
     ],
 )
 def test_given_schema_violation_then_field_named_and_fix_suggested(doc: Any, expected: str) -> None:
@@ -314,3 +320,17 @@ def test_given_any_relative_path_then_result_is_under_inbox_or_rejected(parts: l
         return
     key = m.swaps[0].source.key
     assert key is not None and key.startswith("inbox/") and "/../" not in f"/{key}/"
+
+
+def test_given_faces_mode_then_manifest_has_no_swaps() -> None:
+    # Given a sidecar asking only for the photo's faces / When parsed / Then faces mode, nothing to swap
+    manifest = _parse({"version": 1, "mode": "faces"})
+    assert manifest.mode == "faces" and manifest.swaps == ()
+    # And a swap manifest stays in swap mode
+    assert _parse(_one()).mode == "swap"
+
+
+def test_given_neither_swaps_nor_mode_then_error_names_both_ways() -> None:
+    # Given a manifest with only a version / When parsed / Then the error offers "swaps" and "mode"
+    err = _error({"version": 1})
+    assert err.field == "swaps" and '"mode": "faces"' in err.message

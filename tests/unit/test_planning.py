@@ -89,3 +89,34 @@ def test_given_a_source_without_a_face_then_no_face_naming_the_source() -> None:
         planning.source_face(swap, [])
     assert info.value.code == "NO_FACE" and info.value.field == "swaps[0].source"
     assert planning.source_face(swap, [LEFT, _face(0, 0, 200, 200)]).region == Region(0, 0, 200, 200)
+
+
+def test_given_all_over_twelve_faces_then_limit_says_how_many_and_how_to_split() -> None:
+    # Given a photo of 12 faces and "all" (auto → v3, which takes 8) / When picked
+    crowd = [_face(10 + 60 * i, 10, 50, 60) for i in range(12)]
+    with pytest.raises(ManifestError) as info:
+        planning.pick(_manifest(("faces/alice.jpg", "all")), crowd)
+    # Then the error names the field, the count, the limit and the rounds with indices to use
+    err = info.value
+    assert err.code == "LIMIT" and err.field == "swaps[0].target"
+    assert '"all" means 12 faces in this photo' in err.message and "at most 8 faces" in err.message
+    assert "into 2 rounds" in err.message and "list faces 0–7 as swaps by index" in err.message
+    assert '{"source": "faces/alice.jpg", "target": 7}' in err.message
+    assert "a sidecar for faces 8–11" in err.message and "11:(670,10,50,60)" in err.message
+
+
+def test_given_all_over_twenty_faces_then_three_rounds() -> None:
+    crowd = [_face(10 + 60 * i, 10, 50, 60) for i in range(20)]
+    with pytest.raises(ManifestError) as info:
+        planning.pick(_manifest(("faces/alice.jpg", "all")), crowd)
+    assert "into 3 rounds" in info.value.message
+    assert "for faces 8–15; repeat with each new result for faces 16–19" in info.value.message
+
+
+def test_given_eight_indexed_swaps_plus_one_then_generic_limit() -> None:
+    # Given 9 swaps by index (no "all") / Then the plain limit message on "swaps"
+    crowd = [_face(10 + 60 * i, 10, 50, 60) for i in range(9)]
+    m = _manifest(*[("faces/alice.jpg", i) for i in range(9)])
+    with pytest.raises(ManifestError) as info:
+        planning.pick(m, crowd)
+    assert info.value.field == "swaps" and "9 faces selected" in info.value.message

@@ -418,7 +418,13 @@ NINE = [face(10 + 60 * i, 10, 50, 60) for i in range(9)]
             "swaps[1].target: face 0 (120,80,90,110) is already replaced by swaps[0]",
             True,
         ),
-        (_manifest(("faces/alice.jpg", "all"), engine="v3"), "LIMIT", "swaps: 9 faces selected", True),
+        (
+            _manifest(("faces/alice.jpg", "all"), engine="v3"),
+            "LIMIT",
+            'swaps[0].target: "all" means 9 faces in this photo, but AKOOL v3 replaces at most 8 faces in one '
+            "image, so split the job into 2 rounds: here, list faces 0–7 as swaps by index",
+            True,
+        ),
         (
             _manifest(("faces/nobody.jpg", 0), ("faces/alice.jpg", 1)),
             "NO_FACE",

@@ -32,7 +32,8 @@ ALLOWED_FROM: dict[Status, frozenset[Status | None]] = {
     Status.WAITING: frozenset({None, Status.WAITING}),
     Status.SUBMITTED: frozenset({None, Status.WAITING}),
     Status.PROCESSING: frozenset({Status.SUBMITTED, Status.PROCESSING}),
-    Status.SUCCEEDED: frozenset({Status.SUBMITTED, Status.PROCESSING}),
+    # A "mode": "faces" job (detection only, nothing sent to swap) succeeds from WAITING, under its claim.
+    Status.SUCCEEDED: frozenset({Status.WAITING, Status.SUBMITTED, Status.PROCESSING}),
     # A submit that AKOOL refuses for good (quota, auth) fails a job that never reached SUBMITTED.
     Status.FAILED: frozenset({None, Status.WAITING, Status.SUBMITTED, Status.PROCESSING}),
     Status.REJECTED: frozenset({None, Status.WAITING}),

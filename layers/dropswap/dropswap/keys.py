@@ -5,6 +5,7 @@ inbox/<path>/team.jpg.faceswap.json    its sidecar manifest
 inbox/<path>/team.gif(.faceswap.json)  UNSUPPORTED: a file that is not a supported image, or its sidecar
 results/<path>/team.swapped.jpg        the swapped image
 results/<path>/team.jpg.result.json    the status report (every terminal state)
+results/<path>/team.faces.json         the faces found ("mode": "faces"), and team.faces.html, their preview
 Results never land under inbox/, so they can never re-trigger the pipeline.
 """
 
@@ -68,6 +69,16 @@ def result_image_key(image_key: str) -> str:
     base = _results_base(image_key)
     stem, ext = posixpath.splitext(base)
     return f"{stem}.swapped{ext}"
+
+
+def faces_json_key(image_key: str) -> str:
+    """results/<path>/<name>.faces.json"""
+    return posixpath.splitext(_results_base(image_key))[0] + ".faces.json"
+
+
+def faces_preview_key(image_key: str) -> str:
+    """results/<path>/<name>.faces.html"""
+    return posixpath.splitext(_results_base(image_key))[0] + ".faces.html"
 
 
 def report_key(image_key: str) -> str:

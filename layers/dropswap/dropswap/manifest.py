@@ -31,6 +31,8 @@ MAX_KEY_BYTES = 1024
 MAX_SWAPS = int(SCHEMA["properties"]["swaps"]["maxItems"])
 
 Engine = Literal["auto", "pro", "v3"]
+# "swap": replace faces (`swaps`); "faces": detection only, a numbered preview (`"mode": "faces"`).
+Mode = Literal["swap", "faces"]
 
 _SOURCE_HELP = (
     "use a key relative to the sidecar's folder, an s3://<drop bucket>/inbox/… URI or an https:// URL"
@@ -44,6 +46,7 @@ _FIELD_HELP: dict[str, str] = {
         'must be a face index (0 = leftmost face), "largest", "all" '
         'or a point inside the face like {"x": 410, "y": 220} (non-negative integers)'
     ),
+    "mode": 'must be "faces" (the only mode), given instead of "swaps" to get a numbered faces preview',
     "face_enhance": "must be true or false",
     "engine": 'must be "auto", "pro" or "v3"',
 }
@@ -101,9 +104,10 @@ class Swap:
 @dataclass(frozen=True)
 class Manifest:
     version: int
-    swaps: tuple[Swap, ...]
+    swaps: tuple[Swap, ...]  # empty in "faces" mode
     face_enhance: bool = False
     engine: Engine = "auto"
+    mode: Mode = "swap"
 
 
 def _show(value: Any, limit: int = 80) -> str:
@@ -157,6 +161,8 @@ def _schema_error(exc: fastjsonschema.JsonSchemaValueException) -> ManifestError
         hint = f'; did you mean "{close[0]}"?' if close else ""
         names = ", ".join(f'"{a}"' for a in allowed)
         return ManifestError(sub, f"unknown field{hint} (allowed here: {names})")
+    if field == "manifest" and rule == "oneOf" and isinstance(value, dict):
+        return _swaps_or_mode(value)
     if field == "manifest" and rule == "type":
         return ManifestError(field, 'must be a JSON object like {"version": 1, "swaps": [...]}')
     if field == "swaps" and rule == "maxItems" and isinstance(value, list):
@@ -167,6 +173,25 @@ def _schema_error(exc: fastjsonschema.JsonSchemaValueException) -> ManifestError
     if field == "swaps" and rule == "minItems":
         return ManifestError(field, "is empty; " + _FIELD_HELP["swaps"])
     return ManifestError(field, f"{_show(value)} is not valid: it {_help_for(field)}")
+
+
+def _swaps_or_mode(doc: dict[str, Any]) -> ManifestError:
+    """The top level's oneOf: exactly one of "swaps" and "mode"."""
+    if "swaps" in doc and "mode" in doc:
+        return ManifestError(
+            "mode",
+            'cannot be given with "swaps": keep "swaps" to replace faces, or only "mode": "faces" to get '
+            "the photo's numbered faces without a swap",
+        )
+    for extra in (k for k in doc if k not in SCHEMA["properties"]):
+        close = difflib.get_close_matches(extra, ["swaps", "mode"], n=1)
+        if close:
+            return ManifestError(_key(extra), f'unknown field; did you mean "{close[0]}"?')
+    return ManifestError(
+        "swaps",
+        f'is required; it {_FIELD_HELP["swaps"]} (or give "mode": "faces" instead, for a numbered '
+        "preview of the photo's faces)",
+    )
 
 
 def parse_manifest(
@@ -212,6 +237,8 @@ def parse_manifest(
         _validate(doc)
     except fastjsonschema.JsonSchemaValueException as exc:
         raise _schema_error(exc) from None
+    if doc.get("mode") == "faces":
+        return Manifest(version=1, swaps=(), mode="faces")
     folder = keys.folder_of(sidecar_key)
     allowed_buckets = (drop_bucket, *extra_source_buckets)
     swaps: list[Swap] = []

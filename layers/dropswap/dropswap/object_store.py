@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +72,18 @@ class ObjectStore:
         body.close()
         return SmallObject(_info(b, key, resp), data if len(data) <= max_bytes else None)
 
+    def read_chunks(self, key: str, chunk_bytes: int, bucket: str | None = None) -> Iterator[bytes] | None:
+        """An object's content `chunk_bytes` at a time, so memory holds one chunk whatever its size; None
+        when it does not exist. The GET is made at once; the body is closed when the iterator ends."""
+        b = bucket or self.bucket
+        try:
+            resp = self._s3.get_object(Bucket=b, Key=key)
+        except ClientError as exc:
+            if _missing(exc):
+                return None
+            raise
+        return _chunks(resp["Body"], chunk_bytes)
+
     def put_json(self, key: str, document: Any) -> None:
         body = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False).encode("utf-8")
         self._s3.put_object(
@@ -95,6 +107,13 @@ class ObjectStore:
             Params={"Bucket": bucket or self.bucket, "Key": key},
             ExpiresIn=expires_seconds,
         )
+
+
+def _chunks(body: Any, chunk_bytes: int) -> Iterator[bytes]:
+    try:
+        yield from body.iter_chunks(chunk_bytes)
+    finally:
+        body.close()
 
 
 def _missing(exc: ClientError) -> bool:

@@ -11,12 +11,21 @@ Every problem is a ManifestError or FaceSelectionError naming the manifest field
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from dropswap.error_codes import ErrorCode
-from dropswap.faces import DetectedFace, FaceSelectionError, SelectedFace, largest, order_faces, select
+from dropswap.faces import (
+    DetectedFace,
+    FaceSelectionError,
+    SelectedFace,
+    describe_faces,
+    largest,
+    order_faces,
+    select,
+)
 from dropswap.manifest import Manifest, ManifestError, Swap
 
 # AKOOL's limits per request (docs/akool.md §2): faces v3 replaces in one image, pairs Pro takes.
@@ -111,6 +120,9 @@ def pick(manifest: Manifest, detected: Sequence[DetectedFace]) -> Picked:
         "pro" if manifest.engine == "pro" or (manifest.engine == "auto" and len(pairs) == 1) else "v3"
     )
     if engine == "v3" and len(pairs) > V3_MAX_FACES:
+        whole = next((s for s in manifest.swaps if s.target == "all"), None)
+        if whole is not None:
+            raise _split_all(whole, ordered)
         raise ManifestError(
             "swaps",
             f"{len(pairs)} faces selected; AKOOL v3 replaces at most {V3_MAX_FACES} faces in one image, "
@@ -124,6 +136,26 @@ def pick(manifest: Manifest, detected: Sequence[DetectedFace]) -> Picked:
             code=ErrorCode.LIMIT,
         )
     return Picked(engine, tuple(pairs), faces_detected=len(ordered))
+
+
+def _split_all(swap: Swap, ordered: Sequence[DetectedFace]) -> ManifestError:
+    """`"all"` over more faces than v3 takes: how many there are, and the rounds that split the job."""
+    n = len(ordered)
+    rounds = [(lo, min(lo + V3_MAX_FACES, n) - 1) for lo in range(0, n, V3_MAX_FACES)]
+    ranges = [f"{lo}–{hi}" if hi > lo else str(lo) for lo, hi in rounds]
+    further = ", then ".join(ranges[2:])
+    repeat = f"; repeat with each new result for faces {further}" if further else ""
+    source = json.dumps(swap.source.raw, ensure_ascii=False)
+    return ManifestError(
+        f"{swap.field}.target",
+        f'"all" means {n} faces in this photo, but AKOOL v3 replaces at most {V3_MAX_FACES} faces in one '
+        f"image, so split the job into {len(rounds)} rounds: here, list faces {ranges[0]} as swaps by index "
+        f'({{"source": {source}, "target": 0}} … {{"source": {source}, "target": {rounds[0][1]}}}); then '
+        "upload the swapped result (results/…/<name>.swapped.<ext>) to inbox/ as a new photo with a sidecar "
+        f'for faces {ranges[1]}{repeat} ("mode": "faces" previews the numbering of a photo). '
+        f"Faces found: {describe_faces(ordered)}",
+        code=ErrorCode.LIMIT,
+    )
 
 
 def source_face(swap: Swap, detected: Sequence[DetectedFace]) -> DetectedFace:

@@ -16,7 +16,7 @@ def build_report(
     akool: dict[str, Any] | None = None,
     timings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The contract's shape: job_id, status, image, manifest, result, error, akool, timings.
+    """The contract's shape: job_id, status, image, manifest, result, faces, error, akool, timings.
 
     `status`, `error` and `result_key` override what the job record holds (the report is usually
     written just before the final transition, so the record does not have them yet).
@@ -43,7 +43,33 @@ def build_report(
         "image": f"s3://{job.bucket}/{job.image_key}" if job.bucket else job.image_key,
         "manifest": f"s3://{job.bucket}/{job.sidecar_key}" if job.bucket else job.sidecar_key,
         "result": f"s3://{job.bucket}/{result}" if result and job.bucket else result,
+        "faces": faces_of(job) if final is Status.SUCCEEDED else None,
         "error": err if final in (Status.FAILED, Status.REJECTED) else None,
         "akool": akool_info,
         "timings": {k: v for k, v in times.items() if v is not None},
     }
+
+
+def faces_of(job: Job) -> list[dict[str, Any]] | None:
+    """A SUCCEEDED job's faces, from what its record keeps of the request: for a swap, each face
+    replaced (index and box in the photo, as a manifest's target numbers them, and its source); for a
+    `"mode": "faces"` job, each face found. (Numbers read back from DynamoDB are Decimals: int() them.)"""
+    summary = job.request_summary or {}
+    if summary.get("mode") == "faces":
+        return [{"index": int(f["index"]), "box": _box(f["box"])} for f in summary.get("faces", [])]
+    pairs = summary.get("pairs")
+    if pairs is None:
+        return None
+    # A pair planned without detection (Pro picks its "largest" itself) has no index or box: None.
+    return [
+        {
+            "index": None if isinstance(p.get("face"), str) else int(p["face"]),
+            "box": _box(p["region"]) if p.get("region") is not None else None,
+            "source": p.get("source"),
+        }
+        for p in pairs
+    ]
+
+
+def _box(values: Any) -> list[int]:
+    return [int(v) for v in values]

@@ -3,6 +3,8 @@
 - `submit`: presign the inputs, plan and send the swap (akool_swap.py), record SUBMITTED with the hash of
   the webhook token; a bad input found on the way → REJECTED, a final AKOOL refusal → FAILED, a retryable
   one is raised (the claim is given back, job_end.under_claim);
+- `faces_only` (`"mode": "faces"`): detect and write the faces and their preview (faces_mode.py), then
+  SUCCEEDED at once; no swap is sent, so no AKOOL slot is taken;
 - `reject` / `fail` / `close_superseded`: end the job (job_end.py), with its report except for a
   superseded job, whose report name belongs to the newer sidecar's job.
 """
@@ -12,10 +14,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
-from dropswap import akool_swap, tokens
+from dropswap import akool_swap, faces_mode, tokens
 from dropswap.akool_client import AkoolError
 from dropswap.config import Settings
 from dropswap.error_codes import ErrorCode, akool_refusal, job_error
@@ -30,7 +32,9 @@ from dropswap.ports import InputReader, JobTransitions, ResultsFolder, SwapApi
 log = logging.getLogger(__name__)
 
 # What happened to one job for one event (the handler turns these into metrics).
-OutcomeKind = Literal["SUBMITTED", "REJECTED", "WAITING", "FAILED", "DUPLICATE", "BUSY", "IGNORED"]
+OutcomeKind = Literal[
+    "SUBMITTED", "SUCCEEDED", "REJECTED", "WAITING", "FAILED", "DUPLICATE", "BUSY", "IGNORED"
+]
 
 InputError = ManifestError | FaceSelectionError
 
@@ -43,7 +47,7 @@ class Outcome:
     detail: str = ""
 
 
-class SubmitObjects(InputReader, ResultsFolder, Protocol): ...
+class SubmitObjects(InputReader, ResultsFolder, faces_mode.PreviewFiles, Protocol): ...
 
 
 class Submission:
@@ -69,6 +73,8 @@ class Submission:
         self._new_token = new_token
 
     def submit(self, ref: JobRef, job: Job, hold: Hold, manifest: Manifest) -> Outcome:
+        if manifest.mode == "faces":
+            return self.faces_only(ref, job, hold)
         akool = self._client()
         ttl = self._settings.presign_ttl_seconds
         image_url = self._objects.presign_get(ref.image_key, ttl)
@@ -130,6 +136,29 @@ class Submission:
             },
         )
         return Outcome("SUBMITTED", ref.sidecar_key, ref.job_id, plan.engine)
+
+    def faces_only(self, ref: JobRef, job: Job, hold: Hold) -> Outcome:
+        try:
+            found = faces_mode.detect_and_preview(
+                self._client(), self._objects, ref, presign_ttl=self._settings.presign_ttl_seconds,
+                max_image_bytes=self._settings.max_image_bytes,
+            )
+        except (ManifestError, FaceSelectionError) as exc:
+            return self.reject(ref, job, hold, exc)
+        except AkoolError as exc:
+            if exc.retryable:
+                raise
+            return self.fail(ref, job, hold, exc, engine=None)
+        summary = found.summary()
+        res = end_job(
+            self._store, self._objects, replace(job, request_summary=summary), Status.SUCCEEDED, hold,
+            finished_at=self._now(), result_key=found.preview_key,
+            fields={**ref.fields(), "request_summary": summary},
+        )
+        log.info(
+            "faces found", extra={"job_id": ref.job_id, "faces": len(found.faces), "applied": res.applied}
+        )
+        return Outcome("SUCCEEDED", ref.sidecar_key, ref.job_id, f"{len(found.faces)} faces")
 
     def reject(self, ref: JobRef, job: Job, hold: Hold, exc: InputError) -> Outcome:
         res = end_job(

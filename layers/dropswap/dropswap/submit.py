@@ -215,8 +215,10 @@ class Submitter:
             kind: OutcomeKind = "WAITING" if not_ready.waiting else "DUPLICATE"
             return Outcome(kind, ref.sidecar_key, ref.job_id, not_ready.detail)
         # Before the claim and any AKOOL call: with every AKOOL slot in use this raises NoRoom, and the
-        # message comes back shortly (the job stays WAITING, claimable by that delivery).
-        self._pacer.wait_for_room()
+        # message comes back shortly (the job stays WAITING, claimable by that delivery). A faces-only
+        # job sends no swap, so it needs no slot.
+        if manifest.mode != "faces":
+            self._pacer.wait_for_room()
         return self._claimed(ref, lambda held, hold: self._holder.submit(ref, held, hold, manifest))
 
     def _claimed(self, ref: JobRef, work: Callable[[Job, Hold], Outcome]) -> Outcome:
