@@ -421,8 +421,8 @@ NINE = [face(10 + 60 * i, 10, 50, 60) for i in range(9)]
         (
             _manifest(("faces/alice.jpg", "all"), engine="v3"),
             "LIMIT",
-            'swaps[0].target: "all" means 9 faces in this photo, but AKOOL v3 replaces at most 8 faces in one '
-            "image, so split the job into 2 rounds: here, list faces 0–7 as swaps by index",
+            'swaps[0].target: "all" means 9 faces in this photo, but AKOOL v3 replaces at most 8 faces '
+            "in one image, so split the job into 2 rounds: here, list faces 0–7 as swaps by index",
             True,
         ),
         (
