@@ -119,7 +119,8 @@ def _tail(image_key: str, faces: Sequence[dict[str, Any]]) -> str:
     else:
         count = "1 face" if len(faces) == 1 else f"{len(faces)} faces"
         summary = (
-            f"{count} in <code>{shown}</code>, numbered from 0 left to right. Use a number as a swap's "
+            f"{count} in <code>{shown}</code>, numbered from 0 left to right (by the box's x, then y). "
+            "Use a number as a swap's "
             '<code>"target"</code> in the sidecar, e.g. '
             '<code>{"source": "faces/alice.jpg", "target": 0}</code>, '
             'or a point inside a box as <code>{"x": …, "y": …}</code>.'

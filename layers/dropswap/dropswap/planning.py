@@ -142,17 +142,17 @@ def _split_all(swap: Swap, ordered: Sequence[DetectedFace]) -> ManifestError:
     """`"all"` over more faces than v3 takes: how many there are, and the rounds that split the job."""
     n = len(ordered)
     rounds = [(lo, min(lo + V3_MAX_FACES, n) - 1) for lo in range(0, n, V3_MAX_FACES)]
-    ranges = [f"{lo}–{hi}" if hi > lo else str(lo) for lo, hi in rounds]
+    ranges = [f"faces {lo}–{hi}" if hi > lo else f"face {lo}" for lo, hi in rounds]
     further = ", then ".join(ranges[2:])
-    repeat = f"; repeat with each new result for faces {further}" if further else ""
+    repeat = f"; repeat with each new result for {further}" if further else ""
     source = json.dumps(swap.source.raw, ensure_ascii=False)
     return ManifestError(
         f"{swap.field}.target",
         f'"all" means {n} faces in this photo, but AKOOL v3 replaces at most {V3_MAX_FACES} faces in one '
-        f"image, so split the job into {len(rounds)} rounds: here, list faces {ranges[0]} as swaps by index "
+        f"image, so split the job into {len(rounds)} rounds: here, list {ranges[0]} as swaps by index "
         f'({{"source": {source}, "target": 0}} … {{"source": {source}, "target": {rounds[0][1]}}}); then '
         "upload the swapped result (results/…/<name>.swapped.<ext>) to inbox/ as a new photo with a sidecar "
-        f'for faces {ranges[1]}{repeat} ("mode": "faces" previews the numbering of a photo). '
+        f'for {ranges[1]}{repeat} ("mode": "faces" previews the numbering of a photo). '
         f"Faces found: {describe_faces(ordered)}",
         code=ErrorCode.LIMIT,
     )
