@@ -223,3 +223,14 @@ def test_given_a_photo_of_max_size_then_preview_memory_stays_at_a_few_chunks(tmp
     # Then the peak is a few chunks' worth, not the photo (20 MB) or its base64 (27 MB)
     assert peak < 4 * CHUNK_BYTES, peak
     assert (tmp_path / "p.html").stat().st_size > total * 4 // 3
+
+
+def test_given_an_older_swapped_image_when_faces_job_succeeds_then_it_is_removed(h: Harness) -> None:
+    # Given an older job's swapped image beside the photo's report name
+    h.put("results/party/team.swapped.jpg", b"\xff\xd8\xff\xe0older")
+    h.put(IMAGE, PHOTO)
+    # When a faces job for the photo succeeds
+    [outcome] = h.event(h.put_manifest(IMAGE, FACES_ONLY))
+    assert outcome.kind == "SUCCEEDED"
+    # Then the older swapped image is gone: the SUCCEEDED report beside it is the faces job's
+    assert h.objects.head("results/party/team.swapped.jpg") is None

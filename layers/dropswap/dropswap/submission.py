@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
-from dropswap import akool_swap, faces_mode, tokens
+from dropswap import akool_swap, faces_mode, keys, tokens
 from dropswap.akool_client import AkoolError
 from dropswap.config import Settings
 from dropswap.error_codes import ErrorCode, akool_refusal, job_error
@@ -150,6 +150,9 @@ class Submission:
                 raise
             return self.fail(ref, job, hold, exc, engine=None)
         summary = found.summary()
+        # A SUCCEEDED report keeps the swapped image beside it (job_end.publish_report), but this job made
+        # none: one there is an older job's, and must not look like this job's result.
+        self._objects.delete(keys.result_image_key(ref.image_key))
         res = end_job(
             self._store, self._objects, replace(job, request_summary=summary), Status.SUCCEEDED, hold,
             finished_at=self._now(), result_key=found.preview_key,
