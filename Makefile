@@ -20,7 +20,7 @@ SAM       := .venvs/sam/.requirements-stamp
 CHECKOV   := .venvs/checkov/.requirements-stamp
 VENV313   := .venvs/py313/.requirements-stamp
 
-.PHONY: help venv ministack-venv build unit313 layer-test lint typecheck test unit integration demo up bench soak clean
+.PHONY: help venv ministack-venv build unit313 layer-test browser lint typecheck test unit integration demo up bench soak clean
 
 help:
 	@echo "make demo   - run the whole pipeline offline on the local stack, write demo-out/index.html"
@@ -92,8 +92,15 @@ lint: $(STAMP) $(CHECKOV)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy layers/dropswap/dropswap dropswap_cli functions local benchmarks tests
 
-test: lint typecheck $(MINISTACK) unit313 layer-test
+test: lint typecheck $(MINISTACK) unit313 layer-test browser
 	$(VENV)/bin/pytest
+
+# Headless Chromium, for the test that renders the faces preview as a person sees it (Debian's package;
+# sudo when not root).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 unit: $(STAMP)
 	$(VENV)/bin/pytest tests/unit
