@@ -1,4 +1,5 @@
-"""SubmitFunction: SubmitQueue messages (S3 events under inbox/, the reconciler's rechecks) → Submitter.
+"""SubmitFunction: SubmitQueue messages (S3 events under inbox/, the reconciler's rechecks, a folder
+manifest's photos) → Submitter.
 
 Thin on purpose: parse each message (dropswap.messages), run the Submitter from dropswap.wiring, hand the
 messages that must wait back to the queue (dropswap.queue_batch: partial batch response), count outcomes.
@@ -53,7 +54,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
     parts = wiring.Adapters(SETTINGS, remaining_seconds=remaining)
     submitter = Submitter(
-        parts.jobs, parts.objects, parts.submit_akool, SETTINGS, pacer=parts.pacer(),
+        parts.jobs, parts.objects, parts.submit_akool, SETTINGS,
+        queue=parts.submit_queue, pacer=parts.pacer(),
         lease_seconds=int(remaining()) + _LEASE_MARGIN_SECONDS,
     )
     outcomes: list[Outcome] = []
@@ -63,6 +65,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             if isinstance(item, messages.Recheck):
                 logger.info("recheck", extra={"job_id": item.job_id})
                 outcomes.append(submitter.recheck_waiting(item.job_id))
+            elif isinstance(item, messages.FolderPhoto):
+                logger.info("folder photo", extra={"key": item.key, "manifest": item.manifest_key})
+                outcomes.append(
+                    submitter.handle_folder_photo(item.manifest_key, item.manifest_version, item.key)
+                )
             else:
                 logger.info("object created", extra={"bucket": item.bucket, "key": item.key})
                 outcomes.extend(submitter.handle_object_created(item.bucket, item.key))

@@ -153,6 +153,9 @@ def needs(service: str, operation: str, params: Mapping[str, Any], stack: Stack)
         secret = str(params["SecretId"])
         return [Need("secretsmanager:GetSecretValue", secret if secret.startswith("arn:") else
                      f"arn:{p}:secretsmanager:{r}:{a}:secret:{secret}-??????")]
+    elif service == "sqs" and operation == "SendMessageBatch":
+        name = str(params["QueueUrl"]).rstrip("/").rsplit("/", 1)[-1]
+        return [Need("sqs:SendMessage", f"arn:{p}:sqs:{r}:{a}:{name}")]
     elif service == "sqs" and operation in _SQS_QUEUE_ACTIONS:
         # A queue URL ends with the queue's name: https://sqs.<region>.<domain>/<account>/<name>.
         name = str(params["QueueUrl"]).rstrip("/").rsplit("/", 1)[-1]

@@ -39,7 +39,7 @@ def test_given_sample_events_when_decoded_then_space_and_unicode_restored() -> N
         # not a supported image, or its sidecar: reported as UNSUPPORTED_TYPE if it has a sidecar
         ("inbox/party/notes.txt.faceswap.json", keys.KeyKind.UNSUPPORTED),
         ("inbox/party/notes.txt", keys.KeyKind.UNSUPPORTED),
-        ("inbox/party/_folder.faceswap.json", keys.KeyKind.OTHER),
+        ("inbox/party/_folder.faceswap.json", keys.KeyKind.FOLDER_MANIFEST),
         ("results/party/team.swapped.jpg", keys.KeyKind.OTHER),
         ("team.jpg", keys.KeyKind.OTHER),
     ],

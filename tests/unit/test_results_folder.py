@@ -116,7 +116,7 @@ def test_given_keys_then_unsupported_files_and_their_sidecars_are_told_apart() -
     assert classify("inbox/x/a.gif") is KeyKind.UNSUPPORTED
     assert classify("inbox/x/a.gif.faceswap.json") is KeyKind.UNSUPPORTED
     assert classify("inbox/x/a.heic") is KeyKind.UNSUPPORTED
-    assert classify("inbox/x/_folder.faceswap.json") is KeyKind.OTHER
+    assert classify("inbox/x/_folder.faceswap.json") is KeyKind.FOLDER_MANIFEST
     assert classify("inbox/x/notes.json") is KeyKind.OTHER
     assert classify("inbox/x/") is KeyKind.OTHER
     assert classify("results/x/a.gif") is KeyKind.OTHER

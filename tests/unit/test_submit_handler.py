@@ -309,3 +309,30 @@ def test_given_every_akool_slot_in_use_then_the_message_comes_back_soon_without_
 def _keys(prefix: str) -> list[str]:
     listing = boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=BUCKET, Prefix=prefix)
     return [o["Key"] for o in listing.get("Contents", [])]
+
+
+def test_given_a_folder_manifest_upload_when_handled_then_its_photos_come_back_through_the_queue(
+    app: ModuleType, akool: FakeAkool, resources: dict[str, str]
+) -> None:
+    # Given two photos in a folder and the face elsewhere, then the folder manifest's S3 notification
+    folder = "inbox/Summer party/"
+    for name in ("a.jpg", "b.jpg"):
+        _put(folder + name, b"image")
+    akool.faces["Summer party/"] = [face(120, 80, 90, 110)]
+    _put("inbox/faces/alice.jpg", b"face")
+    doc = {"version": 1, "swaps": [{"source": "../faces/alice.jpg", "target": 0}]}
+    _put(folder + "_folder.faceswap.json", json.dumps(doc).encode())
+    notification = {"Records": [{"s3": {"bucket": {"name": BUCKET},
+                                        "object": {"key": "inbox/Summer+party/_folder.faceswap.json"}}}]}
+    queue = resources["SubmitQueueUrl"]
+    # When the handler works it, then the queue's folder_photo messages (as the mapping delivers them)
+    assert app.lambda_handler(sqs_event([json.dumps(notification)], queue), Context()) == {
+        "batchItemFailures": []
+    }
+    assert akool.submissions() == [] and depth(queue) == 2
+    event = receive(queue)
+    response = app.lambda_handler(event, Context())
+    settle(queue, response, event)
+    # Then each photo was submitted once, and the queue is empty
+    assert response == {"batchItemFailures": []} and depth(queue) == 0
+    assert len(akool.submissions()) == 2

@@ -107,20 +107,25 @@ class JobRef:
     sidecar_key: str
     sidecar_version: str
     image_version: str  # "" while the photo is not there yet
+    # The photo: "" means the sidecar's own (the sidecar key without .faceswap.json); a folder
+    # manifest's job names its photo (`sidecar_key` is then the folder manifest's key).
+    image_key: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.image_key:
+            object.__setattr__(self, "image_key", keys.image_key_for_sidecar(self.sidecar_key))
 
     @classmethod
-    def of(cls, bucket: str, sidecar_key: str, sidecar_version: str, image_version: str) -> JobRef:
-        image_key = keys.image_key_for_sidecar(sidecar_key)
+    def of(
+        cls, bucket: str, sidecar_key: str, sidecar_version: str, image_version: str, image_key: str = ""
+    ) -> JobRef:
+        image_key = image_key or keys.image_key_for_sidecar(sidecar_key)
         job_id = job_id_for(bucket, sidecar_key, sidecar_version, image_key, image_version)
-        return cls(bucket, job_id, sidecar_key, sidecar_version, image_version)
+        return cls(bucket, job_id, sidecar_key, sidecar_version, image_version, image_key)
 
     @classmethod
     def of_job(cls, job: Job) -> JobRef:
-        return cls(job.bucket, job.job_id, job.sidecar_key, job.sidecar_etag, job.image_etag)
-
-    @property
-    def image_key(self) -> str:
-        return keys.image_key_for_sidecar(self.sidecar_key)
+        return cls(job.bucket, job.job_id, job.sidecar_key, job.sidecar_etag, job.image_etag, job.image_key)
 
     @property
     def report_key(self) -> str:

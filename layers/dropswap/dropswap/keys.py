@@ -2,6 +2,8 @@
 
 inbox/<path>/team.jpg                  the target image
 inbox/<path>/team.jpg.faceswap.json    its sidecar manifest
+inbox/<path>/_folder.faceswap.json    the folder manifest: for every photo directly in <path>/ without a
+                                       sidecar of its own (a sidecar wins)
 inbox/<path>/team.gif(.faceswap.json)  UNSUPPORTED: a file that is not a supported image, or its sidecar
 results/<path>/team.swapped.jpg        the swapped image
 results/<path>/team.jpg.result.json    the status report (every terminal state)
@@ -25,6 +27,7 @@ IMAGE_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "webp", "bmp"})
 class KeyKind(Enum):
     IMAGE = "image"
     SIDECAR = "sidecar"
+    FOLDER_MANIFEST = "folder_manifest"
     # Under inbox/, not a supported image: a stray file, or one meant for processing if it has a sidecar
     # (then it gets an UNSUPPORTED_TYPE report), or the sidecar of such a file
     UNSUPPORTED = "unsupported"
@@ -41,8 +44,10 @@ def extension(key: str) -> str:
 
 
 def classify(key: str) -> KeyKind:
-    if not key.startswith(INBOX) or key.endswith("/") or posixpath.basename(key) == FOLDER_MANIFEST:
+    if not key.startswith(INBOX) or key.endswith("/"):
         return KeyKind.OTHER
+    if posixpath.basename(key) == FOLDER_MANIFEST:
+        return KeyKind.FOLDER_MANIFEST
     if key.endswith(SIDECAR_SUFFIX):
         image = key[: -len(SIDECAR_SUFFIX)]
         return KeyKind.SIDECAR if extension(image) in IMAGE_EXTENSIONS else KeyKind.UNSUPPORTED
@@ -58,6 +63,15 @@ def image_key_for_sidecar(sidecar_key: str) -> str:
 
 def sidecar_key_for_image(image_key: str) -> str:
     return image_key + SIDECAR_SUFFIX
+
+
+def is_folder_manifest(key: str) -> bool:
+    return posixpath.basename(key) == FOLDER_MANIFEST
+
+
+def folder_manifest_key_for(image_key: str) -> str:
+    """The folder manifest that would apply to a photo: the one of its own folder (never a parent's)."""
+    return folder_of(image_key) + FOLDER_MANIFEST
 
 
 def _results_base(image_key: str) -> str:

@@ -4,7 +4,8 @@ results/ (the swapped image and the report: keys.result_image_key, keys.report_k
 The truth is what inbox/ holds now, not what the job store remembers: a job is superseded when its
 sidecar or its photo is there in another version than the job is for (the newer version has, or will
 have on its own upload event, a job of its own). A sidecar or photo deleted since does not supersede:
-nothing newer exists, and a user who tidies inbox/ after a drop still gets the result. Two HEADs, made
+nothing newer exists, and a user who tidies inbox/ after a drop still gets the result. A folder
+manifest's job is also superseded once its photo has a sidecar of its own (a sidecar wins). Two HEADs, made
 only when a job ends (finalise.py, reconcile.py); the submit path reads both anyway (submit.py).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from dropswap import keys
 from dropswap.jobs import OPEN, Job
 
 if TYPE_CHECKING:  # a value only: the logic never imports the boto3 adapters
@@ -24,6 +26,10 @@ class Heads(Protocol):
 
 def superseded_by(objects: Heads, job: Job) -> str | None:
     """The key whose newer version supersedes `job`, or None when the job is still the latest."""
+    if keys.is_folder_manifest(job.sidecar_key) and job.image_key:
+        own = keys.sidecar_key_for_image(job.image_key)
+        if objects.head(own) is not None:
+            return own
     checks = [(job.sidecar_key, job.sidecar_etag)]
     # An open job's photo was there when it was submitted: "" only on records from before the photo's
     # version was part of a job's identity, which are not superseded for that.

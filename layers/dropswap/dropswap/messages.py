@@ -3,7 +3,9 @@
 SubmitQueue carries:
 - S3 event notifications for inbox/ (what S3 sends: `{"Records": [{"s3": {"bucket": {"name"}, "object":
   {"key"}}}, ...]}`, keys URL-encoded), and S3's `s3:TestEvent` when the notification is set up (ignored);
-- the reconciler's recheck of a WAITING job: `{"dropswap": "recheck", "job_id": "<job id>"}`.
+- the reconciler's recheck of a WAITING job: `{"dropswap": "recheck", "job_id": "<job id>"}`;
+- one photo of a folder manifest's folder, sent when the manifest arrives (submit.py lists the folder):
+  `{"dropswap": "folder_photo", "manifest": {"key", "version"}, "key": "<photo key>"}`.
 FinaliseQueue carries AKOOL's word on a job, from the webhook or the reconciler's listbyids:
 `{"dropswap": "finalise", "job_id", "akool": {"_id", "status", "url", "reason"}, "source", "touch"}`.
 A body that is none of these raises MalformedMessage (the message is retried, then lands in the DLQ).
@@ -20,6 +22,7 @@ from dropswap import keys
 from dropswap.akool_truth import AkoolTruth
 
 RECHECK = "recheck"
+FOLDER_PHOTO = "folder_photo"
 FINALISE = "finalise"
 
 
@@ -38,7 +41,14 @@ class Recheck:
     job_id: str
 
 
-SubmitWork = ObjectCreated | Recheck
+@dataclass(frozen=True)
+class FolderPhoto:
+    manifest_key: str
+    manifest_version: str
+    key: str  # the photo
+
+
+SubmitWork = ObjectCreated | Recheck | FolderPhoto
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,13 @@ class FinaliseWork:
 
 def recheck_body(job_id: str) -> str:
     return json.dumps({"dropswap": RECHECK, "job_id": job_id})
+
+
+def folder_photo_body(manifest_key: str, manifest_version: str, photo_key: str) -> str:
+    return json.dumps(
+        {"dropswap": FOLDER_PHOTO, "manifest": {"key": manifest_key, "version": manifest_version},
+         "key": photo_key}
+    )
 
 
 def finalise_body(job_id: str, truth: AkoolTruth, *, touch: bool = False) -> str:
@@ -76,6 +93,8 @@ def parse_submit_body(body: str) -> list[SubmitWork]:
         return []
     if data.get("dropswap") == RECHECK:
         return [Recheck(_job_id(data))]
+    if data.get("dropswap") == FOLDER_PHOTO:
+        return [_folder_photo(data)]
     records = data.get("Records")
     if not isinstance(records, list) or not records:
         raise MalformedMessage("neither an S3 event notification nor a recheck")
@@ -89,6 +108,16 @@ def _object_created(record: Any) -> ObjectCreated:
     if not isinstance(bucket, str) or not isinstance(key, str) or not bucket or not key:
         raise MalformedMessage("an S3 record without bucket name and object key")
     return ObjectCreated(bucket, keys.decode_event_key(key))
+
+
+def _folder_photo(data: Mapping[str, Any]) -> FolderPhoto:
+    manifest = data.get("manifest")
+    key = data.get("key")
+    m_key = manifest.get("key") if isinstance(manifest, Mapping) else None
+    m_version = manifest.get("version") if isinstance(manifest, Mapping) else None
+    if not all(isinstance(v, str) and v for v in (key, m_key, m_version)):
+        raise MalformedMessage("a folder_photo message without manifest key and version and photo key")
+    return FolderPhoto(str(m_key), str(m_version), str(key))
 
 
 def parse_finalise_body(body: str) -> FinaliseWork:

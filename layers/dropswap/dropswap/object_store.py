@@ -84,6 +84,25 @@ class ObjectStore:
             raise
         return _chunks(resp["Body"], chunk_bytes)
 
+    def list_folder(self, folder: str, page_size: int = 1000) -> Iterator[str]:
+        """The keys directly in `folder` (`inbox/party/`; not those in its subfolders), page by page."""
+        token = ""
+        while True:
+            if token:
+                resp = self._s3.list_objects_v2(
+                    Bucket=self.bucket, Prefix=folder, Delimiter="/", MaxKeys=page_size,
+                    ContinuationToken=token,
+                )
+            else:
+                resp = self._s3.list_objects_v2(
+                    Bucket=self.bucket, Prefix=folder, Delimiter="/", MaxKeys=page_size
+                )
+            for obj in resp.get("Contents", []):
+                yield obj["Key"]
+            token = resp.get("NextContinuationToken", "")
+            if not resp.get("IsTruncated") or not token:
+                return
+
     def put_json(self, key: str, document: Any) -> None:
         body = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False).encode("utf-8")
         self._s3.put_object(

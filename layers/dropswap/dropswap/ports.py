@@ -5,7 +5,7 @@ module asks for the few it uses.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dropswap.jobs import Job, Status, TransitionResult
@@ -89,11 +89,23 @@ class InputReader(Protocol):
     def presign_get(self, key: str, expires_seconds: int, bucket: str | None = None) -> str: ...
 
 
+class FolderListing(Protocol):
+    """The keys directly in a folder of the drop bucket (a folder manifest's photos)."""
+
+    def list_folder(self, folder: str, page_size: int = 1000) -> Iterator[str]: ...
+
+
 # -- queues ---------------------------------------------------------------------------------------
 class MessageSink(Protocol):
     """A queue to send to (queues.SqsQueue)."""
 
     def send(self, body: str, delay_seconds: int = 0) -> None: ...
+
+
+class BatchSink(Protocol):
+    """A queue to send many messages to at once (queues.SqsQueue)."""
+
+    def send_batch(self, bodies: Sequence[str]) -> None: ...
 
 
 # -- AKOOL ----------------------------------------------------------------------------------------

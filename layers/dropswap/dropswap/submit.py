@@ -4,12 +4,19 @@ The orchestrator over ports (ports.py): which jobs an upload concerns, deduplica
 delegates the inputs and the WAITING protocol to input_gate.py, and what the claim holder does (plan and
 send the swap, or end the job) to submission.py, which uses planning.py, akool_swap.py and job_end.py.
 
-Exactly once: the job id comes from the bucket, the sidecar's key and ETag/version and the photo's key
-and ETag/version (the photo's is "" while it is missing: input_gate.py says how such a job is superseded
-by the photo's), so every delivery of the same uploads maps to one record, and a replaced photo is a new
-job. Only the holder of the record's claim (a conditional write with a lease) may call AKOOL's submit or
-end the job, and only a job still WAITING can be claimed. A job past WAITING makes any later delivery a
-no-op, and a delivery that finds the claim held does nothing (BUSY).
+Folder manifests (`inbox/<path>/_folder.faceswap.json`) stand in for the sidecar of every photo
+directly in their folder that has none of its own (a sidecar wins, even over a job already made:
+latest.py).
+Their arrival lists the folder and sends one `folder_photo` message per photo to the SubmitQueue, so each
+photo's job is paced like any other; a photo uploaded later finds the manifest on its own event. When a
+photo's turn comes and its folder manifest is gone, its job is rejected as for a deleted sidecar.
+
+Exactly once: the job id comes from the bucket, the manifest's (sidecar or folder manifest) key and
+ETag/version and the photo's key and ETag/version (the photo's is "" while it is missing: input_gate.py
+says how such a job is superseded by the photo's), so every delivery of the same uploads maps to one
+record, and a replaced photo is a new job. Only the holder of the record's claim (a conditional write with
+a lease) may call AKOOL's submit or end the job, and only a job still WAITING can be claimed. A job past
+WAITING makes any later delivery a no-op, and a delivery that finds the claim held does nothing (BUSY).
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from dropswap import keys, tokens
+from dropswap import keys, messages, tokens
 from dropswap.config import Settings
 from dropswap.error_codes import ErrorCode, job_error
 from dropswap.input_gate import UNKNOWN, InputGate, Unknown
@@ -28,12 +35,20 @@ from dropswap.job_end import Hold, Refused, publish_report, under_claim
 from dropswap.jobs import Job, JobRef, Status, iso_time
 from dropswap.manifest import MAX_MANIFEST_BYTES, ManifestError
 from dropswap.pacing import NoRoom, Pacer
-from dropswap.ports import JobReader, JobTransitions, SubmitClaims, SwapApi, WaitingIndex
+from dropswap.ports import (
+    BatchSink,
+    FolderListing,
+    JobReader,
+    JobTransitions,
+    SubmitClaims,
+    SwapApi,
+    WaitingIndex,
+)
 from dropswap.report import build_report
 from dropswap.submission import Outcome, OutcomeKind, Submission, SubmitObjects
 
 if TYPE_CHECKING:  # a value only: the logic never imports the boto3 adapters
-    from dropswap.object_store import ObjectInfo
+    from dropswap.object_store import ObjectInfo, SmallObject
 
 __all__ = ["Outcome", "OutcomeKind", "Submitter"]
 
@@ -43,14 +58,19 @@ log = logging.getLogger(__name__)
 class SubmitStore(JobReader, JobTransitions, SubmitClaims, WaitingIndex, Protocol): ...
 
 
+class SubmitterObjects(SubmitObjects, FolderListing, Protocol): ...
+
+
 class Submitter:
     def __init__(
         self,
         store: SubmitStore,
-        objects: SubmitObjects,
+        objects: SubmitterObjects,
         akool: Callable[[], SwapApi],
         settings: Settings,
         *,
+        queue: BatchSink | None = None,
+        list_page_size: int = 1000,
         pacer: Pacer | None = None,
         clock: Callable[[], float] = time.time,
         lease_seconds: int = 300,
@@ -61,6 +81,8 @@ class Submitter:
         self._objects = objects
         self._clock = clock
         self._bucket = settings.drop_bucket
+        self._queue = queue  # the SubmitQueue: a folder manifest's photos go through it
+        self._page_size = list_page_size
         self._gate = InputGate(
             objects, store, bucket=settings.drop_bucket, max_image_bytes=settings.max_image_bytes,
             extra_source_buckets=settings.extra_source_buckets,
@@ -86,6 +108,8 @@ class Submitter:
         if kind is keys.KeyKind.SIDECAR:
             done = self._process_sidecar(key)
             outcomes.append(done[1] if done else Outcome("IGNORED", key, detail="sidecar no longer exists"))
+        elif kind is keys.KeyKind.FOLDER_MANIFEST:
+            outcomes.append(self._fan_out(key))
         elif kind is keys.KeyKind.UNSUPPORTED:
             sidecar_key = key if key.endswith(keys.SIDECAR_SUFFIX) else keys.sidecar_key_for_image(key)
             unsupported = self._report_unsupported(sidecar_key)
@@ -95,6 +119,8 @@ class Submitter:
             # The image's own sidecar may be waiting for it. Its job's waiting-for marker would find it
             # too, but that GSI is eventually consistent: a marker written just now may not show yet.
             done = self._process_sidecar(keys.sidecar_key_for_image(key))
+            if done is None:  # no sidecar of its own: its folder's manifest applies, if there is one
+                done = self._process(keys.folder_manifest_key_for(key), key)
             current = done[0] if done else None
             if done is not None:
                 outcomes.append(done[1])
@@ -108,6 +134,47 @@ class Submitter:
     def recheck_waiting(self, job_id: str) -> Outcome:
         """Try a WAITING job again (the reconciler's recheck message asks for it)."""
         return self._recheck(job_id, None)
+
+    def handle_folder_photo(self, manifest_key: str, manifest_version: str, image_key: str) -> Outcome:
+        """One photo of a folder manifest's listing (its `folder_photo` message), now that its turn came."""
+        if self._objects.head(keys.sidecar_key_for_image(image_key)) is not None:
+            return Outcome("IGNORED", image_key, detail="the photo has its own sidecar, which wins")
+        manifest = self._objects.read_small(manifest_key, MAX_MANIFEST_BYTES)
+        if manifest is not None and manifest.info.version != manifest_version:
+            # The newer folder manifest's own listing sends this photo again.
+            return Outcome("IGNORED", image_key, detail="a newer folder manifest replaced this one")
+        photo = self._objects.head(image_key)
+        if photo is None:
+            return Outcome("IGNORED", image_key, detail="the photo no longer exists")
+        if manifest is not None:
+            done = self._process(manifest_key, image_key, manifest, photo)
+            return done[1] if done else Outcome("IGNORED", image_key, detail="no manifest")
+        ref = JobRef.of(self._bucket, manifest_key, manifest_version, photo.version, image_key)
+        existing = self._store.get(ref.job_id)
+        if existing is not None and existing.status is not Status.WAITING:
+            return Outcome("DUPLICATE", manifest_key, ref.job_id, existing.status.value)
+        return self._manifest_gone(ref)
+
+    # -- a folder manifest's arrival ------------------------------------------------------------
+    def _fan_out(self, manifest_key: str) -> Outcome:
+        """One `folder_photo` message per photo directly in the folder without a sidecar of its own."""
+        manifest = self._objects.head(manifest_key)
+        if manifest is None:
+            return Outcome("IGNORED", manifest_key, detail="folder manifest no longer exists")
+        if self._queue is None:
+            raise RuntimeError("a folder manifest needs the SubmitQueue to send its photos through")
+        # All keys first: a photo's sidecar sorts right after it, maybe on the next page.
+        present = list(self._objects.list_folder(keys.folder_of(manifest_key), self._page_size))
+        names = set(present)
+        photos = [
+            k for k in present
+            if keys.classify(k) is keys.KeyKind.IMAGE and keys.sidecar_key_for_image(k) not in names
+        ]
+        self._queue.send_batch(
+            [messages.folder_photo_body(manifest_key, manifest.version, k) for k in photos]
+        )
+        log.info("folder manifest: photos queued", extra={"key": manifest_key, "photos": len(photos)})
+        return Outcome("IGNORED", manifest_key, detail=f"{len(photos)} photos queued")
 
     # -- which jobs -----------------------------------------------------------------------------
     def _unblocked_by(self, key: str, seen: set[str | None], current: JobRef | None) -> list[Outcome]:
@@ -133,39 +200,68 @@ class Submitter:
         job = self._store.get(job_id)
         if job is None or job.status is not Status.WAITING or not job.sidecar_key:
             return Outcome("DUPLICATE", job.sidecar_key if job else "", job_id, "not waiting")
-        ref = JobRef(self._bucket, job_id, job.sidecar_key, job.sidecar_etag, job.image_etag)
-        if current is not None and current.sidecar_key == job.sidecar_key and current.job_id != job_id:
+        ref = JobRef(
+            self._bucket, job_id, job.sidecar_key, job.sidecar_etag, job.image_etag, job.image_key
+        )
+        same_photo = current is not None and (current.sidecar_key, current.image_key) == (
+            ref.sidecar_key, ref.image_key
+        )
+        if current is not None and same_photo and current.job_id != job_id:
             # This event has just read the sidecar and the photo: this job is of an older version of one
             # of them (e.g. made while its photo was missing), and `current` is the photo's job now.
             return self._claimed(ref, lambda held, hold: self._holder.close_superseded(ref, held, hold))
+        if keys.is_folder_manifest(ref.sidecar_key) and self._objects.head(
+            keys.sidecar_key_for_image(ref.image_key)
+        ) is not None:
+            # The photo has a sidecar of its own now, which wins (its upload made its own job).
+            return self._claimed(ref, lambda held, hold: self._holder.close_superseded(ref, held, hold))
         sidecar = self._objects.read_small(job.sidecar_key, MAX_MANIFEST_BYTES)
         if sidecar is None:
-            gone = ManifestError(
-                "manifest",
-                f"{job.sidecar_key} was deleted before the job could start; upload it again",
-                code=ErrorCode.SIDECAR_GONE,
-            )
-            return self._claimed(ref, lambda held, hold: self._holder.reject(ref, held, hold, gone))
+            return self._manifest_gone(ref)
         if sidecar.info.version != job.sidecar_etag:
             # A newer sidecar replaced this one and has its own job: close this one quietly, without
             # a report, since the report key is shared with the newer job.
             return self._claimed(ref, lambda held, hold: self._holder.close_superseded(ref, held, hold))
         return self._run(ref, sidecar.data, UNKNOWN)
 
+    def _manifest_gone(self, ref: JobRef) -> Outcome:
+        gone = ManifestError(
+            "manifest",
+            f"{ref.sidecar_key} was deleted before the job could start; upload it again",
+            code=ErrorCode.SIDECAR_GONE,
+        )
+        return self._claimed(ref, lambda held, hold: self._holder.reject(ref, held, hold, gone))
+
     def _process_sidecar(self, sidecar_key: str, *, again: bool = True) -> tuple[JobRef, Outcome] | None:
         """The job of the sidecar and photo as they are now; None when there is no sidecar (any more)."""
+        return self._process(sidecar_key, keys.image_key_for_sidecar(sidecar_key), again=again)
+
+    def _process(
+        self,
+        manifest_key: str,
+        image_key: str,
+        manifest: SmallObject | None = None,
+        photo: ObjectInfo | Unknown | None = UNKNOWN,
+        *,
+        again: bool = True,
+    ) -> tuple[JobRef, Outcome] | None:
+        """The job of the manifest (a sidecar, or a folder manifest) and photo as they are now; None when
+        there is no manifest (any more). `manifest`, `photo`: as the caller just read them, if it did."""
         # One GET gives the content and the version it belongs to, so the job id (from the version)
-        # and the manifest always match, even if the sidecar is overwritten meanwhile.
-        sidecar = self._objects.read_small(sidecar_key, MAX_MANIFEST_BYTES)
-        if sidecar is None:
+        # and the manifest always match, even if the manifest is overwritten meanwhile.
+        manifest = manifest or self._objects.read_small(manifest_key, MAX_MANIFEST_BYTES)
+        if manifest is None:
             return None
         # The photo's version is part of the job's identity; "" while it is missing (input_gate.py).
-        photo = self._objects.head(keys.image_key_for_sidecar(sidecar_key))
-        ref = JobRef.of(self._bucket, sidecar_key, sidecar.info.version, photo.version if photo else "")
+        if isinstance(photo, Unknown):
+            photo = self._objects.head(image_key)
+        ref = JobRef.of(
+            self._bucket, manifest_key, manifest.info.version, photo.version if photo else "", image_key
+        )
         existing = self._store.get(ref.job_id)
         if existing is not None and existing.status is not Status.WAITING:
-            return ref, Outcome("DUPLICATE", sidecar_key, ref.job_id, existing.status.value)
-        return ref, self._run(ref, sidecar.data, photo, again=again)
+            return ref, Outcome("DUPLICATE", manifest_key, ref.job_id, existing.status.value)
+        return ref, self._run(ref, manifest.data, photo, again=again)
 
     def _report_unsupported(self, sidecar_key: str) -> Outcome | None:
         """A file with a sidecar that is not a supported image: an UNSUPPORTED_TYPE report at once, under
@@ -201,6 +297,11 @@ class Submitter:
         `photo` the photo's HEAD if the caller made one."""
         try:
             manifest = self._gate.manifest(ref, sidecar)
+            if keys.is_folder_manifest(ref.sidecar_key) and ref.image_key in {
+                s.source.key for s in manifest.swaps if s.source.bucket == self._bucket
+            }:
+                # A face the folder manifest swaps in, kept beside the photos: not one to swap.
+                return Outcome("IGNORED", ref.image_key, ref.job_id, "a source of its folder manifest")
             not_ready = self._gate.wait_for_inputs(ref, manifest, photo)
         except ManifestError as exc:
             problem = exc  # the name `exc` is unbound after the except block
@@ -209,7 +310,7 @@ class Submitter:
             # The photo is there in another version than this job is for: close this job, go on with
             # the photo's job as it is now (once: a photo replaced again meanwhile has its own event).
             closed = self._claimed(ref, lambda held, hold: self._holder.close_superseded(ref, held, hold))
-            done = self._process_sidecar(ref.sidecar_key, again=False) if again else None
+            done = self._process(ref.sidecar_key, ref.image_key, again=False) if again else None
             return done[1] if done is not None else closed
         if not_ready is not None:
             kind: OutcomeKind = "WAITING" if not_ready.waiting else "DUPLICATE"
