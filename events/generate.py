@@ -3,9 +3,9 @@
 API Gateway REST proxy events carrying AKOOL callbacks, encrypted and signed with the test credentials
 of tests/conftest.py for the job `JOB_ID` (AKOOL `_id` `AKOOL_ID`, webhook token `TOKEN`; the unit
 tests create that job), SQS events for SubmitFunction (S3 notifications wrapped as the SubmitQueue
-delivers them, a recheck) and FinaliseFunction, and an EventBridge scheduled event for the reconciler.
-Everything is fixed (ids, timestamps, nonces, and AES-CBC with AKOOL's fixed IV is deterministic), so
-re-running the script reproduces the files byte for byte.
+delivers them, a recheck, a folder manifest's photo) and FinaliseFunction, and an EventBridge scheduled
+event for the reconciler. Everything is fixed (ids, timestamps, nonces, and AES-CBC with AKOOL's fixed
+IV is deterministic), so re-running the script reproduces the files byte for byte.
 Usable with `sam local invoke -e events/<file>.json`.
 """
 
@@ -159,6 +159,13 @@ def build_events() -> dict[str, dict[str, Any]]:
         "sqs-submit-image.json": sqs_event([_s3_notification("s3-put-image.json")], SUBMIT_QUEUE),
         "sqs-submit-recheck.json": sqs_event(
             [json.dumps({"dropswap": "recheck", "job_id": JOB_ID})], SUBMIT_QUEUE
+        ),
+        # One photo of a folder manifest's folder, as SubmitFunction sends it when the manifest arrives.
+        "sqs-submit-folder-photo.json": sqs_event(
+            [json.dumps({"dropswap": "folder_photo",
+                         "manifest": {"key": "inbox/party/_folder.faceswap.json", "version": "1"},
+                         "key": IMAGE_KEY})],
+            SUBMIT_QUEUE,
         ),
         # A FinaliseQueue delivery: AKOOL's status 3 for the sample job, as the webhook enqueues it.
         "sqs-finalise-status3.json": sqs_event([finalise_message(3, RESULT_URL)], FINALISE_QUEUE),
