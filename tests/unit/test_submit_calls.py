@@ -79,8 +79,9 @@ def test_given_image_before_its_sidecar_then_one_read_and_one_query(h: Harness) 
     counting = Counting(h)
     h.put(IMAGE)
     assert counting.event(IMAGE) == ["IGNORED"]
-    # Its sidecar (absent: one GET answered 404) and the jobs waiting for it (one query)
-    assert counting.calls == Counter({"GetObject": 1, "Query": 1})
+    # Its sidecar and then its folder's manifest (both absent: two GETs answered 404), and the jobs
+    # waiting for it (one query)
+    assert counting.calls == Counter({"GetObject": 2, "Query": 1})
 
 
 def test_given_sidecar_first_when_image_arrives_then_the_sidecar_is_read_once(h: Harness) -> None:
