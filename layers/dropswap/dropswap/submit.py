@@ -4,12 +4,11 @@ The orchestrator over ports (ports.py): which jobs an upload concerns, deduplica
 delegates the inputs and the WAITING protocol to input_gate.py, and what the claim holder does (plan and
 send the swap, or end the job) to submission.py, which uses planning.py, akool_swap.py and job_end.py.
 
-Folder manifests (`inbox/<path>/_folder.faceswap.json`) stand in for the sidecar of every photo
-directly in their folder that has none of its own (a sidecar wins, even over a job already made:
-latest.py).
-Their arrival lists the folder and sends one `folder_photo` message per photo to the SubmitQueue, so each
-photo's job is paced like any other; a photo uploaded later finds the manifest on its own event. When a
-photo's turn comes and its folder manifest is gone, its job is rejected as for a deleted sidecar.
+Folder manifests (`inbox/<path>/_folder.faceswap.json`) stand in for the sidecar of every photo directly in
+their folder that has none of its own (a sidecar wins, even over a job already made: latest.py). Their
+arrival lists the folder and sends one `folder_photo` message per photo to the SubmitQueue, so each photo's
+job is paced like any other; a photo uploaded later finds the manifest on its own event. When a photo's turn
+comes and its folder manifest is gone, its job is rejected as for a deleted sidecar.
 
 Exactly once: the job id comes from the bucket, the manifest's (sidecar or folder manifest) key and
 ETag/version and the photo's key and ETag/version (the photo's is "" while it is missing: input_gate.py
