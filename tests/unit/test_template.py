@@ -98,6 +98,7 @@ def test_given_template_then_inbox_created_events_go_through_the_submit_queue_to
     assert not bucket["Properties"]["NotificationConfiguration"].get("LambdaConfigurations")
     [cfg] = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
     assert _refers_to(cfg["Queue"], "SubmitQueue") and cfg["Event"] == "s3:ObjectCreated:*"
+    # A prefix and no suffix: photos, sidecars and folder manifests (_folder.faceswap.json) all reach it.
     assert cfg["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "inbox/"}], cfg["Filter"]
     # S3 checks its right to send when the notification is set up: the queue policy must exist first.
     assert bucket["DependsOn"] == "SubmitQueuePolicy"
