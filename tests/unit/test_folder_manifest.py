@@ -14,12 +14,13 @@ import pytest
 
 from dropswap import latest, messages
 from dropswap.jobs import Status, job_id_for
+from dropswap.object_store import ObjectStore
 from dropswap.queues import SqsQueue
 from dropswap.submit import Outcome, Submitter
 from tests.conftest import BUCKET, REGION
 from tests.unit.akool_fake import FakeAkool, face, fake_akool
 from tests.unit.queue_support import depth
-from tests.unit.submit_harness import Harness, make_harness
+from tests.unit.submit_harness import S3_CONFIG, Harness, make_harness
 
 FOLDER = "inbox/trip/"
 MANIFEST = FOLDER + "_folder.faceswap.json"
@@ -45,9 +46,22 @@ def queue_url(resources: dict[str, str]) -> str:
     return resources["SubmitQueueUrl"]
 
 
-def _submitter(h: Harness, queue_url: str, page_size: int = 2) -> Submitter:
-    return h.submitter(queue=SqsQueue(boto3.client("sqs", region_name=REGION), queue_url),
+def _submitter(
+    h: Harness, queue_url: str, page_size: int = 2, objects: ObjectStore | None = None
+) -> Submitter:
+    return h.submitter(objects, queue=SqsQueue(boto3.client("sqs", region_name=REGION), queue_url),
                        list_page_size=page_size)
+
+
+def _counting_listings() -> tuple[ObjectStore, list[str]]:
+    """An ObjectStore whose ListObjectsV2 calls are recorded (their ContinuationToken, "" for the first)."""
+    client = boto3.client("s3", region_name=REGION, config=S3_CONFIG)
+    pages: list[str] = []
+    client.meta.events.register(
+        "provide-client-params.s3.ListObjectsV2",
+        lambda params, **_: pages.append(str(params.get("ContinuationToken", ""))),
+    )
+    return ObjectStore(client, BUCKET), pages
 
 
 def _put_manifest(h: Harness, doc: Any = PLAN) -> str:
@@ -96,8 +110,11 @@ def test_given_photos_over_several_pages_when_folder_manifest_arrives_then_one_m
     h.put(FOLDER + "notes.txt", b"hello")
     # When the folder manifest arrives
     version = _put_manifest(h)
-    outcomes = h.event(MANIFEST, _submitter(h, queue_url))
-    # Then one message per photo directly in the folder without a sidecar, and nothing sent to AKOOL yet
+    objects, pages = _counting_listings()
+    outcomes = h.event(MANIFEST, _submitter(h, queue_url, objects=objects))
+    # Then the folder was read page by page (16 entries, 2 a page), one message per photo directly in
+    # it without a sidecar, and nothing sent to AKOOL yet
+    assert len(pages) == 8 and pages[0] == "" and all(pages[1:])
     assert [o.detail for o in outcomes] == ["11 photos queued"]
     work = _drain(queue_url)
     assert sorted(w.key for w in work) == photos[1:]
