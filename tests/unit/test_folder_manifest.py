@@ -17,7 +17,7 @@ from dropswap.jobs import Status, job_id_for
 from dropswap.object_store import ObjectStore
 from dropswap.queues import SqsQueue
 from dropswap.submit import Outcome, Submitter
-from tests.conftest import BUCKET, REGION
+from tests.conftest import BUCKET, REGION, load_event
 from tests.unit.akool_fake import FakeAkool, face, fake_akool
 from tests.unit.queue_support import depth
 from tests.unit.submit_harness import S3_CONFIG, Harness, make_harness
@@ -287,3 +287,10 @@ def test_given_folder_photo_bodies_then_they_round_trip_and_bad_ones_are_malform
     assert messages.parse_submit_body(body) == [messages.FolderPhoto(MANIFEST, "v1", FOLDER + "a.jpg")]
     with pytest.raises(messages.MalformedMessage):
         messages.parse_submit_body(json.dumps({"dropswap": "folder_photo", "key": FOLDER + "a.jpg"}))
+
+
+def test_given_the_folder_photo_sample_event_then_it_parses_as_one_photo_of_a_folder_manifest() -> None:
+    [record] = load_event("sqs-submit-folder-photo.json")["Records"]
+    assert messages.parse_submit_body(record["body"]) == [
+        messages.FolderPhoto("inbox/party/_folder.faceswap.json", "1", "inbox/party/team.jpg")
+    ]
