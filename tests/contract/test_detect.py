@@ -108,6 +108,19 @@ def test_crop_urls_need_no_auth_and_unknown_ones_are_404(akool: Akool, images: I
     assert missing.status_code == 404
 
 
+def test_given_truncated_photo_when_detecting_then_500_failed_to_process_media(akool: Akool) -> None:
+    # Given a JPEG of a real face cut off at 60% (an interrupted upload; OpenCV would decode its top part)
+    whole = photos.jpeg_bytes(photos.grace_hopper_bgr())
+    cut = whole[: int(len(whole) * 0.6)]
+    # When detect_faces gets it, and the whole photo
+    resp = akool.post(DETECT, {"img": base64.b64encode(cut).decode()})
+    ok = akool.post(DETECT, {"img": base64.b64encode(whole).decode()})
+    # Then AKOOL's answer for media it cannot process (akool-api.md §3a), while the whole photo has a face
+    assert resp.status_code == 500
+    assert resp.json() == {"error_code": 1, "error_msg": "Failed to process media", "faces_obj": {}}
+    assert ok.status_code == 200 and len(frame_of(ok.json())["region"]) == 1
+
+
 @pytest.mark.parametrize(
     ("body", "status", "msg"),
     [

@@ -141,6 +141,16 @@ def needs(service: str, operation: str, params: Mapping[str, Any], stack: Stack)
                 # Without it S3 answers 403 for a missing key, and the code reads "missing" from a 404.
                 Need("s3:ListBucket", bucket_arn, "a missing key must answer 404, not 403"),
             ]
+        if operation == "CopyObject":
+            src = params["CopySource"]
+            src_bucket, src_key = (
+                (src["Bucket"], src["Key"]) if isinstance(src, Mapping)
+                else str(src).lstrip("/").split("/", 1)
+            )
+            return [
+                Need("s3:PutObject", f"{bucket_arn}/{key}"),
+                Need("s3:GetObject", f"arn:{p}:s3:::{src_bucket}/{src_key}", "the copy's source"),
+            ]
         if operation in _S3_OBJECT_ACTIONS:
             return [Need(_S3_OBJECT_ACTIONS[operation], f"{bucket_arn}/{key}")]
         if operation in ("ListObjectsV2", "ListObjects"):

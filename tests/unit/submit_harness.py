@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from PIL import Image
 
 from dropswap.akool_client import AkoolClient
 from dropswap.config import Settings, load_settings
@@ -21,7 +23,16 @@ from tests.conftest import BUCKET, REGION, TABLE, TEST_API_KEY, TEST_CLIENT_ID
 from tests.unit.akool_fake import BASE, DETECT, FakeAkool
 
 CREDS = AkoolCredentials(client_id=TEST_CLIENT_ID, api_key=TEST_API_KEY)
-JPEG = b"\xff\xd8\xff\xe0fake-jpeg-bytes"
+
+
+def _jpeg() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 180, 160)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+# A real (generated) JPEG: the submit path checks every input's header and end before AKOOL sees it.
+JPEG = _jpeg()
 # As dropswap.aws configures it: SigV4 presigned URLs.
 S3_CONFIG = Config(signature_version="s3v4")
 

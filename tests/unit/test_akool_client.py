@@ -85,6 +85,34 @@ def test_given_detector_500_then_success_when_detecting_then_retried(akool: Fake
     assert len(akool.calls) == 2
 
 
+MEDIA_FAILED = {"error_code": 1, "error_msg": "Failed to process media", "faces_obj": {}}
+
+
+def test_given_detector_keeps_failing_to_process_media_then_final_after_two_attempts(
+    akool: FakeAkool,
+) -> None:
+    # Given AKOOL's detector answers HTTP 500 "Failed to process media" every time (an undecodable image)
+    for _ in range(4):
+        akool.queue("detect", 500, MEDIA_FAILED)
+    # When detecting with the default 4 attempts
+    with pytest.raises(AkoolError) as info:
+        _client().detect_faces(url=IMG)
+    # Then it is tried twice, and the error is final (no queue retries for a day), without a code
+    assert len(akool.calls) == 2
+    assert not info.value.retryable and info.value.code is None
+    assert "Failed to process media" in info.value.message
+
+
+def test_given_other_detector_5xx_then_retryable_after_every_attempt(akool: FakeAkool) -> None:
+    # Given a detector outage (HTTP 503, another message)
+    for _ in range(4):
+        akool.queue("detect", 503, {"error_code": 1, "error_msg": "Service Unavailable", "faces_obj": {}})
+    # When detecting / Then all 4 attempts are made and the error stays retryable
+    with pytest.raises(AkoolError) as info:
+        _client().detect_faces(url=IMG)
+    assert len(akool.calls) == 4 and info.value.retryable
+
+
 def test_given_1005_then_success_when_submitting_then_retried_with_backoff(akool: FakeAkool) -> None:
     akool.queue_code("pro", 1005)
     akool.queue_code("pro", 1005)

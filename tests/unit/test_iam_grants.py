@@ -27,6 +27,7 @@ from tests.unit.iam_grants import EXTRA_BUCKETS, unit_stack, violations
 from tests.unit.iam_match import Need, Statement, UnknownOperation, allows, needs, role_statements
 from tests.unit.queue_support import drain
 from tests.unit.sam_transform import NO_EXTRA_BUCKETS, SECRET_ARN, TWO_EXTRA_BUCKETS, transformed_template
+from tests.unit.submit_harness import JPEG
 from tests.unit.test_finalise_support import FakeContext, get_job
 
 READERS = ("SubmitFunction",)
@@ -140,13 +141,16 @@ def _s3_reads(stack: Stack, function: str) -> dict[str, set[str]]:
 
 
 @pytest.mark.parametrize("extra", [NO_EXTRA_BUCKETS, TWO_EXTRA_BUCKETS])
-def test_given_deployment_then_submit_reads_inbox_and_extra_buckets_finaliser_and_reconciler_head_inbox(
+def test_given_deployment_then_submit_reads_inbox_staging_and_extra_buckets_finaliser_and_reconciler_head_inbox(
     extra: str,
 ) -> None:
     stack = unit_stack(SECRET_ARN, extra)
     buckets = [b for b in extra.split(",") if b]
     expected = {
-        "s3:GetObject": {f"{DROP_ARN}/inbox/*", *(f"arn:aws:s3:::{b}/*" for b in buckets)},
+        # staging/: the pinned copies of checked inputs that AKOOL fetches by presigned URL
+        "s3:GetObject": {
+            f"{DROP_ARN}/inbox/*", f"{DROP_ARN}/staging/*", *(f"arn:aws:s3:::{b}/*" for b in buckets)
+        },
         "s3:ListBucket": {DROP_ARN, *(f"arn:aws:s3:::{b}" for b in buckets)},
     }
     for name in READERS:
@@ -200,7 +204,7 @@ def test_given_face_in_extra_bucket_arriving_late_then_the_recheck_is_submit_fun
 ) -> None:
     # Given a sidecar naming a face in an extra bucket that is not uploaded yet
     s3 = boto3.client("s3", region_name=REGION)
-    s3.put_object(Bucket=BUCKET, Key="inbox/party/team.jpg", Body=b"image")
+    s3.put_object(Bucket=BUCKET, Key="inbox/party/team.jpg", Body=JPEG)
     sidecar = {"version": 1, "swaps": [{"source": "s3://team-faces/people/alice.jpg", "target": 0}]}
     s3.put_object(Bucket=BUCKET, Key="inbox/party/team.jpg.faceswap.json", Body=json.dumps(sidecar).encode())
     event = load_event("sqs-submit-sidecar.json")
@@ -213,18 +217,20 @@ def test_given_face_in_extra_bucket_arriving_late_then_the_recheck_is_submit_fun
         # SubmitFunction takes the recheck it queued
         assert submit.lambda_handler(event, FakeContext()) == {"batchItemFailures": []}
         [job] = _jobs_with_status(Status.WAITING)
-        s3.put_object(Bucket="team-faces", Key="people/alice.jpg", Body=b"face")
+        s3.put_object(Bucket="team-faces", Key="people/alice.jpg", Body=JPEG)
         summary = load_handler("reconcile").lambda_handler(
             load_event("schedule-reconcile.json"), FakeContext(remaining_ms=300_000)
         )
         assert drain(submit, resources["SubmitQueueUrl"], FakeContext()) == 1
-    # Then the job was submitted with the extra bucket's face presigned for AKOOL
+    # Then the job was submitted with a pinned copy of the extra bucket's face presigned for AKOOL
     assert summary["rechecked"] == 1
     assert get_job(job).status is Status.SUBMITTED
     [submission] = akool.submissions()
     assert submission.body is not None
-    source = urlsplit(submission.body["sourceImage"][0]["path"])
-    assert source.netloc.startswith("team-faces.") or unquote(source.path).startswith("/team-faces/")
+    source = unquote(urlsplit(submission.body["sourceImage"][0]["path"]).path)
+    assert f"/staging/{job}/" in source and source.endswith("/people/alice.jpg")
+    [copy_call] = [c for c in recorder.calls if c.operation == "CopyObject" and "team-faces" in str(c.params)]
+    assert attribute(copy_call, function_code(functions(load_template()))) == ["SubmitFunction"]
     # And only SubmitFunction touched the extra bucket, within its role
     code = function_code(functions(load_template()))
     extra = {(c.operation, name) for c in recorder.calls if c.params.get("Bucket") == "team-faces"

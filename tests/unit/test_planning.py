@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from dropswap import planning
+from dropswap.error_codes import ErrorCode
 from dropswap.faces import DetectedFace, FaceSelectionError, Region
 from dropswap.manifest import Manifest, ManifestError, parse_manifest
 
@@ -32,13 +33,21 @@ def _urls(manifest: Manifest) -> dict[int, str]:
     return {s.index: f"https://s3.test/{s.source.key}" for s in manifest.swaps}
 
 
-def test_given_one_largest_swap_on_auto_then_pro_without_detection() -> None:
+def test_given_one_largest_swap_on_auto_then_pro_without_landmarks() -> None:
     m = _manifest(("faces/alice.jpg", "largest"))
-    plan = planning.shortcut(m, IMAGE_URL, _urls(m))
-    assert plan is not None and plan.engine == "pro" and plan.faces_detected is None
+    plan = planning.shortcut(m, [RIGHT, LEFT], IMAGE_URL, _urls(m))
+    assert plan is not None and plan.engine == "pro" and plan.faces_detected == 2
     assert plan.targets == [{"path": IMAGE_URL}] and plan.sources == [{"path": _urls(m)[0]}]
     forced_v3 = _manifest(("faces/alice.jpg", "largest"), engine="v3")
-    assert planning.shortcut(forced_v3, IMAGE_URL, _urls(m)) is None
+    assert planning.shortcut(forced_v3, [RIGHT, LEFT], IMAGE_URL, _urls(m)) is None
+
+
+def test_given_one_largest_swap_and_no_face_in_the_photo_then_no_face() -> None:
+    # Given a photo the detector found no face in / When planning "largest" / Then NO_FACE, no plan
+    m = _manifest(("faces/alice.jpg", "largest"))
+    with pytest.raises(FaceSelectionError) as err:
+        planning.shortcut(m, [], IMAGE_URL, _urls(m))
+    assert err.value.code is ErrorCode.NO_FACE and err.value.field == "swaps[0].target"
 
 
 def test_given_one_pair_on_auto_then_pro_and_no_source_to_locate() -> None:
@@ -49,7 +58,7 @@ def test_given_one_pair_on_auto_then_pro_and_no_source_to_locate() -> None:
     assert plan.targets == [{"path": IMAGE_URL, "opts": RIGHT.landmarks_str}]
     assert plan.sources == [{"path": _urls(m)[0]}]
     assert plan.request_summary(False) == {
-        "engine": "pro", "face_enhance": False, "faces_detected": 2,
+        "engine": "pro", "face_enhance": False, "faces_detected": 2, "detect_calls": 0,
         "pairs": [{"swap": 0, "source": "faces/alice.jpg", "face": 1, "region": [300, 95, 88, 104]}],
     }
 

@@ -568,10 +568,13 @@ def test_given_detector_down_then_error_raised_for_retry_and_nothing_final(h: Ha
 
 
 # -- what is sent to AKOOL ------------------------------------------------------------------------
-def test_given_one_largest_swap_then_pro_without_detection_or_opts(h: Harness) -> None:
+def test_given_one_largest_swap_then_the_photo_detected_and_pro_without_opts(h: Harness) -> None:
     sidecar = _ready(h, _manifest(("faces/alice.jpg", "largest"), face_enhance=True), ALICE)
     h.event(sidecar)
-    assert h.akool.detections() == []
+    # The photo is detected (a photo without a face must not cost a swap); the source is not.
+    [detection] = h.akool.detections()
+    assert detection.body is not None and _presigned_key(detection.body["url"]).endswith(IMAGE)
+    assert (h.job(IMAGE).request_summary or {})["detect_calls"] == 1
     [call] = h.akool.submissions()
     body = call.body
     assert body is not None and call.path.endswith("/api/open/v4/faceswap/faceswapByImage")

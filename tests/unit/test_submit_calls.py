@@ -68,10 +68,11 @@ def test_given_ready_job_when_sidecar_arrives_then_each_needed_call_once(h: Harn
     # When the sidecar's event is processed
     assert counting.event(sidecar) == ["SUBMITTED"]
     # Then: one GET of the sidecar (content and version together, no HEAD before it), the dedupe read,
-    # one HEAD per input (the photo's, made first for its version, is not made again), the claim and
-    # the SUBMITTED write; no waiting-for query (nothing waits for a sidecar)
+    # one HEAD per input (the photo's, made first for its version, is not made again), one ranged GET
+    # per small input (its first 64 KiB hold its header and its end), one pinned copy per input, the
+    # claim and the SUBMITTED write; no waiting-for query (nothing waits for a sidecar)
     assert counting.calls == Counter(
-        {"GetObject": 1, "GetItem": 1, "HeadObject": 2, "UpdateItem": 2}
+        {"GetObject": 3, "GetItem": 1, "HeadObject": 2, "CopyObject": 2, "UpdateItem": 2}
     )
 
 
@@ -91,11 +92,12 @@ def test_given_sidecar_first_when_image_arrives_then_the_sidecar_is_read_once(h:
     assert counting.event(sidecar) == ["WAITING"]
     h.put(IMAGE)
     assert counting.event(IMAGE) == ["SUBMITTED", "IGNORED"]
-    # The sidecar once (no HEAD and GET of it), the job once, each input once, claim + SUBMITTED, and
+    # The sidecar once (no HEAD and GET of it), the job once, each input once (HEAD, one ranged GET, one
+    # pinned copy), claim + SUBMITTED, and
     # the waiting-for query, which finds the job made while the photo was missing: read once, and
     # closed as superseded (claim + REJECTED) without reading the sidecar or the photo again
     assert counting.calls == Counter(
-        {"GetObject": 1, "GetItem": 2, "HeadObject": 2, "UpdateItem": 4, "Query": 1}
+        {"GetObject": 3, "GetItem": 2, "HeadObject": 2, "CopyObject": 2, "UpdateItem": 4, "Query": 1}
     )
 
 

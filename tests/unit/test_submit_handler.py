@@ -23,6 +23,7 @@ from tests.conftest import BUCKET, REGION, TABLE, TEST_API_KEY, load_event, load
 from tests.unit.akool_fake import FakeAkool, face, fake_akool
 from tests.unit.queue_support import HandBacks, depth, hand_backs, receive, send, settle, sqs
 from tests.unit.sam_transform import transformed_template
+from tests.unit.submit_harness import JPEG
 
 __all__ = ["hand_backs"]  # a fixture these tests use
 
@@ -69,8 +70,8 @@ def _manifest(target: Any = 1) -> bytes:
 
 
 def _drop(target: Any = 1) -> None:
-    _put(FACE, b"face")
-    _put(IMAGE, b"image")
+    _put(FACE, JPEG)
+    _put(IMAGE, JPEG)
     _put(SIDECAR, _manifest(target))
 
 
@@ -115,14 +116,14 @@ def _sidecar_body() -> str:
 def test_given_sample_events_sidecar_first_when_handled_then_waiting_then_submitted(
     app: ModuleType, akool: FakeAkool, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    _put(FACE, b"face")
+    _put(FACE, JPEG)
     _put(SIDECAR, _manifest())
     first = app.lambda_handler(load_event("sqs-submit-sidecar.json"), Context())
     assert first == {"batchItemFailures": []}
     assert _job_status() is Status.WAITING
     assert _metrics(capsys.readouterr().out) == {"JobsWaiting": 1.0}
 
-    _put(IMAGE, b"image")
+    _put(IMAGE, JPEG)
     assert app.lambda_handler(load_event("sqs-submit-image.json"), Context()) == {"batchItemFailures": []}
     assert _job_status() is Status.SUBMITTED
     assert _metrics(capsys.readouterr().out) == {"JobsSubmitted": 1.0}

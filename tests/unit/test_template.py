@@ -421,3 +421,36 @@ def test_given_the_local_stack_then_it_alone_lets_results_come_from_loopback(
     with pytest.raises(ResultFetchError) as err, fetcher.fetch("https://127.0.0.1:9/r.png"):
         pass
     assert err.value.code == "RESULT_FETCH_FAILED"
+
+
+def test_given_staging_copies_then_expired_after_a_day_never_notified_and_only_submit_writes_them(
+    source: dict[str, Any],
+) -> None:
+    # Given the pinned copies AKOOL fetches live under staging/ (dropswap/staging.py)
+    bucket = source["Resources"]["DropBucket"]["Properties"]
+    # Then a lifecycle rule expires them after one day
+    [rule] = [r for r in bucket["LifecycleConfiguration"]["Rules"] if r.get("Prefix") == "staging/"]
+    assert rule["Status"] == "Enabled" and rule["ExpirationInDays"] == 1
+    # And no S3 notification covers staging/ (a copy can never start a job)
+    for cfg in bucket["NotificationConfiguration"]["QueueConfigurations"]:
+        assert cfg["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "inbox/"}]
+    # And the TLS-only bucket policy covers every key, staging/ included
+    [deny] = source["Resources"]["DropBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Resource"][1] == {"Fn::Sub": "${DropBucket.Arn}/*"}
+    # And only SubmitFunction may write under staging/
+    writers = [name for name, fn in _functions(source).items()
+               for policy in fn.get("Policies", []) if isinstance(policy, dict)
+               for stmt in policy.get("Statement", [])
+               if "s3:PutObject" in stmt["Action"] and "/staging/" in str(stmt["Resource"])]
+    assert writers == ["SubmitFunction"]
+
+
+def test_given_max_image_pixels_then_a_bounded_parameter_reaches_the_submit_function(
+    source: dict[str, Any],
+) -> None:
+    param = source["Parameters"]["MaxImagePixels"]
+    assert (param["Type"], param["Default"]) == ("Number", 50_000_000) and param["MinValue"] > 0
+    env = _functions(source)["SubmitFunction"]["Environment"]["Variables"]
+    assert env["MAX_IMAGE_PIXELS"] == {"Ref": "MaxImagePixels"}
+    config = (ROOT / "layers" / "dropswap" / "dropswap" / "config.py").read_text(encoding="utf-8")
+    assert '"MAX_IMAGE_PIXELS"' in config

@@ -5,6 +5,8 @@
   HTTP 200, so the body's `code` decides; the detector answers `{"error_code", "error_msg", "faces_obj"}`.
 - Retryable failures (1005, HTTP 5xx/429, timeouts, connection errors) are retried a bounded number of
   times with exponential backoff and full jitter, and never past the Lambda's remaining time.
+- The detector's "Failed to process media" (HTTP 500) is tried `MEDIA_ATTEMPTS` times, then final: it is
+  the detector's word on the image (undecodable), not an outage, and retrying it for a day helps nobody.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from dropswap.faces import DetectedFace, Region
 
 SUCCESS = 1000
 RETRYABLE_CODES = frozenset({1005})  # "Operation is too frequent"; every other code but 1000 is final
+# The detector's answer for media it cannot process (docs/akool.md §3): tries before it is final.
+MEDIA_FAILED_MSG = "failed to process media"
+MEDIA_ATTEMPTS = 2
 
 V3_PATH = "/api/open/v3/faceswap/highquality/specifyimage"
 PRO_PATH = "/api/open/v4/faceswap/faceswapByImage"
@@ -48,11 +53,14 @@ class AkoolError(Exception):
         code: int | None = None,
         retryable: bool = False,
         http_status: int | None = None,
+        media_failed: bool = False,
     ) -> None:
         self.message = message
         self.code = code
         self.retryable = retryable
         self.http_status = http_status
+        # The detector could not process the media: retried at most MEDIA_ATTEMPTS times, then final.
+        self.media_failed = media_failed
         super().__init__(message if code is None else f"AKOOL {code}: {message}")
 
 
@@ -234,6 +242,8 @@ class AkoolClient:
             try:
                 return self._once(method, url, op, json_body, params, timeout, detector)
             except AkoolError as exc:
+                if exc.media_failed and exc.retryable and attempt >= min(MEDIA_ATTEMPTS, self._max_attempts):
+                    raise AkoolError(exc.message, retryable=False, http_status=exc.http_status) from None
                 if not exc.retryable or attempt >= self._max_attempts:
                     raise
                 # Full jitter: a random wait in [0, base * 2^n], so throttled callers spread out.
@@ -311,7 +321,12 @@ def _check_detector(body: dict[str, Any], op: str, status: int) -> dict[str, Any
         # The detector reports an image without faces as an error; for us it is an empty answer.
         return {"error_code": 0, "faces_obj": {}}
     transient = status >= 500 or status == 429
-    raise AkoolError(f"{op}: {msg or f'HTTP {status}'}", retryable=transient, http_status=status)
+    raise AkoolError(
+        f"{op}: {msg or f'HTTP {status}'}",
+        retryable=transient,
+        http_status=status,
+        media_failed=MEDIA_FAILED_MSG in msg.lower(),
+    )
 
 
 def _submit_result(body: dict[str, Any]) -> SubmitResult:

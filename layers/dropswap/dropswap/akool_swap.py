@@ -1,4 +1,5 @@
-"""The AKOOL side of one submission: detect the faces the plan needs (planning.py), then send the swap.
+"""The AKOOL side of one submission: detect faces (the photo always, sources when the plan needs
+their landmarks: planning.py), then send the swap.
 
 AKOOL errors go up as they are (the caller tells retryable from final), except the detector's own
 refusals of an image, which are the user's input to fix (UNREADABLE_IMAGE).
@@ -7,6 +8,7 @@ refusals of an image, which are the user's input to fix (UNREADABLE_IMAGE).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from dropswap import planning
 from dropswap.akool_client import AkoolError, SubmitResult
@@ -17,17 +19,31 @@ from dropswap.planning import Plan
 from dropswap.ports import SwapApi
 
 
-def plan_swap(akool: SwapApi, manifest: Manifest, image_url: str, source_urls: Mapping[int, str]) -> Plan:
-    """The plan for `manifest`, asking AKOOL's detector only for what the plan needs."""
-    plan = planning.shortcut(manifest, image_url, source_urls)
-    if plan is not None:
-        return plan
-    picked = planning.pick(manifest, detect(akool, image_url, "image"))
-    located: dict[str, DetectedFace] = {}
-    for swap in picked.sources_to_locate():
-        found = detect(akool, source_urls[swap.index], f"{swap.field}.source")
-        located[swap.source.describe()] = planning.source_face(swap, found)
-    return planning.request(picked, image_url, source_urls, located)
+class Detector:
+    """AKOOL's detector for one job, counting its requests (what detection cost goes in the report)."""
+
+    def __init__(self, akool: SwapApi) -> None:
+        self._akool = akool
+        self.calls = 0
+
+    def faces(self, url: str, field: str) -> list[DetectedFace]:
+        self.calls += 1
+        return detect(self._akool, url, field)
+
+
+def plan_swap(detector: Detector, manifest: Manifest, image_url: str, source_urls: Mapping[int, str]) -> Plan:
+    """The plan for `manifest`. The photo is always detected first, so a photo without a face is
+    REJECTED (NO_FACE) before any swap; sources only when the plan needs their landmarks."""
+    in_photo = detector.faces(image_url, "image")
+    plan = planning.shortcut(manifest, in_photo, image_url, source_urls)
+    if plan is None:
+        picked = planning.pick(manifest, in_photo)
+        located: dict[str, DetectedFace] = {}
+        for swap in picked.sources_to_locate():
+            found = detector.faces(source_urls[swap.index], f"{swap.field}.source")
+            located[swap.source.describe()] = planning.source_face(swap, found)
+        plan = planning.request(picked, image_url, source_urls, located)
+    return replace(plan, detect_calls=detector.calls)
 
 
 def send(akool: SwapApi, plan: Plan, image_url: str, *, face_enhance: bool, webhook_url: str) -> SubmitResult:

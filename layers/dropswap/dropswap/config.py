@@ -72,6 +72,9 @@ class Settings:
     # How long presigned input URLs live. Role-signed URLs die with the role's session anyway.
     presign_ttl_seconds: int = 3600
     max_image_bytes: int = 20 * 1024 * 1024
+    # Width × height of the photo and each S3 source, from the image header (a small file can declare a
+    # huge image). 50 MP admits the full-resolution modes of 48/50 MP phone cameras; AKOOL documents none.
+    max_image_pixels: int = 50_000_000
     max_result_bytes: int = 100 * 1024 * 1024
     # Host suffixes https manifest sources must be under (template parameter AllowedSourceHosts); empty: any
     # public host.
@@ -125,6 +128,7 @@ def load_settings() -> Settings:
         extra_source_buckets=_list("EXTRA_SOURCE_BUCKETS"),
         presign_ttl_seconds=_int("PRESIGN_TTL_SECONDS", Settings.presign_ttl_seconds),
         max_image_bytes=_int("MAX_IMAGE_BYTES", Settings.max_image_bytes),
+        max_image_pixels=_int("MAX_IMAGE_PIXELS", Settings.max_image_pixels),
         max_result_bytes=_int("MAX_RESULT_BYTES", Settings.max_result_bytes),
         allowed_source_hosts=_hosts("ALLOWED_SOURCE_HOSTS"),
         result_https_only=_bool("RESULT_HTTPS_ONLY", True),

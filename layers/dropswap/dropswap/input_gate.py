@@ -3,6 +3,10 @@
 - The inputs of a manifest: the photo, then each `s3://`/relative source, each object once.
 - Types first, before anything is fetched: a job never waits for an upload it could not use anyway.
 - Then existence and size, by HEAD: empty or oversized inputs are refused, even while another is missing.
+- Contents last, once every input is there (`check_contents`, by the holder of the job's claim, just
+  before anything goes to AKOOL): each input must be a complete JPEG/PNG/WebP/BMP image within the pixel
+  limit, read from its first and last bytes (image_header.py), never decoded. The ETag of what was
+  checked is kept, so the copy AKOOL gets can be pinned to exactly those bytes.
 - The WAITING protocol: a job with an input missing is marked WAITING for the first missing one (the
   `waiting-for` index lets that key's upload find it), then that input is looked for once more: its upload
   event may have searched for waiting jobs just before the mark became visible. If it is still missing, the
@@ -20,11 +24,13 @@ Unusable input raises ManifestError naming the manifest field (the caller REJECT
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from dropswap import keys
+from dropswap import image_header, keys
 from dropswap.error_codes import ErrorCode
+from dropswap.image_header import HEAD_BYTES, TAIL_BYTES, BlockReader, ImageHeader, ImageProblem
 from dropswap.job_end import publish_report
 from dropswap.jobs import Job, JobRef, Status
 from dropswap.manifest import (
@@ -35,7 +41,7 @@ from dropswap.manifest import (
     parse_manifest,
     resolve_source,
 )
-from dropswap.ports import InputReader, JobTransitions, ResultsFolder
+from dropswap.ports import InputContent, InputReader, JobTransitions, ObjectChanged, ResultsFolder
 from dropswap.report import build_report
 
 if TYPE_CHECKING:  # a value only: the logic never imports the boto3 adapters
@@ -210,19 +216,91 @@ class InputGate:
                 continue
             if item.field == "image" and info.version != ref.image_version:
                 raise _PhotoVersionChanged(info.version)
-            if info.size == 0:
-                problems.append(ManifestError(
-                    item.field, f"{item.key} is empty; upload the image again", code=ErrorCode.EMPTY_IMAGE
-                ))
-            elif info.size > limit:
-                problems.append(ManifestError(
-                    item.field,
-                    f"{item.key} is {_size(info.size)}; images may be at most {_size(limit)}, resize it",
-                    code=ErrorCode.TOO_LARGE,
-                ))
+            problem = _size_problem(item, info.size, limit)
+            if problem is not None:
+                problems.append(problem)
         if problems:
             raise ManifestError.all_of(problems)
         return missing
+
+
+@dataclass(frozen=True)
+class CheckedInput:
+    """An input whose bytes were checked: the version (ETag) checked and what its header says."""
+
+    item: Input
+    etag: str
+    header: ImageHeader
+
+
+def check_contents(
+    objects: InputContent,
+    needed: list[Input],
+    *,
+    max_image_bytes: int,
+    max_image_pixels: int,
+    versions: Mapping[tuple[str, str], str] | None = None,
+) -> list[CheckedInput]:
+    """Each input's bytes, checked (see the module's docstring): ManifestError naming the field of the
+    first that cannot succeed; ObjectChanged when one was replaced or deleted while being read, or is not
+    the version `versions` names for its (bucket, key) (the photo's version is part of the job's id)."""
+    pinned = versions or {}
+    return [
+        _check_content(objects, item, max_image_bytes, max_image_pixels, pinned.get((item.bucket, item.key)))
+        for item in needed
+    ]
+
+
+def _check_content(
+    objects: InputContent, item: Input, max_bytes: int, max_pixels: int, version: str | None
+) -> CheckedInput:
+    first = objects.read_range(item.key, f"bytes=0-{HEAD_BYTES - 1}", bucket=item.bucket)
+    if first is None or first.data is None:
+        raise ObjectChanged(f"s3://{item.bucket}/{item.key}")
+    if version and version != first.info.version:
+        raise ObjectChanged(f"s3://{item.bucket}/{item.key}")  # not the version the job is for
+    size, etag = first.info.size, first.info.etag
+    problem = _size_problem(item, size, max_bytes)
+    if problem is not None:
+        raise problem
+
+    def fetch(offset: int, length: int) -> bytes:
+        part = objects.read_range(
+            item.key, f"bytes={offset}-{offset + length - 1}", bucket=item.bucket, if_match=etag
+        )
+        if part is None or part.data is None:
+            raise ObjectChanged(f"s3://{item.bucket}/{item.key}")
+        return part.data
+
+    try:
+        header = image_header.read_header(BlockReader(fetch, size, first=first.data), size)
+        image_header.check_pixels(header, max_pixels)
+        if size <= len(first.data):
+            tail = first.data[-TAIL_BYTES:]
+        else:
+            last = objects.read_range(item.key, f"bytes=-{TAIL_BYTES}", bucket=item.bucket, if_match=etag)
+            if last is None or last.data is None:
+                raise ObjectChanged(f"s3://{item.bucket}/{item.key}")
+            tail = last.data
+        image_header.check_complete(header, tail, size)
+    except ImageProblem as exc:
+        raise ManifestError(item.field, f"{item.key} {exc.message}", code=exc.code) from None
+    return CheckedInput(item, etag, header)
+
+
+def _size_problem(item: Input, size: int, limit: int) -> ManifestError | None:
+    if size == 0:
+        return ManifestError(
+            item.field, f"{item.key} is empty; upload the image again", code=ErrorCode.EMPTY_IMAGE
+        )
+    if size > limit:
+        return ManifestError(
+            item.field,
+            f"{item.key} is {_size(size)}; images may be at most {_size(limit)}, resize it",
+            code=ErrorCode.TOO_LARGE,
+        )
+    return None
+
 
 def inputs(ref: JobRef, manifest: Manifest) -> list[Input]:
     """Every S3 object the job reads, the photo first, each once (https sources are AKOOL's to fetch)."""

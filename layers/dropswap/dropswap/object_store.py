@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
+
+from dropswap.ports import ObjectChanged
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -83,6 +85,47 @@ class ObjectStore:
                 return None
             raise
         return _chunks(resp["Body"], chunk_bytes)
+    def read_range(
+        self, key: str, byte_range: str, *, bucket: str | None = None, if_match: str | None = None
+    ) -> SmallObject | None:
+        """Bytes of an object by an HTTP range (`bytes=0-65535`, `bytes=-4096`), with the whole object's
+        size and ETag; None when it does not exist. ObjectChanged when its ETag is not `if_match`."""
+        b = bucket or self.bucket
+        try:
+            if if_match:
+                resp = self._s3.get_object(Bucket=b, Key=key, Range=byte_range, IfMatch=f'"{if_match}"')
+            else:
+                resp = self._s3.get_object(Bucket=b, Key=key, Range=byte_range)
+        except ClientError as exc:
+            if _missing(exc):
+                return None
+            if _code(exc) in {"PreconditionFailed", "412"}:
+                raise ObjectChanged(f"s3://{b}/{key}") from None
+            raise
+        body = resp["Body"]
+        data = body.read()
+        body.close()
+        info = _info(b, key, resp)
+        total = str(resp.get("ContentRange", "")).rpartition("/")[2]
+        return SmallObject(replace(info, size=int(total)) if total.isdigit() else info, data)
+
+    def copy_pinned(self, src_key: str, etag: str, dest_key: str, *, src_bucket: str | None = None) -> None:
+        """Copy an object into this bucket only if it is still the version with `etag` (ObjectChanged
+        otherwise), so the copy holds exactly the bytes that were checked."""
+        b = src_bucket or self.bucket
+        try:
+            self._s3.copy_object(
+                Bucket=self.bucket,
+                Key=dest_key,
+                CopySource={"Bucket": b, "Key": src_key},
+                CopySourceIfMatch=f'"{etag}"',
+                # No tags: copying a source's tags would need s3:GetObjectTagging/PutObjectTagging too.
+                TaggingDirective="REPLACE",
+            )
+        except ClientError as exc:
+            if _code(exc) in {"PreconditionFailed", "412"} or _missing(exc):
+                raise ObjectChanged(f"s3://{b}/{src_key}") from None
+            raise
 
     def list_folder(self, folder: str, page_size: int = 1000) -> Iterator[str]:
         """The keys directly in `folder` (`inbox/party/`; not those in its subfolders), page by page."""
@@ -135,8 +178,12 @@ def _chunks(body: Any, chunk_bytes: int) -> Iterator[bytes]:
         body.close()
 
 
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
 def _missing(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code", "") in {"404", "NoSuchKey", "NotFound"}
+    return _code(exc) in {"404", "NoSuchKey", "NotFound"}
 
 
 def _info(bucket: str, key: str, resp: Mapping[str, Any]) -> ObjectInfo:

@@ -1,7 +1,8 @@
 """Planning a swap: which faces, which engine, and what AKOOL is sent. Pure rules, no I/O.
 
-Detected faces come in as data (akool_swap.py asks AKOOL's detector for them), in this order:
-1. `shortcut`: one "largest" swap on Pro needs no detection at all (Pro picks the dominant face itself);
+Detected faces come in as data (akool_swap.py asks AKOOL's detector for them; the photo is always
+detected first, so no swap credit is spent on a photo without a face), in this order:
+1. `shortcut`: one "largest" swap on Pro needs no landmarks (Pro picks the dominant face itself), only a face;
 2. `pick`: each swap's target faces (faces.select), each face replaced at most once, the engine
    (`auto`: Pro for exactly one pair, v3 otherwise) and AKOOL's limits on faces per request;
 3. `Picked.sources_to_locate` / `source_face`: whose face must be found in a source photo (the opts rule);
@@ -43,7 +44,8 @@ class Plan:
     targets: list[dict[str, str]]
     sources: list[dict[str, str]]
     summary: list[dict[str, Any]]
-    faces_detected: int | None = None  # None: no detection was needed
+    faces_detected: int | None = None
+    detect_calls: int = 0  # AKOOL detect_faces requests made for this plan (akool_swap.Detector)
 
     def request_summary(self, face_enhance: bool) -> dict[str, Any]:
         """What the job record keeps of the request (never the presigned URLs)."""
@@ -51,6 +53,7 @@ class Plan:
             "engine": self.engine,
             "face_enhance": face_enhance,
             "faces_detected": self.faces_detected,
+            "detect_calls": self.detect_calls,
             "pairs": self.summary,
         }
 
@@ -83,17 +86,22 @@ class Picked:
         return out
 
 
-def shortcut(manifest: Manifest, image_url: str, source_urls: Mapping[int, str]) -> Plan | None:
-    """The plan of a manifest that needs no detection, else None."""
+def shortcut(
+    manifest: Manifest, detected: Sequence[DetectedFace], image_url: str, source_urls: Mapping[int, str]
+) -> Plan | None:
+    """The plan of a manifest that needs no landmarks, else None; NO_FACE when the photo has no face."""
     swaps = manifest.swaps
     if manifest.engine in ("pro", "auto") and len(swaps) == 1 and swaps[0].target == "largest":
-        # Pro picks the dominant face itself and needs no opts for one pair.
+        # Pro picks the dominant face itself and needs no opts for one pair; a face must be there.
         only = swaps[0]
+        ordered = order_faces(detected)
+        select(ordered, "largest", f"{only.field}.target")
         return Plan(
             "pro",
             targets=[{"path": image_url}],
             sources=[{"path": source_urls[only.index]}],
             summary=[{"swap": only.index, "source": only.source.raw, "face": "largest"}],
+            faces_detected=len(ordered),
         )
     return None
 

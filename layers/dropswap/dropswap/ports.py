@@ -95,6 +95,26 @@ class FolderListing(Protocol):
     def list_folder(self, folder: str, page_size: int = 1000) -> Iterator[str]: ...
 
 
+class ObjectChanged(Exception):
+    """An object is no longer the version a conditional read or copy named (replaced or deleted)."""
+
+
+class InputContent(Protocol):
+    """Ranged reads of an input's bytes (image_header.py checks them)."""
+
+    def read_range(
+        self, key: str, byte_range: str, *, bucket: str | None = None, if_match: str | None = None
+    ) -> SmallObject | None: ...
+
+
+class Staging(Protocol):
+    """Pinned copies of checked inputs under staging/, which AKOOL fetches instead of the originals."""
+
+    def copy_pinned(
+        self, src_key: str, etag: str, dest_key: str, *, src_bucket: str | None = None
+    ) -> None: ...
+
+
 # -- queues ---------------------------------------------------------------------------------------
 class MessageSink(Protocol):
     """A queue to send to (queues.SqsQueue)."""

@@ -1,8 +1,10 @@
 """What the holder of a job's submission claim does with it (submit.py takes the claim first).
 
-- `submit`: presign the inputs, plan and send the swap (akool_swap.py), record SUBMITTED with the hash of
-  the webhook token; a bad input found on the way → REJECTED, a final AKOOL refusal → FAILED, a retryable
-  one is raised (the claim is given back, job_end.under_claim);
+- `submit`: check each input's bytes (input_gate.check_contents), stage pinned copies of them and presign
+  those (staging.py), plan (the photo's faces are always detected first) and send the swap
+  (akool_swap.py), record SUBMITTED with the hash of the webhook token; a bad input found on the way →
+  REJECTED, a final AKOOL refusal → FAILED, a retryable one (or an input replaced meanwhile) is raised
+  (the claim is given back, job_end.under_claim);
 - `faces_only` (`"mode": "faces"`): detect and write the faces and their preview (faces_mode.py), then
   SUCCEEDED at once; no swap is sent, so no AKOOL slot is taken;
 - `reject` / `fail` / `close_superseded`: end the job (job_end.py), with its report except for a
@@ -17,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
-from dropswap import akool_swap, faces_mode, keys, tokens
+from dropswap import akool_swap, faces_mode, input_gate, keys, staging, tokens
 from dropswap.akool_client import AkoolError
 from dropswap.config import Settings
 from dropswap.error_codes import ErrorCode, akool_refusal, job_error
@@ -27,7 +29,7 @@ from dropswap.jobs import Job, JobRef, Status, iso_time
 from dropswap.manifest import Manifest, ManifestError, Source
 from dropswap.pacing import Pacer
 from dropswap.planning import Plan
-from dropswap.ports import InputReader, JobTransitions, ResultsFolder, SwapApi
+from dropswap.ports import InputContent, InputReader, JobTransitions, ResultsFolder, Staging, SwapApi
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,7 @@ class Outcome:
     detail: str = ""
 
 
-class SubmitObjects(InputReader, ResultsFolder, faces_mode.PreviewFiles, Protocol): ...
+class SubmitObjects(InputReader, InputContent, Staging, ResultsFolder, faces_mode.PreviewFiles, Protocol): ...
 
 
 class Submission:
@@ -75,13 +77,22 @@ class Submission:
     def submit(self, ref: JobRef, job: Job, hold: Hold, manifest: Manifest) -> Outcome:
         if manifest.mode == "faces":
             return self.faces_only(ref, job, hold)
-        akool = self._client()
-        ttl = self._settings.presign_ttl_seconds
-        image_url = self._objects.presign_get(ref.image_key, ttl)
-        source_urls = {s.index: self._source_url(s.source, ttl) for s in manifest.swaps}
+        s = self._settings
         plan: Plan | None = None
+        detector: akool_swap.Detector | None = None
         try:
-            plan = akool_swap.plan_swap(akool, manifest, image_url, source_urls)
+            # Nothing goes to AKOOL (not even the secret is read) before every input's bytes pass.
+            checked = input_gate.check_contents(
+                self._objects, input_gate.inputs(ref, manifest),
+                max_image_bytes=s.max_image_bytes, max_image_pixels=s.max_image_pixels,
+                versions={(ref.bucket, ref.image_key): ref.image_version} if ref.image_version else None,
+            )
+            staged = staging.stage(self._objects, ref.job_id, checked, s.presign_ttl_seconds)
+            image_url = staged[(ref.bucket, ref.image_key)]
+            source_urls = {sw.index: self._source_url(sw.source, staged) for sw in manifest.swaps}
+            akool = self._client()
+            detector = akool_swap.Detector(akool)
+            plan = akool_swap.plan_swap(detector, manifest, image_url, source_urls)
             token = self._new_token()
             # The slot is taken only now, with the plan ready: AKOOL's slot is not idle while we detect.
             self._pacer.take(ref.job_id)
@@ -95,7 +106,7 @@ class Submission:
                 self._pacer.release(ref.job_id)
                 raise
         except (ManifestError, FaceSelectionError) as exc:
-            return self.reject(ref, job, hold, exc)
+            return self.reject(ref, job, hold, exc, akool=_detect_cost(detector))
         except AkoolError as exc:
             if exc.retryable:
                 if plan is not None:
@@ -163,10 +174,13 @@ class Submission:
         )
         return Outcome("SUCCEEDED", ref.sidecar_key, ref.job_id, f"{len(found.faces)} faces")
 
-    def reject(self, ref: JobRef, job: Job, hold: Hold, exc: InputError) -> Outcome:
+    def reject(
+        self, ref: JobRef, job: Job, hold: Hold, exc: InputError, akool: dict[str, Any] | None = None
+    ) -> Outcome:
+        """`akool`: what the report's `akool` says (the detection it took to find the problem)."""
         res = end_job(
             self._store, self._objects, job, Status.REJECTED, hold,
-            finished_at=self._now(), error=job_error(exc.code, str(exc)), fields=ref.fields(),
+            finished_at=self._now(), error=job_error(exc.code, str(exc)), akool=akool, fields=ref.fields(),
         )
         log.info(
             "job rejected",
@@ -202,9 +216,9 @@ class Submission:
             self._akool = self._akool_factory()
         return self._akool
 
-    def _source_url(self, source: Source, ttl: int) -> str:
-        if source.key is not None:
-            return self._objects.presign_get(source.key, ttl, bucket=source.bucket)
+    def _source_url(self, source: Source, staged: dict[tuple[str, str], str]) -> str:
+        if source.bucket is not None and source.key is not None:
+            return staged[(source.bucket, source.key)]
         return str(source.url)
 
     def _webhook_url(self, ref: JobRef, token: str) -> str:
@@ -212,3 +226,8 @@ class Submission:
 
     def _now(self) -> str:
         return iso_time(self._clock())
+
+
+def _detect_cost(detector: akool_swap.Detector | None) -> dict[str, Any] | None:
+    """The report's `akool.detect_calls` when the job got as far as AKOOL's detector."""
+    return {"detect_calls": detector.calls} if detector is not None and detector.calls else None
