@@ -4,8 +4,8 @@ HTTP status per error (AKOOL documents 400 for input errors and 500 for processi
 - 400 "Either 'url' or 'img' parameter must be provided", "Invalid URL format",
   "Failed to download media from URL", "Media type detection failed" (bad base64, not an image),
   "No faces detected", "Invalid parameter: ..." (num_frames, single_face, return_face_url);
-- 500 "Failed to process media": a recognised image the decoder rejects, a cut-off image (AKOOL answers
-  a truncated JPEG so; OpenCV alone would decode its top part), or a video (the emulator does images only).
+- 500 "Failed to process media": a recognised image the decoder rejects, or a video (the emulator does
+  images only).
 Detection always uses the real engine, also when swaps run in passthrough mode.
 """
 
@@ -18,8 +18,6 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from dropswap import image_header
-from dropswap.error_codes import ErrorCode
 from local.emulator import engine
 from local.emulator.core import Emulator
 from local.emulator.engine import EngineError, Face
@@ -76,16 +74,6 @@ def _decode_base64(img: str) -> bytes:
         raise DetectError(400, "Media type detection failed") from None
 
 
-def _cut_off(data: bytes) -> bool:
-    """The image ends before its data does (by dropswap's header reader: the same rule, not a decode)."""
-    try:
-        header = image_header.read_header(lambda offset, length: data[offset : offset + length], len(data))
-        image_header.check_complete(header, data[-image_header.TAIL_BYTES :], len(data))
-    except image_header.ImageProblem as exc:
-        return exc.code is ErrorCode.TRUNCATED_IMAGE
-    return False
-
-
 def _points(points: tuple[tuple[int, int], ...], dx: int = 0, dy: int = 0) -> str:
     return ":".join(f"{x - dx},{y - dy}" for x, y in points[:4])
 
@@ -127,8 +115,6 @@ def _detect(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
         if _looks_like_video(data, content_type, url):
             raise DetectError(500, "Failed to process media")
         raise DetectError(400, "Media type detection failed")
-    if _cut_off(data):
-        raise DetectError(500, "Failed to process media")
     try:
         image = engine.decode_image(data)
         faces = engine.detect(image, emu.config.max_faces)

@@ -109,7 +109,7 @@ def test_crop_urls_need_no_auth_and_unknown_ones_are_404(akool: Akool, images: I
 
 
 def test_given_truncated_photo_when_detecting_then_500_failed_to_process_media(akool: Akool) -> None:
-    # Given a JPEG of a real face cut off at 60% (an interrupted upload; OpenCV would decode its top part)
+    # Given a JPEG of a real face cut off at 60% (an interrupted upload)
     whole = photos.jpeg_bytes(photos.grace_hopper_bgr())
     cut = whole[: int(len(whole) * 0.6)]
     # When detect_faces gets it, and the whole photo
