@@ -65,6 +65,8 @@ DESIGN_MINIMUM: list[tuple[str, str, int]] = [
     ("SubmitFunction", "image event: GET its sidecar (absent yet), waiting-for Query", 2),
     ("SubmitFunction", "sidecar event: GET sidecar (content + version), GetItem (dedupe)", 2),
     ("SubmitFunction", "HEAD image + HEAD source (exist, size)", 2),
+    ("SubmitFunction", "ranged GET of image + source (header and end: type, pixels, complete)", 2),
+    ("SubmitFunction", "CopyObject image + source to staging/ (pinned to the checked ETag)", 2),
     ("SubmitFunction", "claim (conditional UpdateItem) + SUBMITTED (UpdateItem)", 2),
     ("WebhookFunction", "status 2 callback: GetItem (token) + SendMessage (FinaliseQueue)", 2),
     ("WebhookFunction", "status 3 callback: GetItem + AKOOL slot release (UpdateItem) + SendMessage", 3),
@@ -72,7 +74,7 @@ DESIGN_MINIMUM: list[tuple[str, str, int]] = [
     ("FinaliseFunction", "status 3 message: GetItem + AKOOL slot release again + lease (UpdateItem ×2)", 3),
     ("FinaliseFunction", "PUT result + PUT report + SUCCEEDED (UpdateItem)", 3),
 ]
-AKOOL_MINIMUM = {"largest": 2, "index": 3}  # (detect_faces +) submit + result download
+AKOOL_MINIMUM = {"largest": 3, "index": 3}  # detect_faces (always: no face, no swap) + submit + result
 
 
 # -- the local stack: warm cost, raw MiniStack rate, throughput ------------------------------------------
