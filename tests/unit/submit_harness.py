@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,7 +9,6 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from PIL import Image
 
 from dropswap.akool_client import AkoolClient
 from dropswap.config import Settings, load_settings
@@ -19,20 +17,14 @@ from dropswap.job_store import JobStore
 from dropswap.jobs import Job, job_id_for
 from dropswap.object_store import ObjectStore
 from dropswap.submit import Outcome, Submitter
+from tests import images
 from tests.conftest import BUCKET, REGION, TABLE, TEST_API_KEY, TEST_CLIENT_ID
 from tests.unit.akool_fake import BASE, DETECT, FakeAkool
 
 CREDS = AkoolCredentials(client_id=TEST_CLIENT_ID, api_key=TEST_API_KEY)
 
-
-def _jpeg() -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (64, 48), (200, 180, 160)).save(buf, "JPEG")
-    return buf.getvalue()
-
-
-# A real (generated) JPEG: the submit path checks every input's header and end before AKOOL sees it.
-JPEG = _jpeg()
+# A real JPEG (a generated gradient): the submit path checks every input's header and end before AKOOL.
+JPEG = images.jpeg()
 # As dropswap.aws configures it: SigV4 presigned URLs.
 S3_CONFIG = Config(signature_version="s3v4")
 

@@ -59,6 +59,8 @@ class ImageHeader:
     # The size the header says the file has at least (WebP's RIFF size, an uncompressed BMP's pixel
     # data); None when the format does not say (JPEG, PNG: their end marker tells).
     min_size: int | None = None
+    # Where a JPEG's compressed data starts (after its first start-of-scan header).
+    data_start: int | None = None
 
     @property
     def pixels(self) -> int:
@@ -154,7 +156,9 @@ def check_complete(header: ImageHeader, tail: bytes, size: int) -> None:
     elif header.media_type == PNG:
         complete = _PNG_IEND in tail
     elif header.media_type == JPEG:
-        complete = _jpeg_ends(tail)
+        # Only the tail's part past the header counts (header segments hold arbitrary bytes).
+        skip = max(0, (header.data_start or 0) - (size - len(tail)))
+        complete = _jpeg_ends(tail[skip:])
     else:
         complete = True
     if not complete:
@@ -167,11 +171,14 @@ def check_complete(header: ImageHeader, tail: bytes, size: int) -> None:
 
 # -- per format ---------------------------------------------------------------------------------
 def _jpeg(read: Read, size: int) -> ImageHeader:
+    """The frame header's size, and where the compressed data starts: segments are walked up to the
+    first start of scan, so a file cut off in its header is caught here."""
     pos = 2  # after SOI
+    frame: tuple[int, int] | None = None
     while True:
         seg = read(pos, 4)
         if len(seg) < 2:
-            raise _cut("before its frame header")
+            raise _cut("before its image data")
         if seg[0] != 0xFF:
             raise ImageProblem(ErrorCode.UNREADABLE_IMAGE, f"has a broken JPEG structure at byte {pos}")
         marker = seg[1]
@@ -181,26 +188,30 @@ def _jpeg(read: Read, size: int) -> ImageHeader:
         if marker in _STANDALONE:
             pos += 2
             continue
-        if marker in (0xD9, 0xDA):  # EOI or start of scan before any frame header
+        if marker == 0xD9 or (marker == 0xDA and frame is None):  # EOI, or a scan before any frame
             raise ImageProblem(ErrorCode.UNREADABLE_IMAGE, "is a JPEG without a frame header (no image size)")
         if len(seg) < 4:
             raise _cut("in its header")
         length = struct.unpack_from(">H", seg, 2)[0]
         if length < 2:
             raise ImageProblem(ErrorCode.UNREADABLE_IMAGE, f"has a broken JPEG segment at byte {pos}")
-        if marker in _SOF:
-            frame = read(pos + 4, 5)  # precision, height, width
-            if len(frame) < 5:
+        if marker == 0xDA and frame is not None:
+            return ImageHeader(JPEG, frame[1], frame[0], data_start=pos + 2 + length)
+        if marker in _SOF and frame is None:
+            fields = read(pos + 4, 5)  # precision, height, width
+            if len(fields) < 5:
                 raise _cut("in its frame header")
-            height, width = struct.unpack_from(">HH", frame, 1)
-            return ImageHeader(JPEG, width, height)
+            height, width = struct.unpack_from(">HH", fields, 1)
+            frame = (height, width)
         pos += 2 + length
         if pos >= size:
-            raise _cut("before its frame header")
+            raise _cut("before its image data")
 
 
 def _png(head: bytes) -> ImageHeader:
-    if len(head) < 24 or head[12:16] != b"IHDR":
+    if len(head) < 24:
+        raise _cut("in its header")
+    if head[12:16] != b"IHDR":
         raise ImageProblem(ErrorCode.UNREADABLE_IMAGE, "is a PNG without its IHDR header")
     width, height = struct.unpack_from(">II", head, 16)
     return ImageHeader(PNG, width, height)
@@ -210,7 +221,10 @@ def _webp(head: bytes) -> ImageHeader:
     riff_size = struct.unpack_from("<I", head, 4)[0]
     chunk = head[12:16]
     data = head[20:]
-    if chunk == b"VP8X" and len(data) >= 10:
+    needed = {b"VP8X": 10, b"VP8 ": 10, b"VP8L": 5}
+    if len(chunk) < 4 or len(data) < needed.get(chunk, 0):
+        raise _cut("in its header")
+    if chunk == b"VP8X":
         width = 1 + int.from_bytes(data[4:7], "little")
         height = 1 + int.from_bytes(data[7:10], "little")
     elif chunk == b"VP8 " and len(data) >= 10 and data[3:6] == b"\x9d\x01\x2a":
