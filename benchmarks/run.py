@@ -65,7 +65,7 @@ DESIGN_MINIMUM: list[tuple[str, str, int]] = [
     ("SubmitFunction", "image event: GET its sidecar (absent yet), waiting-for Query", 2),
     ("SubmitFunction", "sidecar event: GET sidecar (content + version), GetItem (dedupe)", 2),
     ("SubmitFunction", "HEAD image + HEAD source (exist, size)", 2),
-    ("SubmitFunction", "ranged GET of image + source (header and end: type, pixels, complete)", 2),
+    ("SubmitFunction", "ranged GETs of image + source: first 64 KiB, last 4 KiB (type, pixels, end)", 4),
     ("SubmitFunction", "CopyObject image + source to staging/ (pinned to the checked ETag)", 2),
     ("SubmitFunction", "claim (conditional UpdateItem) + SUBMITTED (UpdateItem)", 2),
     ("WebhookFunction", "status 2 callback: GetItem (token) + SendMessage (FinaliseQueue)", 2),
