@@ -141,7 +141,7 @@ def _s3_reads(stack: Stack, function: str) -> dict[str, set[str]]:
 
 
 @pytest.mark.parametrize("extra", [NO_EXTRA_BUCKETS, TWO_EXTRA_BUCKETS])
-def test_given_deployment_then_submit_reads_inbox_staging_and_extra_buckets_finaliser_and_reconciler_head_inbox(
+def test_given_deployment_then_submit_reads_inbox_staging_extra_buckets_others_head_inbox(
     extra: str,
 ) -> None:
     stack = unit_stack(SECRET_ARN, extra)

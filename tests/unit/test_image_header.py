@@ -96,6 +96,8 @@ def test_given_jpeg_with_foreign_data_after_its_end_then_complete() -> None:
     data = images.jpeg() + trailer
     # When checked / Then it is accepted (the image itself is complete)
     assert _check(data).media_type == "image/jpeg"
+    # And so is a JPEG with a few bytes of text after its end (EOI is still in the last bytes)
+    assert _check(images.jpeg() + b"-replaced").media_type == "image/jpeg"
 
 
 @pytest.mark.parametrize(

@@ -183,13 +183,17 @@ def test_given_photo_replaced_between_check_and_copy_then_nothing_sent_and_the_r
     from dropswap.ports import ObjectChanged
 
     sidecar = _sidecar(h)
+    checked_job = h.job_id(IMAGE)  # the job of the photo version that is checked
     objects = ReplacedBeforeCopy(images.HTML_NAMED_JPG)
     # When the copy finds the photo changed / Then no AKOOL call, the job still WAITING for a retry
     with pytest.raises(ObjectChanged):
         h.event(sidecar, h.submitter(objects=objects))
-    assert h.akool.calls == [] and h.job(IMAGE).status is Status.WAITING
-    # And the retry checks the replacement (here: not an image) and rejects it, still without AKOOL
+    old = h.store.get(checked_job)
+    assert h.akool.calls == [] and old is not None and old.status is Status.WAITING
+    # And the next delivery goes to the replacement's job, checks it (here: not an image) and rejects it,
+    # still without AKOOL
     [outcome] = h.event(sidecar, h.submitter(objects=objects))
+    assert outcome.job_id == h.job_id(IMAGE) != checked_job
     assert outcome.kind == "REJECTED" and h.report(IMAGE)["error"]["code"] == "NOT_AN_IMAGE"
     assert h.akool.calls == []
 

@@ -265,11 +265,13 @@ def _bmp(head: bytes) -> ImageHeader:
 
 
 def _jpeg_ends(tail: bytes) -> bool:
-    """A JPEG is complete when it ends with EOI (padding aside). Inside compressed scan data every 0xFF
-    is followed by 0x00, a restart marker or another marker (C0-FE); a tail holding 0xFF followed by
-    anything else is foreign data appended after the image (a motion photo's video, a camera's trailer),
-    so the image ended before it. A tail of scan data without EOI is a cut-off file."""
-    if tail.rstrip(b"\x00 \r\n\t").endswith(b"\xff\xd9"):
+    """A JPEG is complete when its compressed data reaches EOI (trailing bytes after it allowed). Inside
+    compressed data every 0xFF is followed by 0x00, a restart marker or another marker (C0-FE); a tail
+    holding 0xFF followed by anything else is foreign data appended after the image (a motion photo's
+    video, a camera's trailer), so the image ended before it. A tail of compressed data without EOI is a
+    cut-off file."""
+    if b"\xff\xd9" in tail:
+        # In compressed data 0xFF is never followed by D9: this is EOI, whatever follows it.
         return True
     # Only compressed data counts: skip to after the last start-of-scan header the tail holds, if any.
     sos = tail.rfind(b"\xff\xda")
