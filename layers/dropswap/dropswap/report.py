@@ -37,7 +37,7 @@ def build_report(
     # Detection's cost (AKOOL documents credits for swaps only): kept with the request summary.
     detect_calls = (job.request_summary or {}).get("detect_calls")
     if detect_calls is not None:
-        akool_info["detect_calls"] = detect_calls
+        akool_info["detect_calls"] = int(detect_calls)  # a Decimal when read back from DynamoDB
     akool_info.update(akool or {})
     times = {"created_at": job.created_at, "submitted_at": job.submitted_at, "finished_at": job.finished_at}
     times.update(timings or {})
