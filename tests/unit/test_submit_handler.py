@@ -318,9 +318,9 @@ def test_given_a_folder_manifest_upload_when_handled_then_its_photos_come_back_t
     # Given two photos in a folder and the face elsewhere, then the folder manifest's S3 notification
     folder = "inbox/Summer party/"
     for name in ("a.jpg", "b.jpg"):
-        _put(folder + name, b"image")
+        _put(folder + name, JPEG)
     akool.faces["Summer party/"] = [face(120, 80, 90, 110)]
-    _put("inbox/faces/alice.jpg", b"face")
+    _put("inbox/faces/alice.jpg", JPEG)
     doc = {"version": 1, "swaps": [{"source": "../faces/alice.jpg", "target": 0}]}
     _put(folder + "_folder.faceswap.json", json.dumps(doc).encode())
     notification = {"Records": [{"s3": {"bucket": {"name": BUCKET},
