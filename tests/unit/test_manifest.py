@@ -61,8 +61,10 @@ def test_given_schema_then_draft07_and_no_additional_properties_anywhere() -> No
                 found.extend(objects(value))
         return found
 
-    assert len(objects(schema)) == 3  # manifest, swap, point
-    assert all(o.get("additionalProperties") is False for o in objects(schema))
+    # manifest, swap, point, and the user's own `metadata`: the one object whose keys are the user's
+    assert len(objects(schema)) == 4
+    metadata = schema["properties"]["metadata"]
+    assert all(o.get("additionalProperties") is False for o in objects(schema) if o is not metadata)
     assert schema["properties"]["swaps"]["minItems"] == 1 and schema["properties"]["swaps"]["maxItems"] == 50
 
 
@@ -137,7 +139,8 @@ def test_given_not_utf8_or_not_an_object_then_clear_error() -> None:
         (_one(face_enhance="yes"), 'face_enhance: "yes" is not valid: it must be true or false'),
         (
             _one(colour="red"),
-            'colour: unknown field (allowed here: "version", "swaps", "mode", "face_enhance", "engine")',
+            'colour: unknown field (allowed here: "version", "swaps", "mode", "face_enhance", "engine", '
+            '"metadata")',
         ),
         (
             {"version": 1, "swaps": [{"source": "a.jpg", "tagret": 0}]},

@@ -104,7 +104,9 @@ def end_job(
             reports, job.image_key, status,
             build_report(done, status=status, error=error, result_key=result_key, akool=akool),
         )
-    set_fields: dict[str, Any] = {**(fields or {}), "error": error, "finished_at": finished_at}
+    set_fields: dict[str, Any] = {
+        "metadata_json": job.metadata_json, **(fields or {}), "error": error, "finished_at": finished_at,
+    }
     if report:
         set_fields["report_key"] = report_key
     if result_key is not None:

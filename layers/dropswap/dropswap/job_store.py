@@ -61,6 +61,7 @@ _FIELDS = (
     "submitted_at",
     "finished_at",
     "request_summary",
+    "metadata_json",
 )
 
 

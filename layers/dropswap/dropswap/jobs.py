@@ -6,6 +6,7 @@ Pure rules, no AWS: the job store (job_store.py) turns these into conditional Dy
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -81,12 +82,19 @@ class Job:
     submitted_at: str | None = None
     finished_at: str | None = None
     request_summary: dict[str, Any] | None = None
+    # The manifest's `metadata` as JSON text: DynamoDB cannot hold the floats a user's object may have.
+    metadata_json: str | None = None
     # The store's own attributes (claim and lease holders, index keys, ttl), as they were read.
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def metadata(self) -> Any:
+        """The user's metadata as the manifest gave it (None: none given)."""
+        return None if self.metadata_json is None else json.loads(self.metadata_json)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,9 @@ MAX_MANIFEST_BYTES = 256 * 1024
 # S3's limit on a key, in bytes of UTF-8: a longer key names no object that can ever be uploaded.
 MAX_KEY_BYTES = 1024
 MAX_SWAPS = int(SCHEMA["properties"]["swaps"]["maxItems"])
+# ARCHITECTURE §5: the user's metadata travels in every report and event (EventBridge caps an entry at
+# 256 KiB); 2 KiB of compact JSON is plenty for ids and labels.
+MAX_METADATA_BYTES = 2048
 
 Engine = Literal["auto", "pro", "v3"]
 # "swap": replace faces (`swaps`); "faces": detection only, a numbered preview (`"mode": "faces"`).
@@ -49,6 +52,7 @@ _FIELD_HELP: dict[str, str] = {
     "mode": 'must be "faces" (the only mode), given instead of "swaps" to get a numbered faces preview',
     "face_enhance": "must be true or false",
     "engine": 'must be "auto", "pro" or "v3"',
+    "metadata": 'must be a JSON object of your own, like {"order": "A-1042"} (at most 2 KiB)',
 }
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _PLAIN_KEY = re.compile(r"[^\W\d][\w-]*")
@@ -108,6 +112,8 @@ class Manifest:
     face_enhance: bool = False
     engine: Engine = "auto"
     mode: Mode = "swap"
+    # The user's metadata as compact JSON text (None: none given), carried as is into reports and events.
+    metadata_json: str | None = None
 
 
 def _show(value: Any, limit: int = 80) -> str:
@@ -238,7 +244,7 @@ def parse_manifest(
     except fastjsonschema.JsonSchemaValueException as exc:
         raise _schema_error(exc) from None
     if doc.get("mode") == "faces":
-        return Manifest(version=1, swaps=(), mode="faces")
+        return Manifest(version=1, swaps=(), mode="faces", metadata_json=_metadata_json(doc))
     folder = keys.folder_of(sidecar_key)
     allowed_buckets = (drop_bucket, *extra_source_buckets)
     swaps: list[Swap] = []
@@ -253,6 +259,10 @@ def parse_manifest(
             problems.append(exc)  # every bad source at once, not one per upload of the sidecar
             continue
         swaps.append(Swap(index=i, source=source, target=_target(item["target"])))
+    try:
+        metadata_json = _metadata_json(doc)
+    except ManifestError as exc:
+        problems.append(exc)
     if problems:
         raise ManifestError.all_of(problems)
     return Manifest(
@@ -260,7 +270,24 @@ def parse_manifest(
         swaps=tuple(swaps),
         face_enhance=bool(doc.get("face_enhance", False)),
         engine=doc.get("engine", "auto"),
+        metadata_json=metadata_json,
     )
+
+
+def _metadata_json(doc: dict[str, Any]) -> str | None:
+    """The manifest's `metadata` (an object: the schema checked) as compact JSON, within its size limit."""
+    if "metadata" not in doc:
+        return None
+    text = json.dumps(doc["metadata"], ensure_ascii=False, separators=(",", ":"))
+    size = len(text.encode("utf-8"))
+    if size > MAX_METADATA_BYTES:
+        raise ManifestError(
+            "metadata",
+            f"is {size} bytes as compact JSON; at most {MAX_METADATA_BYTES} (2 KiB) are allowed: keep ids "
+            "and short labels there, and put larger data in a file it names (e.g. an S3 key)",
+            code=ErrorCode.LIMIT,
+        )
+    return text
 
 
 def _check_text(doc: Any) -> None:

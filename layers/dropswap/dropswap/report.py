@@ -16,7 +16,8 @@ def build_report(
     akool: dict[str, Any] | None = None,
     timings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The contract's shape: job_id, status, image, manifest, result, faces, error, akool, timings.
+    """The contract's shape: job_id, status, image, manifest, result, faces, error, metadata, akool,
+    timings.
 
     `status`, `error` and `result_key` override what the job record holds (the report is usually
     written just before the final transition, so the record does not have them yet).
@@ -49,6 +50,7 @@ def build_report(
         "result": f"s3://{job.bucket}/{result}" if result and job.bucket else result,
         "faces": faces_of(job) if final is Status.SUCCEEDED else None,
         "error": err if final in (Status.FAILED, Status.REJECTED) else None,
+        "metadata": job.metadata,
         "akool": akool_info,
         "timings": {k: v for k, v in times.items() if v is not None},
     }
