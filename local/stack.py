@@ -31,6 +31,7 @@ from botocore.config import Config
 
 from local import deploy
 from local.emulator.config import EngineKind, Mode, route_url
+from local.events_feed import EventsFeed
 from local.ministack import ACCOUNT, ADMIN_KEY, REGION, MiniStack, free_port
 from local.native_stderr import native_stderr_to
 from local.outcomes import ConsolePaths, OutcomePrinter
@@ -100,6 +101,7 @@ class LocalStack:
             self.ministack.start()
             self._deploy(layer)
             self._start_log_tail()
+            self._start_events_feed()
             if self.config.console or self.config.watch_dir is not None:
                 self._start_bucket_watch()
             self._write_info()
@@ -202,6 +204,14 @@ class LocalStack:
                             fh.writelines(str(e["message"]).rstrip("\n") + "\n" for e in events)
 
         self._spawn(tail)
+
+    def _start_events_feed(self) -> None:
+        """Completion events from DropswapEventBus into events.jsonl (and on the console with `make up`)."""
+        feed = EventsFeed(
+            self.client("events"), self.client("sqs"), self.outputs["EventBusName"],
+            self.config.state_dir / "events.jsonl", _console if self.config.console else _quiet,
+        )
+        self._spawn(feed.run, self._stop)
 
     def _start_bucket_watch(self) -> None:
         s3 = self.client("s3")

@@ -28,6 +28,8 @@ QUEUES = {
     "FinaliseDLQ": "dropswap-finalise-dlq",
 }
 SECRET_NAME = "dropswap/akool"
+# DropswapEventBus's physical name in the unit tests' deployment.
+EVENT_BUS = "dropswap-events"
 # Test credentials shared by the events/ samples and the tests (never real ones).
 TEST_CLIENT_ID = "64db241f6d9e5c4bd136c187"
 TEST_API_KEY = "0123456789abcdefghijklmnopqrstuv"
@@ -130,6 +132,7 @@ def resources(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]
     s3.create_bucket(Bucket=BUCKET)
     create_table(boto3.client("dynamodb", region_name=REGION))
     queues = create_queues(boto3.client("sqs", region_name=REGION))
+    boto3.client("events", region_name=REGION).create_event_bus(Name=EVENT_BUS)
     sm = boto3.client("secretsmanager", region_name=REGION)
     arn = sm.create_secret(
         Name=SECRET_NAME, SecretString=json.dumps({"clientId": TEST_CLIENT_ID, "apiKey": TEST_API_KEY})
@@ -147,6 +150,7 @@ def resources(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]
         "AKOOL_RETRY_BASE_SECONDS": "0",
         "SUBMIT_QUEUE_URL": queues["SubmitQueue"],
         "FINALISE_QUEUE_URL": queues["FinaliseQueue"],
+        "EVENT_BUS_NAME": EVENT_BUS,
     }
     for k, v in env.items():
         monkeypatch.setenv(k, v)

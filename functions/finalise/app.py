@@ -34,7 +34,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     parts = wiring.Adapters(SETTINGS, remaining_seconds=remaining)
     finaliser = Finaliser(
         parts.jobs, parts.objects, parts.result_fetcher(), lease_seconds=SETTINGS.finalise_lease_seconds,
-        slots=parts.slots,
+        slots=parts.slots, events=parts.events,
     )
     counts = {Action.SUCCEEDED: 0, Action.FAILED: 0}
 

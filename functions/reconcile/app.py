@@ -35,12 +35,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     # Only for expiries (JOB_TOO_OLD): AKOOL's results are finalised by FinaliseFunction, never here.
     finaliser = Finaliser(
         store, objects, parts.result_fetcher(), lease_seconds=SETTINGS.finalise_lease_seconds,
-        slots=parts.slots,
+        slots=parts.slots, events=parts.events,
     )
     queues = Queues(submit=parts.submit_queue, finalise=parts.finalise_queue)
     reconciler = Reconciler(
         store, finaliser, objects, parts.akool, queues, ReconcileLimits.from_settings(SETTINGS),
-        slots=parts.slots, remaining_seconds=remaining,
+        slots=parts.slots, remaining_seconds=remaining, events=parts.events,
     )
     summary = reconciler.run().as_dict()
     logger.info("reconcile run", extra={"summary": summary})

@@ -56,7 +56,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     submitter = Submitter(
         parts.jobs, parts.objects, parts.submit_akool, SETTINGS,
         queue=parts.submit_queue, pacer=parts.pacer(),
-        lease_seconds=int(remaining()) + _LEASE_MARGIN_SECONDS,
+        lease_seconds=int(remaining()) + _LEASE_MARGIN_SECONDS, events=parts.events,
     )
     outcomes: list[Outcome] = []
 

@@ -28,8 +28,10 @@ PACKAGE_DIR = ROOT / "layers" / "dropswap" / "dropswap"
 FUNCTIONS_DIR = ROOT / "functions"
 # Thin wrappers around boto3 clients: reaching AWS through only these is not a function's code path.
 ADAPTERS = frozenset({"dropswap.aws", "dropswap.object_store", "dropswap.job_store", "dropswap.credentials",
-                      "dropswap.slot_store", "dropswap.queues"})
-_KEPT_PARAMS = ("Bucket", "Key", "CopySource", "TableName", "IndexName", "SecretId", "QueueUrl")
+                      "dropswap.slot_store", "dropswap.queues", "dropswap.event_bus"})
+_KEPT_PARAMS = (
+    "Bucket", "Key", "CopySource", "TableName", "IndexName", "SecretId", "QueueUrl", "Entries",
+)
 
 
 @dataclass(frozen=True)

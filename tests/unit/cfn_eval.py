@@ -75,6 +75,7 @@ class Stack:
             "AWS::IAM::Role": f"arn:{p}:iam::{a}:role/{name}",
             "AWS::Lambda::Function": f"arn:{p}:lambda:{r}:{a}:function:{name}",
             "AWS::KMS::Key": f"arn:{p}:kms:{r}:{a}:key/{name}",
+            "AWS::Events::EventBus": f"arn:{p}:events:{r}:{a}:event-bus/{name}",
         }
         if attribute == "Arn" and kind in arns:
             return arns[kind]

@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from local.template import functions, load_template
-from tests.conftest import QUEUES, TABLE
+from tests.conftest import EVENT_BUS, QUEUES, TABLE
 from tests.unit.call_recorder import ADAPTERS, FunctionCode, RecordedCall, attribute, function_code
 from tests.unit.cfn_eval import Stack
 from tests.unit.iam_match import Statement, UnknownOperation, allows, needs, role_statements
@@ -26,7 +26,7 @@ def unit_stack(
     return Stack(
         template if template is not None else transformed_template(extra_source_buckets),
         parameters={"AkoolSecretArn": secret_arn, "ExtraSourceBuckets": extra_source_buckets},
-        physical={"JobsTable": TABLE, **QUEUES},
+        physical={"JobsTable": TABLE, "DropswapEventBus": EVENT_BUS, **QUEUES},
     )
 
 

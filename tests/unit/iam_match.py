@@ -170,4 +170,7 @@ def needs(service: str, operation: str, params: Mapping[str, Any], stack: Stack)
         # A queue URL ends with the queue's name: https://sqs.<region>.<domain>/<account>/<name>.
         name = str(params["QueueUrl"]).rstrip("/").rsplit("/", 1)[-1]
         return [Need(f"sqs:{operation}", f"arn:{p}:sqs:{r}:{a}:{name}")]
+    elif service == "events" and operation == "PutEvents":
+        buses = {str(e.get("EventBusName", "default")) for e in params["Entries"]}
+        return [Need("events:PutEvents", f"arn:{p}:events:{r}:{a}:event-bus/{b}") for b in sorted(buses)]
     raise UnknownOperation(f"{service}:{operation}: add its IAM mapping to tests/unit/iam_match.py")

@@ -16,14 +16,21 @@ ENV = {
     "WEBHOOK_BASE_URL": "https://api.example.test/v1",
     "SUBMIT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/dropswap-submit",
     "FINALISE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/dropswap-finalise",
+    "EVENT_BUS_NAME": "dropswap-events",
     "AWS_DEFAULT_REGION": "us-east-1",
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
 NEEDS = {
-    "submit": ["DROP_BUCKET", "JOBS_TABLE", "AKOOL_SECRET_ID", "WEBHOOK_BASE_URL", "SUBMIT_QUEUE_URL"],
+    "submit": [
+        "DROP_BUCKET", "JOBS_TABLE", "AKOOL_SECRET_ID", "WEBHOOK_BASE_URL", "SUBMIT_QUEUE_URL",
+        "EVENT_BUS_NAME",
+    ],
     "webhook": ["DROP_BUCKET", "JOBS_TABLE", "AKOOL_SECRET_ID", "FINALISE_QUEUE_URL"],
-    "finalise": ["DROP_BUCKET", "JOBS_TABLE", "AKOOL_SECRET_ID", "FINALISE_QUEUE_URL"],
-    "reconcile": ["DROP_BUCKET", "JOBS_TABLE", "AKOOL_SECRET_ID", "SUBMIT_QUEUE_URL", "FINALISE_QUEUE_URL"],
+    "finalise": ["DROP_BUCKET", "JOBS_TABLE", "AKOOL_SECRET_ID", "FINALISE_QUEUE_URL", "EVENT_BUS_NAME"],
+    "reconcile": [
+        "DROP_BUCKET", "JOBS_TABLE", "AKOOL_SECRET_ID", "SUBMIT_QUEUE_URL", "FINALISE_QUEUE_URL",
+        "EVENT_BUS_NAME",
+    ],
 }
 
 

@@ -6,7 +6,7 @@ boto3 honours AWS_ENDPOINT_URL, which is how the local stack points every client
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -28,6 +28,12 @@ def s3() -> S3Client:
 @lru_cache(maxsize=1)
 def dynamodb() -> DynamoDBClient:
     return boto3.client("dynamodb", config=_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def events() -> Any:
+    # No type stubs for EventBridge in the dev venv (mypy_boto3_events is not installed).
+    return boto3.client("events", config=_CONFIG)
 
 
 @lru_cache(maxsize=1)

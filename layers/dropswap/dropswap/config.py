@@ -20,6 +20,7 @@ _REQUIRABLE = {
     "webhook_base_url": "WEBHOOK_BASE_URL",
     "submit_queue_url": "SUBMIT_QUEUE_URL",
     "finalise_queue_url": "FINALISE_QUEUE_URL",
+    "event_bus_name": "EVENT_BUS_NAME",
 }
 
 
@@ -106,6 +107,8 @@ class Settings:
     # The queues (template.yaml): S3 events and rechecks → SubmitFunction; AKOOL's truths → FinaliseFunction.
     submit_queue_url: str = ""
     finalise_queue_url: str = ""
+    # DropswapEventBus: where the functions that end jobs publish completion events (job_events.py).
+    event_bus_name: str = ""
     # Pacing (pacing.py). 0 = unlimited (no pacing); the template passes its parameters.
     akool_max_jobs_in_flight: int = 0
     akool_max_requests_per_second: int = 0
@@ -148,6 +151,7 @@ def load_settings() -> Settings:
         result_deadline_seconds=_float("RESULT_DEADLINE_SECONDS", Settings.result_deadline_seconds),
         submit_queue_url=env.get("SUBMIT_QUEUE_URL", ""),
         finalise_queue_url=env.get("FINALISE_QUEUE_URL", ""),
+        event_bus_name=env.get("EVENT_BUS_NAME", ""),
         akool_max_jobs_in_flight=_int("AKOOL_MAX_JOBS_IN_FLIGHT", Settings.akool_max_jobs_in_flight),
         akool_max_requests_per_second=_int(
             "AKOOL_MAX_REQUESTS_PER_SECOND", Settings.akool_max_requests_per_second

@@ -43,7 +43,7 @@ from dropswap.error_codes import ErrorCode, job_error
 from dropswap.job_end import Hold, Refused, end_job, under_lease
 from dropswap.jobs import OPEN, Job, Status, TransitionResult, iso_time
 from dropswap.latest import superseded_by
-from dropswap.ports import AkoolSlots, FinaliseLeases, JobTransitions, ResultsFolder
+from dropswap.ports import AkoolSlots, FinaliseLeases, JobEvents, JobTransitions, ResultsFolder
 from dropswap.result_fetch import FetchedResult, ResultFetchError
 
 __all__ = ["Action", "AkoolJobInfoLike", "AkoolLookup", "AkoolTruth", "FinaliseStore", "Finaliser", "Outcome"]
@@ -92,8 +92,10 @@ class Finaliser:
         slots: AkoolSlots | None = None,
         clock: Callable[[], float] = time.time,
         new_owner: Callable[[], str] = lambda: uuid.uuid4().hex,
+        events: JobEvents | None = None,
     ) -> None:
         self._store = store
+        self._events = events
         self._slots = slots
         self._objects = objects
         self._results = results
@@ -192,7 +194,7 @@ class Finaliser:
         res = end_job(
             self._store, self._objects, replace(job, akool_status=3), Status.SUCCEEDED, hold,
             finished_at=iso_time(self._clock()), result_key=result_key, akool={"source": truth.source},
-            fields={"akool_status": 3},
+            fields={"akool_status": 3}, events=self._events,
         )
         return self._final(res, Action.SUCCEEDED, None)
 
@@ -204,6 +206,7 @@ class Finaliser:
             Status.FAILED, hold, finished_at=iso_time(self._clock()), error=error,
             akool={"source": source} if source else None,
             fields={"akool_status": akool_status} if akool_status is not None else None,
+            events=self._events,
         )
         return self._final(res, Action.FAILED, error)
 

@@ -19,8 +19,9 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from dropswap import keys
+from dropswap.job_events import completion_event
 from dropswap.jobs import Job, Status, TransitionResult
-from dropswap.ports import FinaliseLeases, JobTransitions, ResultsFolder, SubmitClaims
+from dropswap.ports import FinaliseLeases, JobEvents, JobTransitions, ResultsFolder, SubmitClaims
 from dropswap.report import build_report
 
 T = TypeVar("T")
@@ -90,8 +91,12 @@ def end_job(
     akool: dict[str, Any] | None = None,
     fields: Mapping[str, Any] | None = None,
     report: bool = True,
+    events: JobEvents | None = None,
 ) -> TransitionResult:
-    """Report (unless `report` is False), then move `job` to the terminal `status` if `hold` still holds.
+    """Report (unless `report` is False), publish the completion event on `events` (with the report:
+    a job without one, superseded, has no event either), then move `job` to the terminal `status` if
+    `hold` still holds. A crash before the transition is repaired by the retry, which reports and
+    publishes again under the same event id (job_events.py), so consumers can drop the repeat.
 
     `job` is the record as the report should show it; `fields` are written with the status besides the
     error, the report's key, the result's key and the finishing time. A refusal (the hold lapsed and
@@ -104,6 +109,10 @@ def end_job(
             reports, job.image_key, status,
             build_report(done, status=status, error=error, result_key=result_key, akool=akool),
         )
+        if events is not None:
+            events.publish(*completion_event(
+                job, status, finished_at=finished_at, error=error, result_key=result_key
+            ))
     set_fields: dict[str, Any] = {
         "metadata_json": job.metadata_json, **(fields or {}), "error": error, "finished_at": finished_at,
     }

@@ -115,6 +115,13 @@ class Staging(Protocol):
     ) -> None: ...
 
 
+# -- events ---------------------------------------------------------------------------------------
+class JobEvents(Protocol):
+    """Where completion events go (event_bus.EventBus): one per terminal job (job_events.py)."""
+
+    def publish(self, detail_type: str, detail: Mapping[str, Any]) -> None: ...
+
+
 # -- queues ---------------------------------------------------------------------------------------
 class MessageSink(Protocol):
     """A queue to send to (queues.SqsQueue)."""

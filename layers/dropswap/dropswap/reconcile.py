@@ -33,7 +33,7 @@ from dropswap.finalise import Action, Finaliser, FinaliseStore, Outcome
 from dropswap.job_end import Hold, Refused, end_job, under_claim
 from dropswap.jobs import Job, Status, iso_time
 from dropswap.latest import superseded_by
-from dropswap.ports import AkoolSlots, JobReader, MessageSink, ResultsFolder, SubmitClaims
+from dropswap.ports import AkoolSlots, JobEvents, JobReader, MessageSink, ResultsFolder, SubmitClaims
 
 log = logging.getLogger(__name__)
 
@@ -137,8 +137,10 @@ class Reconciler:
         clock: Callable[[], float] = time.time,
         remaining_seconds: Callable[[], float] | None = None,
         new_owner: Callable[[], str] = lambda: uuid.uuid4().hex,
+        events: JobEvents | None = None,
     ) -> None:
         self._store = store
+        self._events = events
         self._finaliser = finaliser
         self._objects = objects
         self._akool_factory = akool
@@ -266,6 +268,7 @@ class Reconciler:
             return end_job(
                 self._store, self._objects, current, Status.REJECTED, hold,
                 finished_at=iso_time(self._clock()), error=error, report=newer is None,
+                events=self._events,
             ).applied
 
         done = under_claim(

@@ -29,7 +29,15 @@ from dropswap.jobs import Job, JobRef, Status, iso_time
 from dropswap.manifest import Manifest, ManifestError, Source
 from dropswap.pacing import Pacer
 from dropswap.planning import Plan
-from dropswap.ports import InputContent, InputReader, JobTransitions, ResultsFolder, Staging, SwapApi
+from dropswap.ports import (
+    InputContent,
+    InputReader,
+    JobEvents,
+    JobTransitions,
+    ResultsFolder,
+    Staging,
+    SwapApi,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +71,11 @@ class Submission:
         pacer: Pacer | None = None,
         clock: Callable[[], float] = time.time,
         new_token: Callable[[], str] = tokens.new_token,
+        events: JobEvents | None = None,
     ) -> None:
         self._store = store
         self._objects = objects
+        self._events = events
         self._pacer = pacer or Pacer.unlimited()
         # Built on first need: a rejected manifest never reads the AKOOL secret.
         self._akool_factory = akool
@@ -170,7 +180,7 @@ class Submission:
         res = end_job(
             self._store, self._objects, replace(job, request_summary=summary), Status.SUCCEEDED, hold,
             finished_at=self._now(), result_key=found.preview_key,
-            fields={**ref.fields(), "request_summary": summary},
+            fields={**ref.fields(), "request_summary": summary}, events=self._events,
         )
         log.info(
             "faces found", extra={"job_id": ref.job_id, "faces": len(found.faces), "applied": res.applied}
@@ -184,6 +194,7 @@ class Submission:
         res = end_job(
             self._store, self._objects, job, Status.REJECTED, hold,
             finished_at=self._now(), error=job_error(exc.code, str(exc)), akool=akool, fields=ref.fields(),
+            events=self._events,
         )
         log.info(
             "job rejected",
@@ -199,6 +210,7 @@ class Submission:
         end_job(
             self._store, self._objects, job, Status.FAILED, hold, finished_at=self._now(), error=error,
             akool=akool, fields={**ref.fields(), "engine": engine} if engine else ref.fields(),
+            events=self._events,
         )
         log.warning("job failed at submit", extra={"job_id": ref.job_id, "code": exc.code})
         return Outcome("FAILED", ref.sidecar_key, ref.job_id, error["message"])

@@ -31,12 +31,14 @@ from dropswap.config import Settings
 from dropswap.error_codes import ErrorCode, job_error
 from dropswap.input_gate import UNKNOWN, InputGate, Unknown
 from dropswap.job_end import Hold, Refused, publish_report, under_claim
+from dropswap.job_events import completion_event
 from dropswap.jobs import Job, JobRef, Status, iso_time
 from dropswap.manifest import MAX_MANIFEST_BYTES, ManifestError
 from dropswap.pacing import NoRoom, Pacer
 from dropswap.ports import (
     BatchSink,
     FolderListing,
+    JobEvents,
     JobReader,
     JobTransitions,
     SubmitClaims,
@@ -75,9 +77,11 @@ class Submitter:
         lease_seconds: int = 300,
         new_owner: Callable[[], str] = lambda: uuid.uuid4().hex,
         new_token: Callable[[], str] = tokens.new_token,
+        events: JobEvents | None = None,
     ) -> None:
         self._store = store
         self._objects = objects
+        self._events = events
         self._clock = clock
         self._bucket = settings.drop_bucket
         self._queue = queue  # the SubmitQueue: a folder manifest's photos go through it
@@ -89,7 +93,8 @@ class Submitter:
         )
         self._pacer = pacer or Pacer.unlimited()
         self._holder = Submission(
-            store, objects, akool, settings, pacer=self._pacer, clock=clock, new_token=new_token
+            store, objects, akool, settings, pacer=self._pacer, clock=clock, new_token=new_token,
+            events=events,
         )
         # Longer than one invocation can run, so a live holder never loses its claim; a crashed
         # holder's claim lapses and the reconciler's recheck_waiting takes the job over.
@@ -285,6 +290,10 @@ class Submitter:
             sidecar_etag=ref.sidecar_version, image_etag=ref.image_version, created_at=now, finished_at=now,
         )
         publish_report(self._objects, image_key, Status.REJECTED, build_report(job, error=error))
+        if self._events is not None:
+            self._events.publish(*completion_event(
+                job, Status.REJECTED, finished_at=now, error=error, result_key=None
+            ))
         log.info("unsupported file type reported", extra={"job_id": ref.job_id, "key": image_key})
         return Outcome("REJECTED", sidecar_key, ref.job_id, error["message"])
 

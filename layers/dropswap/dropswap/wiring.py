@@ -18,6 +18,7 @@ from dropswap import aws
 from dropswap.akool_client import AkoolClient
 from dropswap.config import Settings, require, settings
 from dropswap.credentials import AkoolCredentials, load_credentials
+from dropswap.event_bus import EventBus
 from dropswap.job_store import JobStore
 from dropswap.object_store import ObjectStore
 from dropswap.pacing import Pacer, RequestSpacer
@@ -29,11 +30,12 @@ from dropswap.slot_store import SlotStore
 _BASE_NEEDS = ("drop_bucket", "jobs_table", "akool_secret_id")
 # The webhook puts AKOOL's word on the FinaliseQueue; FinaliseFunction hands its messages back there.
 WEBHOOK_NEEDS = (*_BASE_NEEDS, "finalise_queue_url")
-FINALISE_NEEDS = WEBHOOK_NEEDS
+# The functions that end jobs publish their completion events on the stack's event bus.
+FINALISE_NEEDS = (*WEBHOOK_NEEDS, "event_bus_name")
 # Submit sends AKOOL the webhook URL, and hands its messages back to the SubmitQueue.
-SUBMIT_NEEDS = (*_BASE_NEEDS, "webhook_base_url", "submit_queue_url")
+SUBMIT_NEEDS = (*_BASE_NEEDS, "webhook_base_url", "submit_queue_url", "event_bus_name")
 # The reconciler sends rechecks to the SubmitQueue and AKOOL's truths to the FinaliseQueue.
-RECONCILE_NEEDS = (*_BASE_NEEDS, "submit_queue_url", "finalise_queue_url")
+RECONCILE_NEEDS = (*_BASE_NEEDS, "submit_queue_url", "finalise_queue_url", "event_bus_name")
 
 
 def settings_for(needs: tuple[str, ...]) -> Settings:
@@ -75,6 +77,10 @@ class Adapters:
     @cached_property
     def submit_queue(self) -> SqsQueue:
         return SqsQueue(aws.sqs(), self.settings.submit_queue_url)
+
+    @cached_property
+    def events(self) -> EventBus:
+        return EventBus(aws.events(), self.settings.event_bus_name)
 
     @cached_property
     def finalise_queue(self) -> SqsQueue:

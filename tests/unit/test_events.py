@@ -1,0 +1,245 @@
+"""Completion events (ARCHITECTURE §9): one per terminal job, after its report, shaped as
+schemas/events/job-event.schema.json says, the same metadata.id when an ending is retried."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import fastjsonschema
+import pytest
+import responses
+from moto.s3.models import s3_backends
+
+from dropswap.event_bus import EventBus
+from dropswap.finalise import AkoolTruth
+from dropswap.job_end import Hold, end_job
+from dropswap.job_events import event_id
+from dropswap.jobs import Status
+from events.generate import AKOOL_ID, JOB_ID
+from tests.conftest import EVENT_BUS, REGION, load_event, load_handler
+from tests.unit.akool_fake import face, fake_akool
+from tests.unit.submit_harness import Harness, make_harness
+from tests.unit.test_finalise_support import (
+    JPEG,
+    REPORT_KEY,
+    FakeContext,
+    finaliser,
+    make_job,
+    objects,
+    store,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((ROOT / "schemas" / "events" / "job-event.schema.json").read_text(encoding="utf-8"))
+URL = "https://results.akool.test/final.jpg"
+IMAGE = "inbox/party/team.jpg"
+ALICE = "inbox/party/faces/alice.jpg"
+METADATA = {"order": "A-1042", "weight": 0.5}
+
+
+_VALIDATE = fastjsonschema.compile(SCHEMA)
+MOTO_ACCOUNT = "123456789012"
+
+
+def _valid(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    _VALIDATE(event)
+    return event
+
+
+class Bus:
+    """DropswapEventBus in moto, with a rule routing dropswap's events to a queue, as a consumer has."""
+
+    def __init__(self) -> None:
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        self.url = self.sqs.create_queue(QueueName="events-seen")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])
+        events = boto3.client("events", region_name=REGION)
+        events.put_rule(Name="all", EventBusName=EVENT_BUS, EventPattern=json.dumps({"source": ["dropswap"]}))
+        events.put_targets(
+            Rule="all", EventBusName=EVENT_BUS, Targets=[{"Id": "q", "Arn": arn["Attributes"]["QueueArn"]}]
+        )
+        self.adapter = EventBus(boto3.client("events", region_name=REGION), EVENT_BUS)
+
+    def received(self) -> list[Mapping[str, Any]]:
+        """Every event delivered so far, each checked against the published schema."""
+        out: list[Mapping[str, Any]] = []
+        while True:
+            msgs = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages", [])
+            if not msgs:
+                return out
+            for m in msgs:
+                out.append(_valid(json.loads(m["Body"])))
+                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
+
+
+class ReportFirst:
+    """Publishes through `inner`, checking the job's report is already in S3 when an event goes out."""
+
+    def __init__(self, inner: EventBus) -> None:
+        self.inner = inner
+
+    def publish(self, detail_type: str, detail: Mapping[str, Any]) -> None:
+        # Read from moto's backend, not through boto3: this check is the test's, not the function's call.
+        bucket = s3_backends[MOTO_ACCOUNT]["global"].buckets[detail["data"]["image"]["bucket"]]
+        assert detail["data"]["report"]["key"] in bucket.keys, "event before its report"
+        self.inner.publish(detail_type, detail)
+
+
+@pytest.fixture
+def bus(resources: dict[str, str]) -> Bus:
+    return Bus()
+
+
+def test_given_the_published_schema_when_an_event_breaks_it_then_refused() -> None:
+    detail = {"metadata": {"version": "1", "id": "x", "time": "2026-01-01T00:00:00Z"}, "data": {}}
+    assert SCHEMA["$schema"] == "http://json-schema.org/draft-07/schema#"
+    with pytest.raises(fastjsonschema.JsonSchemaValueException):
+        _valid({"source": "dropswap", "detail-type": "Job Failed", "detail": detail})
+
+
+# -- one event per terminal state -----------------------------------------------------------------
+@responses.activate
+def test_given_submitted_job_with_metadata_when_succeeded_then_one_event_after_the_report(bus: Bus) -> None:
+    responses.get(URL, body=JPEG, content_type="image/jpeg")
+    make_job()
+    res = store().transition(JOB_ID, Status.PROCESSING, set_fields={"metadata_json": json.dumps(METADATA)})
+    assert res.job is not None
+    fin, _ = finaliser()
+    fin._events = ReportFirst(bus.adapter)  # the handler passes events=parts.events (last test)
+    fin.apply(res.job, AkoolTruth(akool_id=AKOOL_ID, status=3, url=URL))
+    # A second word from AKOOL on the ended job is a no-op: still one event
+    fin.apply(res.job, AkoolTruth(akool_id=AKOOL_ID, status=3, url=URL))
+    [event] = bus.received()
+    assert event["source"] == "dropswap" and event["detail-type"] == "Job Succeeded"
+    data = event["detail"]["data"]
+    assert data["job_id"] == JOB_ID and data["status"] == "SUCCEEDED" and data["error"] is None
+    assert data["result"] == {"key": "results/party/team.swapped.jpg"}
+    assert data["report"] == {"key": REPORT_KEY}
+    assert data["metadata"] == METADATA
+    assert event["detail"]["metadata"]["id"] == event_id(JOB_ID)
+
+
+def test_given_open_job_when_akool_fails_it_then_one_job_failed_event(bus: Bus) -> None:
+    job = make_job()
+    fin, _ = finaliser()
+    fin._events = ReportFirst(bus.adapter)
+    fin.apply(job, AkoolTruth(akool_id=AKOOL_ID, status=4, url=None, reason="no face"))
+    [event] = bus.received()
+    assert event["detail-type"] == "Job Failed"
+    data = event["detail"]["data"]
+    assert data["status"] == "FAILED" and data["result"] is None and data["error"]["code"]
+    assert data["metadata"] is None
+
+
+@pytest.fixture
+def h(bus: Bus) -> Iterator[Harness]:
+    for akool in fake_akool():
+        akool.faces["party/team.jpg"] = [face(120, 80, 90, 110)]
+        akool.faces["faces/alice.jpg"] = [face(20, 30, 120, 140)]
+        yield make_harness(akool)
+
+
+def _doc(target: Any = 0) -> dict[str, Any]:
+    return {"version": 1, "swaps": [{"source": "faces/alice.jpg", "target": target}], "metadata": METADATA}
+
+
+def test_given_manifest_that_cannot_succeed_when_submitted_then_one_job_rejected_event(
+    h: Harness, bus: Bus
+) -> None:
+    h.put(ALICE)
+    h.put(IMAGE)
+    sidecar = h.put_manifest(IMAGE, _doc(target=5))  # the photo has one face
+    submitter = h.submitter(events=ReportFirst(bus.adapter))
+    assert [o.kind for o in h.event(sidecar, submitter)] == ["REJECTED"]
+    assert [o.kind for o in h.event(sidecar, submitter)] == ["DUPLICATE"]
+    [event] = bus.received()
+    assert event["detail-type"] == "Job Rejected"
+    data = event["detail"]["data"]
+    assert data["status"] == "REJECTED" and data["error"]["code"] and data["metadata"] == METADATA
+    assert data["image"] == {"bucket": h.objects.bucket, "key": IMAGE}
+
+
+def test_given_unsupported_file_type_with_a_sidecar_then_one_job_rejected_event(h: Harness, bus: Bus) -> None:
+    h.put("inbox/party/clip.gif")
+    sidecar = h.put_manifest("inbox/party/clip.gif", _doc())
+    h.event(sidecar, h.submitter(events=ReportFirst(bus.adapter)))
+    [event] = bus.received()
+    assert event["detail"]["data"]["error"]["code"] == "UNSUPPORTED_TYPE"
+
+
+def test_given_submitted_job_then_no_event_yet(h: Harness, bus: Bus) -> None:
+    h.put(ALICE)
+    h.put(IMAGE)
+    outcomes = h.event(h.put_manifest(IMAGE, _doc()), h.submitter(events=bus.adapter))
+    assert [o.kind for o in outcomes] == ["SUBMITTED"]
+    assert bus.received() == []
+
+
+def test_given_superseded_job_when_closed_then_no_report_and_no_event(bus: Bus) -> None:
+    job = make_job()
+    claim = store().claim_finalisation(JOB_ID, "me", 600)
+    assert claim.applied
+    end_job(
+        store(), objects(), job, Status.FAILED, Hold("me", lease=True),
+        finished_at="2026-01-01T00:00:00.000+00:00", error={"code": "SUPERSEDED", "message": "newer"},
+        report=False, events=bus.adapter,
+    )
+    assert bus.received() == []
+
+
+# -- a retried ending -----------------------------------------------------------------------------
+class CrashOnce:
+    """A job store whose first terminal transition fails, as a finaliser crashing after publishing."""
+
+    def __init__(self) -> None:
+        self.inner = store()
+        self.crashed = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def transition(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.crashed:
+            self.crashed = True
+            raise RuntimeError("crash before the transition")
+        return self.inner.transition(*args, **kwargs)
+
+
+def test_given_ending_that_crashed_after_publishing_when_retried_then_same_event_id(bus: Bus) -> None:
+    job = make_job()
+    fin, _ = finaliser()
+    fin._store = CrashOnce()
+    fin._events = bus.adapter
+    truth = AkoolTruth(akool_id=AKOOL_ID, status=4, url=None, reason="no face")
+    with pytest.raises(RuntimeError):
+        fin.apply(job, truth)
+    fin.apply(job, truth)  # the message's redelivery
+    first, second = bus.received()
+    assert first["detail"]["metadata"]["id"] == second["detail"]["metadata"]["id"] == event_id(JOB_ID)
+    assert store().get(JOB_ID).status is Status.FAILED  # type: ignore[union-attr]
+
+
+# -- deployed wiring ------------------------------------------------------------------------------
+@pytest.fixture
+def app(bus: Bus) -> ModuleType:
+    return load_handler("finalise")
+
+
+def test_given_finalise_function_when_it_ends_a_job_then_the_event_is_on_the_stack_bus(
+    app: ModuleType, bus: Bus
+) -> None:
+    make_job()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        from events.generate import RESULT_URL
+
+        mock.get(RESULT_URL.split("?")[0], body=JPEG, content_type="image/jpeg")
+        assert app.lambda_handler(load_event("sqs-finalise-status3.json"), FakeContext()) == {
+            "batchItemFailures": []
+        }
+    [event] = bus.received()
+    assert event["detail-type"] == "Job Succeeded" and event["detail"]["data"]["job_id"] == JOB_ID
