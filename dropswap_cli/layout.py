@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from pathlib import Path
 
 from dropswap_cli.errors import CliError
 
@@ -24,6 +25,15 @@ REPORT_SUFFIX = ".result.json"
 # The photo types the stack takes (ARCHITECTURE §4).
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "bmp")
 TERMINAL = ("SUCCEEDED", "FAILED", "REJECTED")
+
+
+def local_path(root: Path, rel: str) -> Path:
+    """`root/rel` for a key's part below a prefix, refused (CliError) when it would leave `root`: an S3 key
+    may hold `//`, `.`, `..` or a backslash, and whoever can upload to inbox/ chooses the results' keys."""
+    parts = rel.split("/")
+    if not rel or "\\" in rel or any(p in ("", ".", "..") for p in parts):
+        raise CliError(f"not saved: {rel!r} is not a plain relative path")
+    return root.joinpath(*parts)
 
 
 def folder(text: str) -> str:

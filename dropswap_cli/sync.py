@@ -74,7 +74,11 @@ class FolderSync:
         remote = objects.listing(self.stack.s3, self.stack.bucket, prefix)
         # Reports last: the outcome line names a result that is already here.
         for key in sorted(remote, key=lambda k: (k.endswith(layout.REPORT_SUFFIX), k)):
-            dest = self.results / key[len(prefix):]
+            try:
+                dest = layout.local_path(self.results, key[len(prefix):])
+            except CliError as exc:
+                self.out.print(f"[yellow]skipped[/] {key}: {exc}", highlight=False)
+                continue
             if self._unchanged(dest, remote[key]):
                 continue
             objects.download(self.stack.s3, self.stack.bucket, key, dest)

@@ -62,8 +62,9 @@ def _first_line(text: object) -> str:
 
 
 def _missing(report: Mapping[str, Any]) -> list[str]:
-    """The inputs a WAITING report names, each with its hint when it has one."""
-    listed = report.get("missing")
+    """The inputs a WAITING report names (`waiting_for`: {field, key, message, hint}), each with its hint
+    when it has one."""
+    listed = report.get("waiting_for")
     if not isinstance(listed, list):
         return []
     shown = []

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from dropswap_cli.layout import local_path
 from local.outcomes import OutcomePrinter, is_report
 
 
@@ -64,7 +65,7 @@ class DropFolderSync:
             self.out(f"[watch] uploaded {path} → s3://{self.bucket}/{key}")
 
     def download(self, key: str) -> None:
-        target = self.results / key[len("results/"):]
+        target = local_path(self.results, key[len("results/"):])  # never outside the drop folder
         target.parent.mkdir(parents=True, exist_ok=True)
         self.s3.download_file(self.bucket, key, str(target))
 

@@ -118,3 +118,21 @@ def test_given_the_loop_when_ctrl_c_then_a_clean_exit_0_after_syncing(
     assert run_cli("sync", str(root)) == 0
     assert "inbox/party/team.jpg" in _modified(s3)
     assert "stopped" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("evil", ["/tmp/evil.jpg.result.json", "../evil.jpg.result.json",
+                                  "a/./evil.jpg.result.json", "a\\..\\evil.jpg.result.json"])
+def test_given_a_result_key_that_would_leave_the_folder_when_synced_then_skipped_and_nothing_written_outside(
+    tmp_path: Path, pipeline: FakePipeline, capsys: pytest.CaptureFixture[str], evil: str
+) -> None:
+    # Given a result key chosen by whoever uploaded to inbox/ (`//`, `..`, `.` or a backslash in it)
+    root = tmp_path / "drop"
+    root.mkdir()
+    pipeline.s3.put_object(Bucket=BUCKET, Key="results/" + evil, Body=b"{}")
+    # When the folder is synced
+    assert run_cli("sync", str(root), "--once") == 0
+    # Then that object is skipped with a line saying why, and no file exists outside DIR/results/
+    assert "skipped" in capsys.readouterr().out
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert all(root / "results" in p.parents for p in written), written
+    assert not Path("/tmp/evil.jpg.result.json").exists()

@@ -53,15 +53,17 @@ def test_given_a_failed_report_with_a_very_long_message_when_formatted_then_the_
 
 
 def test_given_a_waiting_report_with_missing_inputs_and_more_when_formatted_then_each_is_named() -> None:
-    # Given a WAITING report as later versions may write it: missing inputs (bare and with a hint),
-    # and fields the console does not know
-    missing = ["inbox/party/faces/a.jpg",
-               {"key": "inbox/party/faces/hopper.jpg", "hint": "did you mean ../faces/hopper.jpg?\nmore"}]
-    report = _report("WAITING", missing=missing, faces=[{"index": 0}], metadata={"order": 1}, extra={"x": 1})
+    # Given a WAITING report as the stack writes it (input_gate: `waiting_for`, each {field, key, message,
+    # hint?}), and fields the console does not know
+    missing = [{"field": "image", "key": "s3://b/inbox/party/faces/a.jpg", "message": "not there yet"},
+               {"field": "swaps[0].source", "key": "s3://b/inbox/party/faces/hopper.jpg", "message": "m",
+                "hint": "did you mean ../faces/hopper.jpg?\nmore"}]
+    report = _report("WAITING", waiting_for=missing, faces=[{"index": 0}], metadata={"order": 1},
+                     extra={"x": 1})
     line = outcome_line(REPORT, report, S3_PATHS, "07:00:03")
     # Then every missing input is listed, the hint's first line with it, and the report is where to look
-    assert line == ("07:00:03 WAITING   inbox/party/team.jpg missing inbox/party/faces/a.jpg, "
-                    "inbox/party/faces/hopper.jpg (did you mean ../faces/hopper.jpg?)"
+    assert line == ("07:00:03 WAITING   inbox/party/team.jpg missing s3://b/inbox/party/faces/a.jpg, "
+                    "s3://b/inbox/party/faces/hopper.jpg (did you mean ../faces/hopper.jpg?)"
                     " → results/party/team.jpg.result.json")
 
 
@@ -111,11 +113,11 @@ def test_given_reports_appear_and_change_when_watched_then_one_line_per_outcome(
     lines: list[str] = []
     watcher = _watcher(s3, lines)
     # Given a WAITING report
-    _put(s3, REPORT, _report("WAITING", missing=["inbox/party/faces/a.jpg"]))
+    _put(s3, REPORT, _report("WAITING", waiting_for=[{"key": "inbox/party/faces/a.jpg"}]))
     watcher.once()
     # When it is rewritten with the same outcome (other timings), then replaced by the job's end
     watcher.once()
-    _put(s3, REPORT, _report("WAITING", missing=["inbox/party/faces/a.jpg"], timings={"at": 2}))
+    _put(s3, REPORT, _report("WAITING", waiting_for=[{"key": "inbox/party/faces/a.jpg"}], timings={"at": 2}))
     watcher.once()
     _put(s3, "results/party/team.swapped.jpg", b"jpeg")
     _put(s3, REPORT, _report("SUCCEEDED", result=f"s3://{BUCKET}/results/party/team.swapped.jpg"))
