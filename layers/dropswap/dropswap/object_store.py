@@ -63,12 +63,9 @@ class ObjectStore:
         """A small object's metadata and content from one GET (so both are of the same version), or
         None when it does not exist. `data` is None past `max_bytes` (at most max_bytes + 1 are read)."""
         b = bucket or self.bucket
-        try:
-            resp = self._s3.get_object(Bucket=b, Key=key)
-        except ClientError as exc:
-            if _missing(exc):
-                return None
-            raise
+        resp = self._get(b, key)
+        if resp is None:
+            return None
         body = resp["Body"]
         data = body.read(max_bytes + 1)
         body.close()
@@ -78,36 +75,35 @@ class ObjectStore:
         """An object's content `chunk_bytes` at a time, so memory holds one chunk whatever its size; None
         when it does not exist. The GET is made at once; the body is closed when the iterator ends."""
         b = bucket or self.bucket
-        try:
-            resp = self._s3.get_object(Bucket=b, Key=key)
-        except ClientError as exc:
-            if _missing(exc):
-                return None
-            raise
-        return _chunks(resp["Body"], chunk_bytes)
+        resp = self._get(b, key)
+        return None if resp is None else _chunks(resp["Body"], chunk_bytes)
+
     def read_range(
         self, key: str, byte_range: str, *, bucket: str | None = None, if_match: str | None = None
     ) -> SmallObject | None:
         """Bytes of an object by an HTTP range (`bytes=0-65535`, `bytes=-4096`), with the whole object's
         size and ETag; None when it does not exist. ObjectChanged when its ETag is not `if_match`."""
         b = bucket or self.bucket
-        try:
-            if if_match:
-                resp = self._s3.get_object(Bucket=b, Key=key, Range=byte_range, IfMatch=f'"{if_match}"')
-            else:
-                resp = self._s3.get_object(Bucket=b, Key=key, Range=byte_range)
-        except ClientError as exc:
-            if _missing(exc):
-                return None
-            if _code(exc) in {"PreconditionFailed", "412"}:
-                raise ObjectChanged(f"s3://{b}/{key}") from None
-            raise
+        resp = self._get(b, key, Range=byte_range, **({"IfMatch": f'"{if_match}"'} if if_match else {}))
+        if resp is None:
+            return None
         body = resp["Body"]
         data = body.read()
         body.close()
         info = _info(b, key, resp)
         total = str(resp.get("ContentRange", "")).rpartition("/")[2]
         return SmallObject(replace(info, size=int(total)) if total.isdigit() else info, data)
+
+    def _get(self, bucket: str, key: str, **extra: str) -> Any:
+        """One GetObject; None when the object does not exist, ObjectChanged when an IfMatch fails."""
+        try:
+            return self._s3.get_object(Bucket=bucket, Key=key, **extra)  # type: ignore[arg-type]
+        except ClientError as exc:
+            if _missing(exc):
+                return None
+            if _code(exc) in {"PreconditionFailed", "412"}:
+                raise ObjectChanged(f"s3://{bucket}/{key}") from None
+            raise
 
     def copy_pinned(self, src_key: str, etag: str, dest_key: str, *, src_bucket: str | None = None) -> None:
         """Copy an object into this bucket only if it is still the version with `etag` (ObjectChanged
