@@ -27,7 +27,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3
 
-from dropswap import source_host
+from dropswap import image_header, source_host
 from dropswap.error_codes import ErrorCode
 from dropswap.pinned_transport import AddressRefused, PinnedAdapter, Resolver, system_resolver
 from dropswap.public_address import parse_address
@@ -35,19 +35,16 @@ from dropswap.public_address import parse_address
 CHUNK_BYTES = 64 * 1024
 _MAX_REDIRECTS = 3
 _TRANSIENT_HTTP = frozenset({429, 500, 502, 503, 504})
-# Enough leading bytes to tell the three formats apart (WebP: "RIFF" size "WEBP").
+# Enough leading bytes to tell the formats apart (WebP: "RIFF" size "WEBP").
 _SNIFF_BYTES = 12
+# The input checks' sniffer decides the type; results are stored only in these (AKOOL returns no BMP).
+_RESULT_TYPES = frozenset({image_header.JPEG, image_header.PNG, image_header.WEBP})
 
 
 def sniff_image_type(head: bytes) -> str | None:
     """The MIME type of a JPEG, PNG or WebP file from its first bytes; None for anything else."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if len(head) >= _SNIFF_BYTES and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    return None
+    kind = image_header.sniff(head)
+    return kind if kind in _RESULT_TYPES else None
 
 
 def _describe(head: bytes) -> str:
