@@ -51,6 +51,11 @@ class Console:
     def line_with(self, *parts: str) -> str | None:
         return next((line for line in self.lines if all(p in line for p in parts)), None)
 
+    def outcome_with(self, *parts: str) -> str | None:
+        """An outcome line: the console's other lines ([event], [watch], …) start with a bracket."""
+        return next((line for line in self.lines if not line.startswith("[")
+                     and all(p in line for p in parts)), None)
+
     def ctrl_c(self) -> int:
         """Ctrl-C, then the exit code; fails if the stack does not stop within 60 s."""
         self.proc.send_signal(signal.SIGINT)
@@ -134,10 +139,10 @@ def test_given_make_up_when_photos_dropped_in_s3_then_console_prints_each_outcom
             s3.put_object(Bucket=bucket, Key=f"inbox/trip/{name}", Body=ASTRONAUT)
             s3.put_object(Bucket=bucket, Key=f"inbox/trip/{name}.faceswap.json", Body=json.dumps(manifest))
         # Then one line per job: SUCCEEDED with the swapped image, REJECTED with its code and its report
-        _wait(lambda: console.line_with("inbox/trip/beach.jpg") is not None
-              and console.line_with("inbox/trip/wrong.jpg") is not None, 120, "both outcome lines")
-        ok = console.line_with("inbox/trip/beach.jpg")
-        bad = console.line_with("inbox/trip/wrong.jpg")
+        _wait(lambda: console.outcome_with("inbox/trip/beach.jpg") is not None
+              and console.outcome_with("inbox/trip/wrong.jpg") is not None, 120, "both outcome lines")
+        ok = console.outcome_with("inbox/trip/beach.jpg")
+        bad = console.outcome_with("inbox/trip/wrong.jpg")
         assert ok is not None and re.fullmatch(
             r"\d\d:\d\d:\d\d SUCCEEDED inbox/trip/beach\.jpg → results/trip/beach\.swapped\.jpg", ok), ok
         assert bad is not None and re.fullmatch(
