@@ -8,7 +8,9 @@ runtime's. Settings, and why:
   bucket policies included;
 - USE_SSL=1 with the local CA's certificate: the bucket policy denies requests without TLS, as on AWS;
 - the CA-bundle variables: the functions (which inherit this environment) trust the local CA, as they trust
-  the public roots on AWS.
+  the public roots on AWS;
+- started through `ministack_server.py`, which authorises SQS/SNS batch calls by the single action's
+  permission, as AWS does.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from local.template import ROOT
 from local.tls import LocalTls
 
 VENV_PYTHON = ROOT / ".venvs" / "ministack" / "bin" / "python"
+# MiniStack's own entry point, with its IAM action names corrected to AWS's (see that file).
+SERVER_SCRIPT = Path(__file__).with_name("ministack_server.py")
 REGION = "us-east-1"
 ACCOUNT = "000000000000"
 # MiniStack treats these as the account's root credentials (administrator). Functions get their own.
@@ -94,7 +98,8 @@ class MiniStack:
         env.update(self.extra_env)
         with self.log_file.open("ab") as log:
             self._proc = subprocess.Popen(
-                [str(self.python), "-m", "ministack"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                # -P: the script's folder (ours) stays off MiniStack's import path.
+                [str(self.python), "-P", str(SERVER_SCRIPT)], env=env, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )
         deadline = time.monotonic() + timeout

@@ -5,6 +5,7 @@ each, at the photo's usual report name."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -20,8 +21,14 @@ def test_given_folder_manifest_over_photos_before_and_after_it_then_one_job_and_
     user.put(user.prefix + "faces/hopper.jpg", HOPPER)
     folder = user.prefix + "trip/"
     before = [folder + "one.jpg", folder + "two.jpg"]
+    now = datetime.now(UTC)
+    uploaded = now.replace(microsecond=now.microsecond // 1000 * 1000)  # the logs' timestamps have ms
     for key, body in zip(before, (ASTRONAUT, COLLAGE), strict=True):
         user.put(key, body)
+    # (their upload events handled first, with nothing to do: so only the manifest's listing can find them,
+    # through its SendMessageBatch to the SubmitQueue)
+    for key in before:
+        assert [o["status"] for o in user.wait_submit_outcomes(key, after=uploaded)] == ["IGNORED"]
     # When the folder manifest arrives, then a third photo
     manifest = {"version": 1, "swaps": [{"source": "../faces/hopper.jpg", "target": "largest"}]}
     user.put(folder + "_folder.faceswap.json", json.dumps(manifest).encode(), "application/json")
