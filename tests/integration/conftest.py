@@ -32,3 +32,4 @@ def user(stack: LocalStack) -> Iterator[User]:
     u.admin("POST", "reset")
     yield u
     u.admin("DELETE", "faults")
+    u.settle()

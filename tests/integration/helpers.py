@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from dropswap.slot_store import SLOTS_ITEM_ID
 from local.stack import LocalStack
 from tests import photos
 
@@ -173,6 +174,25 @@ class User:
             if start >= 0 and f'"{name}"' in line:
                 total += sum(json.loads(line[start:]).get(name, []))
         return total
+
+    # -- AKOOL slots (pacing) -----------------------------------------------------------------
+    def slot_holders(self) -> list[str]:
+        """The jobs holding one of the account's AKOOL slots (the pacing item in the Jobs table)."""
+        item = self.stack.client("dynamodb").get_item(
+            TableName=self.stack.table, Key={"job_id": {"S": SLOTS_ITEM_ID}}, ConsistentRead=True
+        ).get("Item") or {}
+        return sorted(item.get("holders", {}).get("SS", []))
+
+    def settle(self, timeout: float = 120.0) -> None:
+        """Wait until no job holds an AKOOL slot, running the reconciler as its schedule would: a test
+        that ends with a job still at AKOOL (its webhook lost or not yet sent) must not leave that slot to
+        the next test, whose emulator reset forgets the job. A slot still held at the end is a leak."""
+        deadline = time.monotonic() + timeout
+        while holders := self.slot_holders():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"AKOOL slots still held after {timeout}s: {holders}")
+            self.reconcile()
+            time.sleep(1.0)
 
     # -- queues --------------------------------------------------------------------------------
     def queue_depth(self, output: str) -> int:
