@@ -34,6 +34,12 @@ def test_given_folder_manifest_over_photos_before_and_after_it_then_one_job_and_
     user.put(folder + "_folder.faceswap.json", json.dumps(manifest).encode(), "application/json")
     after = folder + "three.jpg"
     user.put(after, ASTRONAUT)
+    # And a GIF, which it cannot swap, dropped into the folder too
+    gif = folder + "clip.gif"
+    user.put(gif, b"GIF89a" + bytes(64), "image/gif")
+    unsupported = user.wait_report(gif)
+    assert unsupported["status"] == "REJECTED" and unsupported["error"]["code"] == "UNSUPPORTED_TYPE"
+    assert unsupported["manifest"] == f"s3://{user.bucket}/{folder}_folder.faceswap.json"
     # Then each photo gets its own SUCCEEDED report, from one job, of the folder manifest
     reports = {key: user.wait_report(key, timeout=180.0) for key in [*before, after]}
     for key, report in reports.items():

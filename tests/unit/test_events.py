@@ -165,9 +165,13 @@ def test_given_manifest_that_cannot_succeed_when_submitted_then_one_job_rejected
 
 
 def test_given_unsupported_file_type_with_a_sidecar_then_one_job_rejected_event(h: Harness, bus: Bus) -> None:
+    # Given a GIF and its sidecar; when both uploads' events arrive (each one alone would report it)
     h.put("inbox/party/clip.gif")
     sidecar = h.put_manifest("inbox/party/clip.gif", _doc())
-    h.event(sidecar, h.submitter(events=ReportFirst(bus.adapter)))
+    submitter = h.submitter(events=ReportFirst(bus.adapter))
+    h.event(sidecar, submitter)
+    assert [o.kind for o in h.event("inbox/party/clip.gif", submitter)] == ["DUPLICATE"]
+    # Then one Job Rejected event, not one per upload
     [event] = bus.received()
     assert event["detail"]["data"]["error"]["code"] == "UNSUPPORTED_TYPE"
 

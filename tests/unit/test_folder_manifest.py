@@ -144,6 +144,34 @@ def test_given_folder_manifest_message_delivered_twice_then_one_job_per_photo(
     assert len(akool.submissions()) == 1
 
 
+# -- images it cannot swap ------------------------------------------------------------------------------
+def test_given_folder_manifest_over_a_gif_before_and_after_it_then_each_gets_one_unsupported_report(
+    h: Harness, akool: FakeAkool, queue_url: str
+) -> None:
+    # Given a GIF and a stray text file already in the folder
+    h.put(FOLDER + "old.gif", b"GIF89a")
+    h.put(FOLDER + "notes.txt", b"hello")
+    # When the folder manifest arrives, its listing's turn comes, and then a HEIC photo is uploaded
+    _put_manifest(h)
+    sub = _submitter(h, queue_url)
+    h.event(MANIFEST, sub)
+    work = _drain(queue_url)
+    assert [w.key for w in work] == [FOLDER + "old.gif"]  # the text file is not an image: left alone
+    listed = _run(sub, work)[FOLDER + "old.gif"]
+    uploaded = h.upload(FOLDER + "new.heic", b"\x00\x00\x00\x18ftypheic")
+    # Then each image got an UNSUPPORTED_TYPE report naming what to do, and AKOOL was never called
+    assert listed.kind == "REJECTED" and [o.kind for o in uploaded] == ["REJECTED"]
+    for name, ext in (("old.gif", ".gif"), ("new.heic", ".heic")):
+        report = h.report(FOLDER + name)
+        assert report["status"] == "REJECTED" and report["error"]["code"] == "UNSUPPORTED_TYPE", report
+        assert ext in report["error"]["message"] and "to the same folder" in report["error"]["message"]
+        assert report["manifest"] == f"s3://{BUCKET}/{MANIFEST}"
+    assert not h.has_report(FOLDER + "notes.txt")
+    assert akool.submissions() == [] and akool.detections() == []
+    # And the same upload's event delivered again is a DUPLICATE: one report, one ending
+    assert [o.kind for o in h.event(FOLDER + "new.heic")] == ["DUPLICATE"]
+
+
 # -- later uploads ---------------------------------------------------------------------------------------
 def test_given_folder_manifest_when_a_photo_is_uploaded_later_then_its_event_makes_the_job(
     h: Harness, akool: FakeAkool, queue_url: str

@@ -22,6 +22,11 @@ RESULTS = "results/"
 SIDECAR_SUFFIX = ".faceswap.json"
 FOLDER_MANIFEST = "_folder" + SIDECAR_SUFFIX
 IMAGE_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "webp", "bmp"})
+# Image types dropswap cannot swap: in a folder with a folder manifest, such a file looks meant for
+# processing and gets an UNSUPPORTED_TYPE report; any other stray file (notes.txt) is left alone.
+OTHER_IMAGE_EXTENSIONS = frozenset(
+    {"gif", "heic", "heif", "avif", "tif", "tiff", "svg", "jxl", "ico", "dng", "cr2", "cr3", "nef", "arw"}
+)
 
 
 class KeyKind(Enum):
@@ -55,6 +60,11 @@ def classify(key: str) -> KeyKind:
         return KeyKind.IMAGE
     # Other JSON files are no photos; a sidecar's name always ends with .faceswap.json
     return KeyKind.OTHER if extension(key) == "json" else KeyKind.UNSUPPORTED
+
+
+def looks_like_an_image(key: str) -> bool:
+    """A supported photo, or an image of a type dropswap cannot swap (see OTHER_IMAGE_EXTENSIONS)."""
+    return extension(key) in IMAGE_EXTENSIONS | OTHER_IMAGE_EXTENSIONS
 
 
 def image_key_for_sidecar(sidecar_key: str) -> str:

@@ -28,11 +28,10 @@ from typing import TYPE_CHECKING, Protocol
 
 from dropswap import keys, messages, tokens
 from dropswap.config import Settings
-from dropswap.error_codes import ErrorCode, job_error
+from dropswap.error_codes import ErrorCode
 from dropswap.input_gate import UNKNOWN, InputGate, Unknown
-from dropswap.job_end import Hold, Refused, publish_report, under_claim
-from dropswap.job_events import completion_event
-from dropswap.jobs import Job, JobRef, Status, iso_time
+from dropswap.job_end import Hold, Refused, under_claim
+from dropswap.jobs import Job, JobRef, Status
 from dropswap.manifest import MAX_MANIFEST_BYTES, ManifestError
 from dropswap.pacing import NoRoom, Pacer
 from dropswap.ports import (
@@ -45,7 +44,6 @@ from dropswap.ports import (
     SwapApi,
     WaitingIndex,
 )
-from dropswap.report import build_report
 from dropswap.submission import Outcome, OutcomeKind, Submission, SubmitObjects
 
 if TYPE_CHECKING:  # a value only: the logic never imports the boto3 adapters
@@ -115,8 +113,7 @@ class Submitter:
         elif kind is keys.KeyKind.FOLDER_MANIFEST:
             outcomes.append(self._fan_out(key))
         elif kind is keys.KeyKind.UNSUPPORTED:
-            sidecar_key = key if key.endswith(keys.SIDECAR_SUFFIX) else keys.sidecar_key_for_image(key)
-            unsupported = self._report_unsupported(sidecar_key)
+            unsupported = self._unsupported_upload(key)
             if unsupported is not None:
                 outcomes.append(unsupported)
         elif kind is keys.KeyKind.IMAGE:
@@ -150,6 +147,8 @@ class Submitter:
         photo = self._objects.head(image_key)
         if photo is None:
             return Outcome("IGNORED", image_key, detail="the photo no longer exists")
+        if manifest is not None and keys.classify(image_key) is keys.KeyKind.UNSUPPORTED:
+            return self._report_unsupported(manifest_key, manifest.info.version, image_key, photo)
         if manifest is not None:
             done = self._process(manifest_key, image_key, manifest, photo)
             return done[1] if done else Outcome("IGNORED", image_key, detail="no manifest")
@@ -170,9 +169,11 @@ class Submitter:
         # All keys first: a photo's sidecar sorts right after it, maybe on the next page.
         present = list(self._objects.list_folder(keys.folder_of(manifest_key), self._page_size))
         names = set(present)
+        # Its photos, and the images it cannot swap (they get an UNSUPPORTED_TYPE report in their turn).
         photos = [
             k for k in present
-            if keys.classify(k) is keys.KeyKind.IMAGE and keys.sidecar_key_for_image(k) not in names
+            if keys.classify(k) in (keys.KeyKind.IMAGE, keys.KeyKind.UNSUPPORTED)
+            and keys.looks_like_an_image(k) and keys.sidecar_key_for_image(k) not in names
         ]
         self._queue.send_batch(
             [messages.folder_photo_body(manifest_key, manifest.version, k) for k in photos]
@@ -267,35 +268,43 @@ class Submitter:
             return ref, Outcome("DUPLICATE", manifest_key, ref.job_id, existing.status.value)
         return ref, self._run(ref, manifest.data, photo, again=again)
 
-    def _report_unsupported(self, sidecar_key: str) -> Outcome | None:
-        """A file with a sidecar that is not a supported image: an UNSUPPORTED_TYPE report at once, under
-        the job id it would have had (no job record: nothing is ever to be sent). None: no sidecar."""
-        sidecar = self._objects.read_small(sidecar_key, MAX_MANIFEST_BYTES)
-        if sidecar is None:
+    def _unsupported_upload(self, key: str) -> Outcome | None:
+        """An upload of a file that is not a supported image, or of its sidecar: a report if the file is
+        meant for processing (it has a sidecar, or it is an image in a folder with a folder manifest)."""
+        image_key = keys.image_key_for_sidecar(key) if key.endswith(keys.SIDECAR_SUFFIX) else key
+        sidecar_key = keys.sidecar_key_for_image(image_key)
+        manifest = self._objects.head(sidecar_key)
+        if manifest is not None:
+            return self._report_unsupported(sidecar_key, manifest.version, image_key)
+        if key != image_key or not keys.looks_like_an_image(image_key):
             return None
-        image_key = keys.image_key_for_sidecar(sidecar_key)
-        photo = self._objects.head(image_key)
-        ref = JobRef.of(self._bucket, sidecar_key, sidecar.info.version, photo.version if photo else "")
+        folder_key = keys.folder_manifest_key_for(image_key)
+        folder = self._objects.head(folder_key)
+        if folder is None:
+            return None
+        return self._report_unsupported(folder_key, folder.version, image_key)
+
+    def _report_unsupported(
+        self, manifest_key: str, manifest_version: str, image_key: str, photo: ObjectInfo | None = None
+    ) -> Outcome:
+        """An UNSUPPORTED_TYPE report for a file a manifest applies to, once: under the claim of the job id
+        it would have had (so a second upload event of the file or its sidecar is a DUPLICATE)."""
+        photo = photo or self._objects.head(image_key)
+        version = photo.version if photo else ""
+        ref = JobRef.of(self._bucket, manifest_key, manifest_version, version, image_key)
         ext = keys.extension(image_key)
         supported = ", ".join(f".{e}" for e in sorted(keys.IMAGE_EXTENSIONS))
-        error = job_error(
-            ErrorCode.UNSUPPORTED_TYPE,
+        name = "to the same folder" if keys.is_folder_manifest(manifest_key) else (
+            "with its sidecar named after the new file"
+        )
+        unsupported = ManifestError(
+            "image",
             f"{image_key} is not a supported image type ({f'.{ext}' if ext else 'no extension'}); dropswap"
-            f" swaps faces in {supported} photos: convert it, and upload it with its sidecar named after"
-            " the new file",
+            f" swaps faces in {supported} photos: convert it, and upload it {name}",
+            code=ErrorCode.UNSUPPORTED_TYPE,
         )
-        now = iso_time(self._clock())
-        job = Job(
-            ref.job_id, Status.REJECTED, bucket=self._bucket, image_key=image_key, sidecar_key=sidecar_key,
-            sidecar_etag=ref.sidecar_version, image_etag=ref.image_version, created_at=now, finished_at=now,
-        )
-        publish_report(self._objects, image_key, Status.REJECTED, build_report(job, error=error))
-        if self._events is not None:
-            self._events.publish(*completion_event(
-                job, Status.REJECTED, finished_at=now, error=error, result_key=None
-            ))
-        log.info("unsupported file type reported", extra={"job_id": ref.job_id, "key": image_key})
-        return Outcome("REJECTED", sidecar_key, ref.job_id, error["message"])
+        log.info("unsupported file type", extra={"job_id": ref.job_id, "key": image_key})
+        return self._claimed(ref, lambda held, hold: self._holder.reject(ref, held, hold, unsupported))
 
     # -- one job --------------------------------------------------------------------------------
     def _run(
