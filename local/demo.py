@@ -1,11 +1,13 @@
 """`make demo`: the whole pipeline, offline, on the local stack, with public-domain sample photos.
 
-Drops three jobs into the drop bucket exactly as a user would (boto3 against the local endpoint):
+Drops these into the drop bucket exactly as a user would (boto3 against the local endpoint):
 1. a single-face Pro swap (Grace Hopper's face onto the astronaut), the sidecar uploaded first;
 2. a two-face v3 swap in one collage (the two faces exchanged);
-3. a deliberately wrong manifest (a point that is on no face), which must be REJECTED with a message.
-Waits with a progress line, writes demo-out/index.html (before/after side by side) and the result
-files, prints a summary and exits non-zero if any job did not end as it should.
+3. a deliberately wrong manifest (a point that is on no face), which must be REJECTED with a message;
+4. a faces preview (`"mode": "faces"`) of the collage: its faces numbered, no swap;
+5. a folder manifest over three photos, two uploaded before it and one after: one job and report each.
+Waits with a progress line, writes demo-out/index.html (before/after side by side, the faces preview
+inline) and the result files, prints a summary and exits non-zero if any photo did not end as it should.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ import html
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from dropswap import keys
 from local.native_stderr import native_stderr_to
@@ -36,6 +41,7 @@ class DemoJob:
     manifest: dict[str, Any]
     expect: str  # SUCCEEDED or REJECTED
     sidecar_first: bool = False
+    photo: str = "astronaut"  # a key of PHOTOS
 
     @property
     def sidecar_key(self) -> str:
@@ -66,6 +72,14 @@ JOBS = [
             "engine": "auto",
         },
         "SUCCEEDED",
+        photo="collage",
+    ),
+    DemoJob(
+        "Faces preview (\"mode\": \"faces\"): the collage's faces numbered as a target counts them, no swap",
+        PREFIX + "pick/duo.jpg",
+        {"version": 1, "mode": "faces"},
+        "SUCCEEDED",
+        photo="collage",
     ),
     DemoJob(
         "A wrong manifest: the point (5, 5) is on no face",
@@ -76,17 +90,65 @@ JOBS = [
 ]
 
 
+@dataclass(frozen=True)
+class FolderDemo:
+    """One `_folder.faceswap.json` over the photos directly in its folder: `before` are there when it
+    arrives (found by listing the folder), `after` are uploaded after it (found on upload)."""
+
+    title: str
+    folder: str
+    manifest: dict[str, Any]
+    before: tuple[tuple[str, str], ...]  # (name, a key of PHOTOS)
+    after: tuple[tuple[str, str], ...]
+
+    @property
+    def manifest_key(self) -> str:
+        return self.folder + keys.FOLDER_MANIFEST
+
+    @property
+    def photo_keys(self) -> list[str]:
+        return [self.folder + name for name, _ in (*self.before, *self.after)]
+
+
+FOLDER = FolderDemo(
+    "A folder manifest: one _folder.faceswap.json puts Grace Hopper's face on the largest face of every "
+    "photo in trip/ (two photos uploaded before it, one after)",
+    PREFIX + "trip/",
+    {"version": 1, "swaps": [{"source": "../faces/hopper.jpg", "target": "largest"}]},
+    before=(("one.jpg", "astronaut"), ("two.jpg", "collage")),
+    after=(("three.jpg", "astronaut-mirrored"),),
+)
+
+PHOTOS: dict[str, Callable[[], photos.Image]] = {
+    "astronaut": photos.astronaut_bgr,
+    "hopper": photos.grace_hopper_bgr,
+    "collage": photos.collage_bgr,
+    "astronaut-mirrored": lambda: np.ascontiguousarray(photos.astronaut_bgr()[:, ::-1]),
+}
+
+
+def expected() -> dict[str, str]:
+    """Every photo of the demo and the status its report must end with."""
+    found = {job.image_key: job.expect for job in JOBS}
+    found.update(dict.fromkeys(FOLDER.photo_keys, "SUCCEEDED"))
+    return found
+
+
 def upload_inputs(stack: LocalStack) -> dict[str, bytes]:
     s3 = stack.client("s3")
+    encoded = {name: photos.jpeg_bytes(make()) for name, make in PHOTOS.items()}
     images = {
-        PREFIX + "faces/hopper.jpg": photos.jpeg_bytes(photos.grace_hopper_bgr()),
-        PREFIX + "faces/astronaut.jpg": photos.jpeg_bytes(photos.astronaut_bgr()),
-        PREFIX + "astronaut.jpg": photos.jpeg_bytes(photos.astronaut_bgr()),
-        PREFIX + "duo.jpg": photos.jpeg_bytes(photos.collage_bgr()),
-        PREFIX + "wrong.jpg": photos.jpeg_bytes(photos.astronaut_bgr()),
+        PREFIX + "faces/hopper.jpg": encoded["hopper"],
+        PREFIX + "faces/astronaut.jpg": encoded["astronaut"],
+        **{job.image_key: encoded[job.photo] for job in JOBS},
+        **{FOLDER.folder + name: encoded[photo] for name, photo in (*FOLDER.before, *FOLDER.after)},
     }
+
+    def put(key: str, body: bytes, ctype: str = "image/jpeg") -> None:
+        s3.put_object(Bucket=stack.bucket, Key=key, Body=body, ContentType=ctype)
+
     for key in (PREFIX + "faces/hopper.jpg", PREFIX + "faces/astronaut.jpg"):
-        s3.put_object(Bucket=stack.bucket, Key=key, Body=images[key], ContentType="image/jpeg")
+        put(key, images[key])
     for job in JOBS:
         sidecar = json.dumps(job.manifest, indent=2).encode()
         uploads = [(job.image_key, images[job.image_key], "image/jpeg"),
@@ -94,67 +156,106 @@ def upload_inputs(stack: LocalStack) -> dict[str, bytes]:
         if job.sidecar_first:
             uploads.reverse()
         for key, body, ctype in uploads:
-            s3.put_object(Bucket=stack.bucket, Key=key, Body=body, ContentType=ctype)
+            put(key, body, ctype)
+    for name, _ in FOLDER.before:
+        put(FOLDER.folder + name, images[FOLDER.folder + name])
+    put(FOLDER.manifest_key, json.dumps(FOLDER.manifest, indent=2).encode(), "application/json")
+    for name, _ in FOLDER.after:
+        put(FOLDER.folder + name, images[FOLDER.folder + name])
     return images
 
 
 def wait_for_reports(stack: LocalStack, timeout: float) -> dict[str, dict[str, Any]]:
     s3 = stack.client("s3")
+    wanted = list(expected())
     reports: dict[str, dict[str, Any]] = {}
     start = time.monotonic()
-    while time.monotonic() - start < timeout and len(reports) < len(JOBS):
-        for job in JOBS:
-            if job.image_key in reports:
+    while time.monotonic() - start < timeout and len(reports) < len(wanted):
+        for image_key in wanted:
+            if image_key in reports:
                 continue
             try:
-                body = s3.get_object(Bucket=stack.bucket, Key=job.report_key)["Body"].read()
+                body = s3.get_object(Bucket=stack.bucket, Key=keys.report_key(image_key))["Body"].read()
             except s3.exceptions.NoSuchKey:
                 continue
             report = json.loads(body)
             if report.get("status") in ("SUCCEEDED", "FAILED", "REJECTED"):
-                reports[job.image_key] = report
+                reports[image_key] = report
         done = len(reports)
-        print(f"\r  waiting for the pipeline: {done}/{len(JOBS)} jobs finished, "
+        print(f"\r  waiting for the pipeline: {done}/{len(wanted)} photos finished, "
               f"{time.monotonic() - start:5.1f}s", end="", flush=True)
-        if done < len(JOBS):
+        if done < len(wanted):
             time.sleep(0.5)
     print()
     return reports
 
 
-def write_page(stack: LocalStack, images: dict[str, bytes], reports: dict[str, dict[str, Any]]) -> Path:
-    s3 = stack.client("s3")
-    OUT.mkdir(exist_ok=True)
+def _s3_key(uri: object) -> str:
+    text = str(uri)
+    return text.split("/", 3)[3] if text.startswith("s3://") else text
+
+
+def _pair(stack: LocalStack, out: Path, stem: str, before: bytes, report: dict[str, Any]) -> str:
+    """A photo before and after (its swapped image, its faces preview inline, or "no result")."""
+    (out / f"{stem}-before.jpg").write_bytes(before)
+    (out / f"{stem}-report.json").write_text(json.dumps(report, indent=2))
+    after_html = "<div class='none'>no result</div>"
+    result = report.get("result")
+    if result and report.get("status") == "SUCCEEDED":
+        body = stack.client("s3").get_object(Bucket=stack.bucket, Key=_s3_key(result))["Body"].read()
+        if str(result).endswith(".faces.html"):
+            # The preview as the user downloads it: a self-contained page, shown in a frame.
+            (out / f"{stem}-faces.html").write_bytes(body)
+            after_html = f"<iframe src='{stem}-faces.html' title='faces preview'></iframe>"
+        else:
+            (out / f"{stem}-after.jpg").write_bytes(body)
+            after_html = f"<img src='{stem}-after.jpg' alt='after'>"
+    status = html.escape(str(report.get("status")))
+    error = report.get("error")
+    err_html = (f"<p class='error'><b>{html.escape(str(error.get('code')))}</b>: "
+                f"{html.escape(str(error.get('message')))}</p>") if isinstance(error, dict) else ""
+    faces = report.get("faces") or []
+    faces_html = ("<p>faces: " + ", ".join(
+        html.escape(f"{f.get('index')} at {f.get('box')}" + (f" ← {f['source']}" if f.get("source") else ""))
+        for f in faces) + "</p>") if faces else ""
+    engine = html.escape(str((report.get("akool") or {}).get("engine", "—")))
+    return f"""
+  <p>status <span class='s-{status}'>{status}</span> · engine {engine}</p>
+  {err_html}{faces_html}
+  <div class='pair'><figure><img src='{stem}-before.jpg' alt='before'><figcaption>before</figcaption></figure>
+  <figure>{after_html}<figcaption>after</figcaption></figure></div>"""
+
+
+def write_page(
+    stack: LocalStack, images: dict[str, bytes], reports: dict[str, dict[str, Any]], out: Path = OUT
+) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    missing = {"status": "NO REPORT (timed out)"}
     rows: list[str] = []
     for i, job in enumerate(JOBS):
-        before = OUT / f"{i}-before.jpg"
-        before.write_bytes(images[job.image_key])
-        report = reports.get(job.image_key, {"status": "NO REPORT (timed out)"})
-        (OUT / f"{i}-report.json").write_text(json.dumps(report, indent=2))
-        after_html = "<div class='none'>no result</div>"
-        result = report.get("result")
-        if result and report.get("status") == "SUCCEEDED":
-            key = str(result).split("/", 3)[3] if str(result).startswith("s3://") else str(result)
-            after = OUT / f"{i}-after.jpg"
-            after.write_bytes(s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read())
-            after_html = f"<img src='{after.name}' alt='after'>"
-        status = html.escape(str(report.get("status")))
-        error = report.get("error")
-        err_html = (f"<p class='error'><b>{html.escape(str(error.get('code')))}</b>: "
-                    f"{html.escape(str(error.get('message')))}</p>") if isinstance(error, dict) else ""
+        report = reports.get(job.image_key, missing)
         timings = html.escape(json.dumps(report.get("timings", {})))
-        engine = html.escape(str(report.get("akool", {}).get("engine", "—")))
         rows.append(f"""
 <section>
   <h2>{html.escape(job.title)}</h2>
-  <p>status <span class='s-{status}'>{status}</span> · engine {engine} · expected {job.expect}</p>
-  {err_html}
-  <div class='pair'><figure><img src='{before.name}' alt='before'><figcaption>before</figcaption></figure>
-  <figure>{after_html}<figcaption>after</figcaption></figure></div>
+  <p><code>{html.escape(job.image_key)}</code> · expected {job.expect}</p>
+  {_pair(stack, out, str(i), images[job.image_key], report)}
   <details><summary>manifest and timings</summary><pre>{html.escape(json.dumps(job.manifest, indent=2))}</pre>
   <pre>{timings}</pre></details>
 </section>""")
-    page = OUT / "index.html"
+    photos_html = "".join(
+        f"<h3><code>{html.escape(key)}</code></h3>"
+        + _pair(stack, out, f"folder-{n}", images[key], reports.get(key, missing))
+        for n, key in enumerate(FOLDER.photo_keys)
+    )
+    rows.append(f"""
+<section>
+  <h2>{html.escape(FOLDER.title)}</h2>
+  <p><code>{html.escape(FOLDER.manifest_key)}</code>:</p>
+  <pre>{html.escape(json.dumps(FOLDER.manifest, indent=2))}</pre>
+  {photos_html}
+</section>""")
+    page = out / "index.html"
     page.write_text(f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>dropswap demo</title>
 <style>
@@ -163,6 +264,7 @@ section {{ background: #fff; border: 1px solid #ddd; border-radius: 8px;
   padding: 1rem 1.5rem; margin: 1rem 0; }}
 .pair {{ display: flex; gap: 1rem; }} figure {{ margin: 0; flex: 1 1 0; min-width: 0; }}
 img {{ width: 100%; max-height: 420px; object-fit: contain; object-position: left; border-radius: 4px; }}
+iframe {{ width: 100%; height: 420px; border: 1px solid #ddd; border-radius: 4px; }}
 .none {{ width: 300px; height: 200px; display: grid; place-items: center; background: #eee; }}
 .s-SUCCEEDED {{ color: #0a7a2f; font-weight: bold; }}
 .s-REJECTED, .s-FAILED {{ color: #b00020; font-weight: bold; }}
@@ -179,6 +281,14 @@ Grace Hopper (US Navy, matplotlib), both public domain.</p>
     return page
 
 
+def run(stack: LocalStack, timeout: float, out: Path = OUT) -> tuple[dict[str, dict[str, Any]], Path]:
+    """Drop every demo input on a running stack, wait for the reports, write the page."""
+    images = upload_inputs(stack)
+    print(f"  uploaded {len(expected())} photos with their manifests to s3://{stack.bucket}/{PREFIX}")
+    reports = wait_for_reports(stack, timeout)
+    return reports, write_page(stack, images, reports, out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.demo")
     parser.add_argument("--timeout", type=float, default=240.0)
@@ -190,18 +300,15 @@ def main(argv: list[str] | None = None) -> int:
     config = StackConfig(mode="instant" if args.mode == "instant" else "realistic")
     with native_stderr_to(config.state_dir / "logs" / "demo-stderr.log"), LocalStack(config) as stack:
         print(f"  stack up in {time.monotonic() - started:.1f}s; AKOOL emulator at {stack.akool_url}")
-        images = upload_inputs(stack)
-        print(f"  uploaded {len(JOBS)} photos with sidecars to s3://{stack.bucket}/{PREFIX}")
-        reports = wait_for_reports(stack, args.timeout)
-        page = write_page(stack, images, reports)
+        reports, page = run(stack, args.timeout)
     print("\nSummary:")
     ok = True
-    for job in JOBS:
-        report = reports.get(job.image_key, {})
+    for image_key, expect in expected().items():
+        report = reports.get(image_key, {})
         status = report.get("status", "NO REPORT")
-        good = status == job.expect
+        good = status == expect
         ok &= good
-        line = f"  {'ok ' if good else 'BAD'} {status:<10} {job.image_key}"
+        line = f"  {'ok ' if good else 'BAD'} {status:<10} {image_key}"
         if report.get("error"):
             line += f"\n        {report['error'].get('message')}"
         print(line)
