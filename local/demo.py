@@ -200,13 +200,15 @@ def _pair(stack: LocalStack, out: Path, stem: str, before: bytes, report: dict[s
     (out / f"{stem}-before.jpg").write_bytes(before)
     (out / f"{stem}-report.json").write_text(json.dumps(report, indent=2))
     after_html = "<div class='none'>no result</div>"
+    preview_html = ""
     result = report.get("result")
     if result and report.get("status") == "SUCCEEDED":
         body = stack.client("s3").get_object(Bucket=stack.bucket, Key=_s3_key(result))["Body"].read()
         if str(result).endswith(".faces.html"):
-            # The preview as the user downloads it: a self-contained page, shown in a frame.
+            # The preview as the user downloads it: a self-contained page, framed at full width (it
+            # draws the photo at its own pixel size, so the numbered boxes sit on the faces).
             (out / f"{stem}-faces.html").write_bytes(body)
-            after_html = f"<iframe src='{stem}-faces.html' title='faces preview'></iframe>"
+            preview_html = f"<iframe src='{stem}-faces.html' title='faces preview'></iframe>"
         else:
             (out / f"{stem}-after.jpg").write_bytes(body)
             after_html = f"<img src='{stem}-after.jpg' alt='after'>"
@@ -219,9 +221,12 @@ def _pair(stack: LocalStack, out: Path, stem: str, before: bytes, report: dict[s
         html.escape(f"{f.get('index')} at {f.get('box')}" + (f" ← {f['source']}" if f.get("source") else ""))
         for f in faces) + "</p>") if faces else ""
     engine = html.escape(str((report.get("akool") or {}).get("engine", "—")))
-    return f"""
+    head = f"""
   <p>status <span class='s-{status}'>{status}</span> · engine {engine}</p>
-  {err_html}{faces_html}
+  {err_html}{faces_html}"""
+    if preview_html:
+        return head + preview_html
+    return head + f"""
   <div class='pair'><figure><img src='{stem}-before.jpg' alt='before'><figcaption>before</figcaption></figure>
   <figure>{after_html}<figcaption>after</figcaption></figure></div>"""
 
@@ -264,7 +269,7 @@ section {{ background: #fff; border: 1px solid #ddd; border-radius: 8px;
   padding: 1rem 1.5rem; margin: 1rem 0; }}
 .pair {{ display: flex; gap: 1rem; }} figure {{ margin: 0; flex: 1 1 0; min-width: 0; }}
 img {{ width: 100%; max-height: 420px; object-fit: contain; object-position: left; border-radius: 4px; }}
-iframe {{ width: 100%; height: 420px; border: 1px solid #ddd; border-radius: 4px; }}
+iframe {{ width: 100%; height: 820px; border: 1px solid #ddd; border-radius: 4px; }}
 .none {{ width: 300px; height: 200px; display: grid; place-items: center; background: #eee; }}
 .s-SUCCEEDED {{ color: #0a7a2f; font-weight: bold; }}
 .s-REJECTED, .s-FAILED {{ color: #b00020; font-weight: bold; }}

@@ -44,6 +44,9 @@ def test_given_folder_manifest_over_photos_before_and_after_it_then_one_job_and_
     reports = {key: user.wait_report(key, timeout=180.0) for key in [*before, after]}
     for key, report in reports.items():
         assert report["status"] == "SUCCEEDED", report
+        # (the face replaced is named: the largest, with its box)
+        [replaced] = report["faces"]
+        assert isinstance(replaced["index"], int) and len(replaced["box"]) == 4, report
         assert report["image"] == f"s3://{user.bucket}/{key}"
         assert report["manifest"] == f"s3://{user.bucket}/{folder}_folder.faceswap.json"
         assert [j["job_id"] for j in user.jobs_for(key)] == [report["job_id"]]

@@ -38,6 +38,8 @@ def test_given_one_largest_swap_on_auto_then_pro_without_landmarks() -> None:
     plan = planning.shortcut(m, [RIGHT, LEFT], IMAGE_URL, _urls(m))
     assert plan is not None and plan.engine == "pro" and plan.faces_detected == 2
     assert plan.targets == [{"path": IMAGE_URL}] and plan.sources == [{"path": _urls(m)[0]}]
+    # And the record (so the report) names the face replaced: the largest, index 0 from the left
+    assert plan.summary == [{"swap": 0, "source": "faces/alice.jpg", "face": 0, "region": [120, 80, 90, 110]}]
     forced_v3 = _manifest(("faces/alice.jpg", "largest"), engine="v3")
     assert planning.shortcut(forced_v3, [RIGHT, LEFT], IMAGE_URL, _urls(m)) is None
 

@@ -95,12 +95,14 @@ def shortcut(
         # Pro picks the dominant face itself and needs no opts for one pair; a face must be there.
         only = swaps[0]
         ordered = order_faces(detected)
-        select(ordered, "largest", f"{only.field}.target")
+        [chosen] = select(ordered, "largest", f"{only.field}.target")
+        # The report names the face replaced: the largest detection found (Pro swaps the dominant face).
         return Plan(
             "pro",
             targets=[{"path": image_url}],
             sources=[{"path": source_urls[only.index]}],
-            summary=[{"swap": only.index, "source": only.source.raw, "face": "largest"}],
+            summary=[{"swap": only.index, "source": only.source.raw, "face": chosen.index,
+                      "region": _box(chosen.face)}],
             faces_detected=len(ordered),
         )
     return None

@@ -66,7 +66,7 @@ def faces_of(job: Job) -> list[dict[str, Any]] | None:
     pairs = summary.get("pairs")
     if pairs is None:
         return None
-    # A pair planned without detection (Pro picks its "largest" itself) has no index or box: None.
+    # Records written before detection always ran kept "largest" and no box for a Pro shortcut: None.
     return [
         {
             "index": None if isinstance(p.get("face"), str) else int(p["face"]),
