@@ -6,8 +6,10 @@ Drops these into the drop bucket exactly as a user would (boto3 against the loca
 3. a deliberately wrong manifest (a point that is on no face), which must be REJECTED with a message;
 4. a faces preview (`"mode": "faces"`) of the collage: its faces numbered, no swap;
 5. a folder manifest over three photos, two uploaded before it and one after: one job and report each.
-Waits with a progress line, writes demo-out/index.html (before/after side by side, the faces preview
-inline) and the result files, prints a summary and exits non-zero if any photo did not end as it should.
+Waits with a progress line, collects each ended job's completion event (the stack's events feed), writes
+demo-out/index.html (before/after side by side, the faces preview inline, the events per photo) and the
+result files, prints a summary and exits non-zero if any photo did not end as it should or did not get
+exactly one event.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +59,8 @@ JOBS = [
     DemoJob(
         "Single face, Pro engine: Grace Hopper's face on the astronaut (sidecar uploaded first)",
         PREFIX + "astronaut.jpg",
-        {"version": 1, "swaps": [{"source": "faces/hopper.jpg", "target": "largest"}], "engine": "auto"},
+        {"version": 1, "swaps": [{"source": "faces/hopper.jpg", "target": "largest"}], "engine": "auto",
+         "metadata": {"order": "demo-1"}},
         "SUCCEEDED",
         sidecar_first=True,
     ),
@@ -114,7 +118,8 @@ FOLDER = FolderDemo(
     "A folder manifest: one _folder.faceswap.json puts Grace Hopper's face on the largest face of every "
     "photo in trip/ (two photos uploaded before it, one after)",
     PREFIX + "trip/",
-    {"version": 1, "swaps": [{"source": "../faces/hopper.jpg", "target": "largest"}]},
+    {"version": 1, "swaps": [{"source": "../faces/hopper.jpg", "target": "largest"}],
+     "metadata": {"album": "trip"}},
     before=(("one.jpg", "astronaut"), ("two.jpg", "collage")),
     after=(("three.jpg", "astronaut-mirrored"),),
 )
@@ -231,8 +236,24 @@ def _pair(stack: LocalStack, out: Path, stem: str, before: bytes, report: dict[s
   <figure>{after_html}<figcaption>after</figcaption></figure></div>"""
 
 
+def _events_html(events: list[dict[str, Any]]) -> str:
+    if not events:
+        return "<p class='events'>events: none received</p>"
+    items = "".join(
+        f"<li><b>{html.escape(str(e.get('detail-type')))}</b> · id "
+        f"<code>{html.escape(str(e.get('detail', {}).get('metadata', {}).get('id')))}</code> · metadata "
+        f"<code>{html.escape(json.dumps(e.get('detail', {}).get('data', {}).get('metadata')))}</code></li>"
+        for e in events
+    )
+    return f"<div class='events'>events on DropswapEventBus:<ul>{items}</ul></div>"
+
+
 def write_page(
-    stack: LocalStack, images: dict[str, bytes], reports: dict[str, dict[str, Any]], out: Path = OUT
+    stack: LocalStack,
+    images: dict[str, bytes],
+    reports: dict[str, dict[str, Any]],
+    events: dict[str, list[dict[str, Any]]],
+    out: Path = OUT,
 ) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     missing = {"status": "NO REPORT (timed out)"}
@@ -245,12 +266,14 @@ def write_page(
   <h2>{html.escape(job.title)}</h2>
   <p><code>{html.escape(job.image_key)}</code> · expected {job.expect}</p>
   {_pair(stack, out, str(i), images[job.image_key], report)}
+  {_events_html(events.get(job.image_key, []))}
   <details><summary>manifest and timings</summary><pre>{html.escape(json.dumps(job.manifest, indent=2))}</pre>
   <pre>{timings}</pre></details>
 </section>""")
     photos_html = "".join(
         f"<h3><code>{html.escape(key)}</code></h3>"
         + _pair(stack, out, f"folder-{n}", images[key], reports.get(key, missing))
+        + _events_html(events.get(key, []))
         for n, key in enumerate(FOLDER.photo_keys)
     )
     rows.append(f"""
@@ -273,6 +296,7 @@ iframe {{ width: 100%; height: 820px; border: 1px solid #ddd; border-radius: 4px
 .none {{ width: 300px; height: 200px; display: grid; place-items: center; background: #eee; }}
 .s-SUCCEEDED {{ color: #0a7a2f; font-weight: bold; }}
 .s-REJECTED, .s-FAILED {{ color: #b00020; font-weight: bold; }}
+.events {{ font-size: .9em; color: #444; }} .events ul {{ margin: .2rem 0; }}
 .error {{ background: #fff4f4; border-left: 4px solid #b00020; padding: .5rem; font-family: monospace; }}
 </style></head><body>
 <h1>dropswap demo</h1>
@@ -286,12 +310,38 @@ Grace Hopper (US Navy, matplotlib), both public domain.</p>
     return page
 
 
-def run(stack: LocalStack, timeout: float, out: Path = OUT) -> tuple[dict[str, dict[str, Any]], Path]:
-    """Drop every demo input on a running stack, wait for the reports, write the page."""
+def wait_for_events(
+    stack: LocalStack, image_keys: list[str], since: datetime, timeout: float
+) -> dict[str, list[dict[str, Any]]]:
+    """The completion events the stack's feed received since `since` (.dropswap/events.jsonl, which earlier
+    stacks appended to too: a rule on DropswapEventBus to a queue), by photo; each ended job's event comes
+    shortly after its report."""
+    feed = stack.config.state_dir / "events.jsonl"
+    # EventBridge's `time` has whole seconds.
+    after = (since - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    deadline = time.monotonic() + timeout
+    while True:
+        found: dict[str, list[dict[str, Any]]] = {}
+        lines = feed.read_text(encoding="utf-8").splitlines() if feed.exists() else []
+        for event in map(json.loads, lines):
+            key = event.get("detail", {}).get("data", {}).get("image", {}).get("key")
+            if key in image_keys and str(event.get("time", "")) >= after:
+                found.setdefault(key, []).append(event)
+        if len(found) == len(image_keys) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
+
+
+def run(
+    stack: LocalStack, timeout: float, out: Path = OUT
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]], Path]:
+    """Drop every demo input on a running stack, wait for the reports and their events, write the page."""
+    since = datetime.now(UTC)
     images = upload_inputs(stack)
     print(f"  uploaded {len(expected())} photos with their manifests to s3://{stack.bucket}/{PREFIX}")
     reports = wait_for_reports(stack, timeout)
-    return reports, write_page(stack, images, reports, out)
+    events = wait_for_events(stack, list(reports), since, timeout=20.0)
+    return reports, events, write_page(stack, images, reports, events, out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -305,15 +355,16 @@ def main(argv: list[str] | None = None) -> int:
     config = StackConfig(mode="instant" if args.mode == "instant" else "realistic")
     with native_stderr_to(config.state_dir / "logs" / "demo-stderr.log"), LocalStack(config) as stack:
         print(f"  stack up in {time.monotonic() - started:.1f}s; AKOOL emulator at {stack.akool_url}")
-        reports, page = run(stack, args.timeout)
+        reports, events, page = run(stack, args.timeout)
     print("\nSummary:")
     ok = True
     for image_key, expect in expected().items():
         report = reports.get(image_key, {})
         status = report.get("status", "NO REPORT")
-        good = status == expect
+        received = len(events.get(image_key, []))
+        good = status == expect and received == 1  # one completion event per ended job
         ok &= good
-        line = f"  {'ok ' if good else 'BAD'} {status:<10} {image_key}"
+        line = f"  {'ok ' if good else 'BAD'} {status:<10} {image_key} ({received} event(s))"
         if report.get("error"):
             line += f"\n        {report['error'].get('message')}"
         print(line)

@@ -18,9 +18,13 @@ def test_given_the_demo_drop_then_every_photo_ends_as_expected_and_the_page_show
 ) -> None:
     # Given the demo's inputs dropped on the local stack (sidecar jobs, a faces preview, a folder manifest)
     # When their reports are in and the page is written
-    reports, page = demo.run(user.stack, timeout=240.0, out=tmp_path)
+    reports, events, page = demo.run(user.stack, timeout=240.0, out=tmp_path)
     # Then every photo ended as expected: the folder manifest made one job per photo of its folder
     assert {k: r["status"] for k, r in reports.items()} == demo.expected()
+    # And each ended job's one completion event was received, shown on the page with its metadata
+    assert {k: [e["detail"]["data"]["job_id"] for e in found] for k, found in events.items()} == {
+        k: [r["job_id"]] for k, r in reports.items()
+    }
     folder_jobs = {reports[k]["job_id"] for k in demo.FOLDER.photo_keys}
     assert len(folder_jobs) == 3
     manifest = f"s3://{user.bucket}/{demo.FOLDER.manifest_key}"
@@ -32,4 +36,6 @@ def test_given_the_demo_drop_then_every_photo_ends_as_expected_and_the_page_show
     [faces_job] = [i for i, job in enumerate(demo.JOBS) if job.manifest.get("mode") == "faces"]
     preview = tmp_path / f"{faces_job}-faces.html"
     assert f"<iframe src='{preview.name}'" in text
+    assert text.count("<li><b>Job Succeeded</b>") == 6 and text.count("<li><b>Job Rejected</b>") == 1
+    assert "{&quot;album&quot;: &quot;trip&quot;}" in text
     assert preview.read_text("utf-8").count('<div class="face"') == 2  # the collage's two faces
