@@ -68,7 +68,7 @@ $(VENV313): requirements-py313.txt
 	touch $@
 
 unit313: $(VENV313)
-	.venvs/py313/bin/pytest tests/unit
+	.venvs/py313/bin/pytest tests/unit tests/cli
 
 # The layer built for this machine by its own make target, every handler imported from it on python3.13
 # (bytecode used, nothing written); and make build's arm64 layer. make test runs make build for it:
