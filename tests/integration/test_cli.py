@@ -119,3 +119,47 @@ def test_given_a_wrong_stack_name_when_dropswap_runs_then_exit_2_with_one_line(
     assert done.stderr.strip() == ("dropswap: error: no CloudFormation stack named 'no-such-stack' in "
                                    "us-east-1: check --stack and the region (--region, AWS_REGION or the "
                                    "profile's)")
+
+
+def test_given_a_photo_when_dropswap_faces_then_its_preview_and_faces_list_are_saved_beside_it(
+    stack: LocalStack, user: User, tmp_path: Path,
+) -> None:
+    # Given a photo of two faces
+    (tmp_path / "duo.jpg").write_bytes(COLLAGE)
+    prefix = f"cli-{uuid.uuid4().hex[:8]}/"
+    # When the user asks for its faces
+    done = dropswap(stack, "faces", "duo.jpg", "--prefix", prefix, "--timeout", "240", cwd=tmp_path)
+    # Then it exits 0 and saved the stack's faces list and preview beside the photo, printing the path
+    assert done.returncode == 0, done.stdout + done.stderr
+    listing = json.loads((tmp_path / "duo.faces.json").read_text())
+    assert [f["index"] for f in listing["faces"]] == [0, 1]
+    preview = tmp_path / "duo.faces.html"
+    assert preview.read_text().count('<div class="face"') == 2
+    assert "faces preview: duo.faces.html" in done.stdout  # the path as the user gave the photo's
+    # And no swap was asked of AKOOL
+    assert user.submissions() == []
+
+
+def test_given_two_photos_when_dropswap_swap_with_a_folder_manifest_then_one_manifest_serves_both(
+    stack: LocalStack, user: User, tmp_path: Path,
+) -> None:
+    # Given two photos and a face
+    for name, data in (("one.jpg", ASTRONAUT), ("two.jpg", COLLAGE)):
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "face.jpg").write_bytes(HOPPER)
+    prefix = f"cli-{uuid.uuid4().hex[:8]}/"
+    # When the user swaps them with one folder manifest instead of a sidecar each
+    done = dropswap(stack, "swap", "one.jpg", "two.jpg", "--face", "face.jpg", "--folder-manifest",
+                    "--prefix", prefix, "--timeout", "240", cwd=tmp_path)
+    # Then it exits 0 with both swapped beside them, each job the folder manifest's, and no sidecar made
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 of 2 succeeded" in done.stdout
+    for name in ("one", "two"):
+        assert _decoded(tmp_path / f"{name}.swapped.jpg").shape == _decoded(tmp_path / f"{name}.jpg").shape
+        report = user.report(f"inbox/{prefix}{name}.jpg")
+        assert report is not None and report["status"] == "SUCCEEDED"
+        assert report["manifest"] == f"s3://{user.bucket}/inbox/{prefix}_folder.faceswap.json"
+    listed = user.s3.list_objects_v2(Bucket=user.bucket, Prefix=f"inbox/{prefix}")["Contents"]
+    assert [o["Key"] for o in listed if o["Key"].endswith(".faceswap.json")] == [
+        f"inbox/{prefix}_folder.faceswap.json"
+    ]
