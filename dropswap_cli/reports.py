@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -92,3 +92,20 @@ def describe(report: dict[str, Any] | None) -> str:
     """A report's error in one line ("CODE: message"), or "" when it has none."""
     error = (report or {}).get("error")
     return f"{error.get('code')}: {error.get('message')}" if isinstance(error, dict) else ""
+
+
+def missing(report: Mapping[str, Any]) -> list[str]:
+    """The inputs a WAITING report names (`waiting_for`: {field, key, message, hint}), each with the first
+    line of its hint when it has one."""
+    listed = report.get("waiting_for")
+    if not isinstance(listed, list):
+        return []
+    shown = []
+    for item in listed:
+        if isinstance(item, Mapping):
+            key = item.get("key") or item.get("source") or "?"
+            hint = str(item.get("hint") or "").strip().splitlines()
+            shown.append(f"{key} ({hint[0].strip()})" if hint else str(key))
+        else:
+            shown.append(str(item))
+    return shown

@@ -23,6 +23,7 @@ from dropswap_cli.stack import Stack
 
 # A file changed this recently may still be being written: it goes up on a later pass (loop mode only).
 SETTLE_SECONDS = 1.0
+INTERVAL_SECONDS = 2.0  # between passes in loop mode
 # Names of files still being written by browsers, editors and this tool's own downloads.
 PARTIAL_SUFFIXES = (".part", ".tmp", ".crdownload", ".download", ".swp", "~")
 ICONS = {"SUCCEEDED": "[green]✓[/]", "FAILED": "[red]✗[/]", "REJECTED": "[red]✗[/]"}
@@ -36,7 +37,7 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--prefix", default="", metavar="FOLDER",
                    help="the folder under inbox/ that DIR stands for (default: inbox/ itself)")
     p.add_argument("--once", action="store_true", help="one pass each way, then exit")
-    p.add_argument("--interval", type=float, default=2.0, metavar="SECONDS",
+    p.add_argument("--interval", type=float, default=INTERVAL_SECONDS, metavar="SECONDS",
                    help="between passes (default 2)")
     p.set_defaults(run=run)
 
@@ -48,10 +49,22 @@ class FolderSync:
         # Per local file: (size, mtime_ns) and the ETag it had when it was last sent or fetched, so an
         # unchanged file is neither hashed again nor re-sent when the bucket's ETags are not MD5s (SSE-KMS).
         self._known: dict[Path, tuple[int, int, str]] = {}
+        # Per report: the outcome last printed, so a report rewritten with the same outcome (a retried
+        # final write) prints nothing new.
+        self._told: dict[str, tuple[str, str, str, str]] = {}
 
     def once(self) -> None:
         self.push()
         self.pull()
+
+    def run_until(self, stopped: Callable[[float], bool], interval: float, err: Console) -> None:
+        """A pass every `interval` seconds until `stopped(interval)`, which waits that long, says to stop.
+        A failed pass (a network blip, a file removed while it was read) is one line; the next one retries."""
+        while not stopped(interval):
+            try:
+                self.once()
+            except (BotoCoreError, ClientError, OSError) as exc:
+                err.print(f"sync pass failed ({exc}); retrying", markup=False, highlight=False)
 
     def push(self) -> None:
         remote = objects.listing(self.stack.s3, self.stack.bucket, layout.INBOX + self.folder)
@@ -120,11 +133,16 @@ class FolderSync:
             return
         photo = layout.photo_of_report(rel_report)
         status = str(report.get("status"))
+        waiting = ", ".join(reports.missing(report))
+        outcome = (str(report.get("job_id")), status, reports.describe(report), waiting)
+        if self._told.get(rel_report) == outcome:
+            return
+        self._told[rel_report] = outcome
         result = layout.key_of(str(report.get("result") or ""), self.stack.bucket)
         if status == "SUCCEEDED" and result and result.startswith(layout.RESULTS + self.folder):
             detail = f"→ {self.results / result[len(layout.RESULTS + self.folder):]}"
         else:
-            detail = reports.describe(report)
+            detail = reports.describe(report) or (f"missing {waiting}" if waiting else "")
         icon = ICONS.get(status, "[yellow]…[/]")
         self.out.print(f"{icon} {photo} {status} ", end="", highlight=False)
         self.out.print(detail, markup=False, highlight=False)
@@ -145,12 +163,12 @@ def run(args: argparse.Namespace, connect: Callable[[], Stack], out: Console, er
               f"into {sync.results}. Ctrl-C stops.", markup=False, highlight=False)
     try:
         sync.once()  # a wrong stack or credentials end the command here, with their message
-        while True:
-            reports.pause(args.interval)
-            try:
-                sync.once()
-            except (BotoCoreError, ClientError) as exc:  # a network blip: the next pass retries
-                err.print(f"sync pass failed ({exc}); retrying", markup=False, highlight=False)
+        sync.run_until(_pause_until_ctrl_c, args.interval, err)
     except KeyboardInterrupt:
         err.print("stopped", highlight=False)
-        return 0
+    return 0
+
+
+def _pause_until_ctrl_c(seconds: float) -> bool:
+    reports.pause(seconds)
+    return False

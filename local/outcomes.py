@@ -1,4 +1,5 @@
-"""`make up`'s console: one line per job outcome, read from the reports under results/ (the public contract).
+"""`make up`'s console without `--watch`: one line per job outcome, read from the reports under results/ (the
+public contract). With `--watch DIR`, `dropswap sync`'s own lines are shown instead (local/watch.py).
 
     07:12:03 SUCCEEDED inbox/party/team.jpg → results/party/team.swapped.jpg
     07:12:05 REJECTED  inbox/x/bad.jpg FACE_NOT_FOUND: swaps[0].target: … → results/x/bad.jpg.result.json
@@ -13,9 +14,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+from dropswap_cli.reports import missing
 
 REPORT_SUFFIX = ".result.json"
 INBOX = "inbox/"
@@ -26,23 +27,6 @@ MAX_MESSAGE = 200
 
 def is_report(key: str) -> bool:
     return key.startswith(RESULTS) and key.endswith(REPORT_SUFFIX)
-
-
-@dataclass(frozen=True)
-class ConsolePaths:
-    """How keys are shown: as S3 keys, or (with `--watch DIR`) as the files in the drop folder: results/
-    is copied to DIR/results/, and a photo is shown as DIR's file when it came from there (photos may also
-    be uploaded to the bucket directly)."""
-
-    drop_folder: Path | None = None
-
-    def show(self, key: str) -> str:
-        if self.drop_folder is None:
-            return key
-        if key.startswith(INBOX):
-            local = self.drop_folder / key[len(INBOX):]
-            return str(local) if local.is_file() else key
-        return str(self.drop_folder / key)
 
 
 def _key_of(uri: object) -> str | None:
@@ -61,40 +45,23 @@ def _first_line(text: object) -> str:
     return line if len(line) <= MAX_MESSAGE else line[: MAX_MESSAGE - 1] + "…"
 
 
-def _missing(report: Mapping[str, Any]) -> list[str]:
-    """The inputs a WAITING report names (`waiting_for`: {field, key, message, hint}), each with its hint
-    when it has one."""
-    listed = report.get("waiting_for")
-    if not isinstance(listed, list):
-        return []
-    shown = []
-    for item in listed:
-        if isinstance(item, Mapping):
-            key = item.get("key") or item.get("source") or "?"
-            hint = item.get("hint")
-            shown.append(f"{key} ({_first_line(hint)})" if hint else str(key))
-        else:
-            shown.append(str(item))
-    return shown
-
-
-def outcome_line(report_key: str, report: object, paths: ConsolePaths, clock: str) -> str:
+def outcome_line(report_key: str, report: object, clock: str) -> str:
     """The console line for one report: time, status, photo, error code and message, missing inputs, and
     where to look (the swapped image for a result, else the report)."""
     if not isinstance(report, Mapping):
-        return f"{clock} ?         {paths.show(report_key)}: not a report object"
+        return f"{clock} ?         {report_key}: not a report object"
     status = str(report.get("status") or "?")
     photo = _key_of(report.get("image")) or INBOX + report_key[len(RESULTS): -len(REPORT_SUFFIX)]
-    parts = [clock, f"{status:<9}", paths.show(photo)]
+    parts = [clock, f"{status:<9}", photo]
     error = report.get("error")
     if isinstance(error, Mapping):
         code, message = error.get("code"), _first_line(error.get("message", ""))
         parts.append(f"{code}: {message}" if code and message else str(code or message))
-    missing = _missing(report)
-    if missing:
-        parts.append("missing " + ", ".join(missing))
+    waiting = missing(report)
+    if waiting:
+        parts.append("missing " + ", ".join(waiting))
     result = _key_of(report.get("result"))
-    parts.append("→ " + paths.show(result or report_key))
+    parts.append("→ " + (result or report_key))
     return " ".join(p for p in parts if p)
 
 
@@ -106,13 +73,11 @@ class OutcomePrinter:
         self,
         s3: Any,
         bucket: str,
-        paths: ConsolePaths,
         out: Callable[[str], None],
         clock: Callable[[], str] = lambda: time.strftime("%H:%M:%S"),
     ) -> None:
         self.s3 = s3
         self.bucket = bucket
-        self.paths = paths
         self.out = out
         self.clock = clock
         self._shown: dict[str, tuple[str, ...]] = {}
@@ -122,13 +87,13 @@ class OutcomePrinter:
         try:
             report: object = json.loads(body)
         except ValueError as exc:
-            self.out(f"{self.clock()} ?         {self.paths.show(report_key)}: not JSON ({exc})")
+            self.out(f"{self.clock()} ?         {report_key}: not JSON ({exc})")
             return
         outcome = _outcome_identity(report)
         if self._shown.get(report_key) == outcome:
             return
         self._shown[report_key] = outcome
-        self.out(outcome_line(report_key, report, self.paths, self.clock()))
+        self.out(outcome_line(report_key, report, self.clock()))
 
 
 def _outcome_identity(report: object) -> tuple[str, ...]:
@@ -136,4 +101,4 @@ def _outcome_identity(report: object) -> tuple[str, ...]:
         return ("?",)
     error = report.get("error")
     code = error.get("code") if isinstance(error, Mapping) else None
-    return (str(report.get("job_id")), str(report.get("status")), str(code), str(_missing(report)))
+    return (str(report.get("job_id")), str(report.get("status")), str(code), str(missing(report)))

@@ -28,16 +28,18 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from rich.console import Console
 
+from dropswap_cli.sync import INTERVAL_SECONDS
 from local import deploy
 from local.emulator.config import EngineKind, Mode, route_url
 from local.events_feed import EventsFeed
 from local.ministack import ACCOUNT, ADMIN_KEY, REGION, MiniStack, free_port
 from local.native_stderr import native_stderr_to
-from local.outcomes import ConsolePaths, OutcomePrinter
+from local.outcomes import OutcomePrinter
 from local.template import ROOT
 from local.tls import LocalTls, ensure_local_tls
-from local.watch import BucketWatcher, DropFolderSync, ResultsFeed
+from local.watch import BucketWatcher, ResultsFeed, drop_folder_sync
 
 STATE_DIR = ROOT / ".dropswap"
 STACK_NAME = "dropswap-local"
@@ -102,9 +104,9 @@ class LocalStack:
             self._deploy(layer)
             self._start_log_tail()
             self._start_events_feed()
+            self._write_info()
             if self.config.console or self.config.watch_dir is not None:
                 self._start_bucket_watch()
-            self._write_info()
         except BaseException:
             self.stop()
             raise
@@ -214,13 +216,18 @@ class LocalStack:
         self._spawn(feed.run, self._stop)
 
     def _start_bucket_watch(self) -> None:
-        s3 = self.client("s3")
+        """Each job's outcome on the console; with a drop folder, `dropswap sync DIR` on this stack (found
+        through local.json, as the CLI finds it) prints them, with the uploads, and nothing else does."""
         folder = self.config.watch_dir
-        paths = ConsolePaths(folder)
-        printer = OutcomePrinter(s3, self.bucket, paths, _console if self.config.console else _quiet)
-        sync = DropFolderSync(folder, s3, self.bucket, _console) if folder is not None else None
-        watcher = BucketWatcher(ResultsFeed(s3, self.bucket), printer, _console, sync)
-        self._spawn(watcher.run, self._stop)
+        if folder is not None:
+            # soft_wrap: a line is never cut at the terminal's width (tests and pipes read whole lines).
+            out = Console(soft_wrap=True, highlight=False, quiet=not self.config.console)
+            sync = drop_folder_sync(self.config.state_dir / "local.json", folder, out)
+            self._spawn(sync.run_until, self._stop.wait, INTERVAL_SECONDS, out)
+            return
+        s3 = self.client("s3")
+        printer = OutcomePrinter(s3, self.bucket, _console if self.config.console else _quiet)
+        self._spawn(BucketWatcher(ResultsFeed(s3, self.bucket), printer, _console).run, self._stop)
 
     # -- invocation ----------------------------------------------------------------------------
     def invoke(self, function: str, event: dict[str, Any]) -> Any:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
-from dropswap_cli import reports
+from dropswap_cli import objects, reports
+from dropswap_cli.stack import Stack
+from dropswap_cli.sync import FolderSync
 from tests.cli.conftest import BUCKET, JPEG, FakePipeline, photo, run_cli
 
 
@@ -136,3 +140,78 @@ def test_given_a_result_key_that_would_leave_the_folder_when_synced_then_skipped
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert all(root / "results" in p.parents for p in written), written
     assert not Path("/tmp/evil.jpg.result.json").exists()
+
+
+def _folder_sync(s3: Any, root: Path) -> tuple[FolderSync, io.StringIO]:
+    lines = io.StringIO()
+    return FolderSync(Stack("a test stack", BUCKET, s3), root, "", Console(file=lines), settle=0.0), lines
+
+
+def test_given_a_failing_pass_when_looping_then_one_line_says_so_and_the_next_pass_retries(
+    tmp_path: Path, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a dropped photo whose first upload fails (the file went away while it was read)
+    root = tmp_path / "drop"
+    photo(root, "me.jpg")
+    sync, out = _folder_sync(s3, root)
+    err = io.StringIO()
+    real, failures = objects.upload, [OSError("me.jpg: gone")]
+
+    def flaky(*args: Any) -> str:
+        if failures:
+            raise failures.pop()
+        return real(*args)
+
+    monkeypatch.setattr(objects, "upload", flaky)
+    waits: list[float] = []
+
+    def stopped(seconds: float) -> bool:
+        waits.append(seconds)
+        return len(waits) > 2
+
+    # When the loop runs two passes
+    sync.run_until(stopped, 3.0, Console(file=err))
+    # Then the failure is one line, the second pass uploaded the photo, and the loop waited between passes
+    assert err.getvalue() == "sync pass failed (me.jpg: gone); retrying\n"
+    assert out.getvalue() == "↑ me.jpg\n"
+    assert waits == [3.0, 3.0, 3.0]
+
+
+def test_given_a_report_rewritten_with_the_same_outcome_when_synced_again_then_no_second_line(
+    tmp_path: Path, s3: Any
+) -> None:
+    # Given a report that came down and printed its outcome
+    root = tmp_path / "drop"
+    root.mkdir()
+    report = {"job_id": "j1", "status": "REJECTED", "error": {"code": "NO_FACE", "message": "no face"}}
+    s3.put_object(Bucket=BUCKET, Key="results/me.jpg.result.json", Body=json.dumps(report).encode())
+    sync, out = _folder_sync(s3, root)
+    sync.once()
+    # When the stack rewrites it with the same outcome (a retried final write, other timings), then the
+    # job's next outcome
+    rewritten = {**report, "timings": {"at": 2}}
+    s3.put_object(Bucket=BUCKET, Key="results/me.jpg.result.json", Body=json.dumps(rewritten).encode())
+    sync.once()
+    s3.put_object(Bucket=BUCKET, Key="results/me.jpg.result.json",
+                  Body=json.dumps({**report, "job_id": "j2"}).encode())
+    sync.once()
+    # Then the rewritten copy is saved, and each outcome is printed once
+    assert json.loads((root / "results" / "me.jpg.result.json").read_text())["job_id"] == "j2"
+    assert out.getvalue().splitlines() == ["✗ me.jpg REJECTED NO_FACE: no face"] * 2
+
+
+def test_given_a_waiting_report_when_it_comes_down_then_the_line_names_what_it_waits_for(
+    tmp_path: Path, s3: Any
+) -> None:
+    # Given a WAITING report naming a missing face, with a hint
+    root = tmp_path / "drop"
+    root.mkdir()
+    waiting = [{"field": "swaps[0].source", "key": f"s3://{BUCKET}/inbox/party/faces/a.jpg", "message": "m",
+                "hint": "did you mean ../faces/a.jpg?\nmore"}]
+    report = {"job_id": "j1", "status": "WAITING", "error": None, "waiting_for": waiting}
+    s3.put_object(Bucket=BUCKET, Key="results/party/me.jpg.result.json", Body=json.dumps(report).encode())
+    sync, out = _folder_sync(s3, root)
+    # When synced, Then its line names the missing input and the hint's first line
+    sync.once()
+    assert out.getvalue() == (f"… party/me.jpg WAITING missing s3://{BUCKET}/inbox/party/faces/a.jpg "
+                              "(did you mean ../faces/a.jpg?)\n")

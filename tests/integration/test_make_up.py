@@ -102,9 +102,18 @@ def test_given_make_up_with_watch_when_files_dropped_then_results_come_back_and_
         report = drop / "results" / "me.jpg.result.json"
         _wait(lambda: result.exists() and report.exists(), 90, "results in the drop folder")
         assert json.loads(report.read_text())["status"] == "SUCCEEDED"
-        # And the console names the outcome with the local files
-        _wait(lambda: console.line_with("SUCCEEDED") is not None, 30, "the outcome line")
-        assert console.line_with("SUCCEEDED", f"{drop / 'me.jpg'} → {result}") is not None, console.text
+        # And the console shows `dropswap sync`'s lines: each upload, and the outcome with the local result
+        outcome = f"✓ me.jpg SUCCEEDED → {result}"
+        _wait(lambda: outcome in console.lines, 30, "the outcome line")
+        # When a later file is dropped and goes up (so later passes ran)
+        (drop / "notes.txt").write_text("later")
+        _wait(lambda: "↑ notes.txt" in console.lines, 30, "the later upload")
+        # Then each file went up once, and the outcome was printed once, by the sync alone (no second,
+        # timestamped line from the bucket's outcome printer)
+        uploads = sorted(line for line in console.lines if line.startswith("↑"))
+        assert uploads == ["↑ faces/hopper.jpg", "↑ me.jpg", "↑ me.jpg.faceswap.json", "↑ notes.txt"], uploads
+        assert console.lines.count(outcome) == 1, console.text
+        assert console.line_with("me.jpg", "SUCCEEDED", str(result)) == outcome, console.text
     finally:
         # When the user presses Ctrl-C, Then everything stops cleanly
         code = console.ctrl_c()

@@ -1,8 +1,10 @@
-"""`make up`'s console: the outcome line of each report, the bucket watcher that finds them, and native
-stderr kept off the terminal (local/outcomes.py, local/watch.py, local/native_stderr.py)."""
+"""`make up`'s console: the outcome line of each report, the bucket watcher that finds them, `--watch DIR` as
+`dropswap sync` on the local stack, and native stderr kept off the terminal (local/outcomes.py,
+local/watch.py, local/native_stderr.py)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -13,14 +15,16 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from rich.console import Console
 
+from dropswap_cli.sync import SETTLE_SECONDS, FolderSync
 from local.native_stderr import native_stderr_to
-from local.outcomes import MAX_MESSAGE, ConsolePaths, OutcomePrinter, outcome_line
-from local.watch import BucketWatcher, DropFolderSync, ResultsFeed
+from local.outcomes import MAX_MESSAGE, OutcomePrinter, outcome_line
+from local.stack import LocalStack, StackConfig
+from local.watch import BucketWatcher, ResultsFeed, drop_folder_sync
 
 BUCKET = "drop"
 REPORT = "results/party/team.jpg.result.json"
-S3_PATHS = ConsolePaths()
 
 
 def _report(status: str, **fields: Any) -> dict[str, Any]:
@@ -32,21 +36,21 @@ def _report(status: str, **fields: Any) -> dict[str, Any]:
 # -- the line ---------------------------------------------------------------------------------------------
 def test_given_a_succeeded_report_when_formatted_then_status_photo_and_swapped_image() -> None:
     report = _report("SUCCEEDED", result=f"s3://{BUCKET}/results/party/team.swapped.jpg")
-    line = outcome_line(REPORT, report, S3_PATHS, "07:00:01")
+    line = outcome_line(REPORT, report, "07:00:01")
     assert line == "07:00:01 SUCCEEDED inbox/party/team.jpg → results/party/team.swapped.jpg"
 
 
 def test_given_a_rejected_report_when_formatted_then_code_first_message_line_and_report_path() -> None:
     message = "swaps[0].target: no face at (5, 5)\nfaces found: 0:(1,2,3,4)"
     error = {"code": "FACE_NOT_FOUND", "message": message}
-    line = outcome_line(REPORT, _report("REJECTED", error=error), S3_PATHS, "07:00:02")
+    line = outcome_line(REPORT, _report("REJECTED", error=error), "07:00:02")
     assert line == ("07:00:02 REJECTED  inbox/party/team.jpg FACE_NOT_FOUND: "
                     "swaps[0].target: no face at (5, 5) → results/party/team.jpg.result.json")
 
 
 def test_given_a_failed_report_with_a_very_long_message_when_formatted_then_the_message_is_cut() -> None:
     error = {"code": "AKOOL_FAILED", "message": "x" * 1000}
-    line = outcome_line(REPORT, _report("FAILED", error=error), S3_PATHS, "t")
+    line = outcome_line(REPORT, _report("FAILED", error=error), "t")
     # Then the line carries the code and at most MAX_MESSAGE characters of the message, marked as cut
     assert f"AKOOL_FAILED: {'x' * (MAX_MESSAGE - 1)}… →" in line
     assert "x" * MAX_MESSAGE not in line
@@ -60,7 +64,7 @@ def test_given_a_waiting_report_with_missing_inputs_and_more_when_formatted_then
                 "hint": "did you mean ../faces/hopper.jpg?\nmore"}]
     report = _report("WAITING", waiting_for=missing, faces=[{"index": 0}], metadata={"order": 1},
                      extra={"x": 1})
-    line = outcome_line(REPORT, report, S3_PATHS, "07:00:03")
+    line = outcome_line(REPORT, report, "07:00:03")
     # Then every missing input is listed, the hint's first line with it, and the report is where to look
     assert line == ("07:00:03 WAITING   inbox/party/team.jpg missing s3://b/inbox/party/faces/a.jpg, "
                     "s3://b/inbox/party/faces/hopper.jpg (did you mean ../faces/hopper.jpg?)"
@@ -68,25 +72,10 @@ def test_given_a_waiting_report_with_missing_inputs_and_more_when_formatted_then
 
 
 def test_given_a_report_without_image_or_status_when_formatted_then_photo_comes_from_the_report_key() -> None:
-    line = outcome_line(REPORT, {"error": {"code": "UNSUPPORTED_TYPE"}}, S3_PATHS, "t")
+    line = outcome_line(REPORT, {"error": {"code": "UNSUPPORTED_TYPE"}}, "t")
     assert line == "t ?         inbox/party/team.jpg UNSUPPORTED_TYPE → results/party/team.jpg.result.json"
     # And a report that is not an object says so
-    assert "not a report object" in outcome_line(REPORT, ["SUCCEEDED"], S3_PATHS, "t")
-
-
-def test_given_a_drop_folder_when_formatted_then_paths_are_the_local_files(tmp_path: Path) -> None:
-    # Given a drop folder holding the photo
-    (tmp_path / "party").mkdir()
-    (tmp_path / "party" / "team.jpg").write_bytes(b"photo")
-    paths = ConsolePaths(tmp_path)
-    report = _report("SUCCEEDED", result=f"s3://{BUCKET}/results/party/team.swapped.jpg")
-    line = outcome_line(REPORT, report, paths, "t")
-    # Then the photo and the result (copied to DIR/results/) are shown as local files
-    swapped = tmp_path / "results" / "party" / "team.swapped.jpg"
-    assert line == f"t SUCCEEDED {tmp_path / 'party' / 'team.jpg'} → {swapped}"
-    # And a photo uploaded to the bucket directly, not from the folder, is shown by its key
-    (tmp_path / "party" / "team.jpg").unlink()
-    assert outcome_line(REPORT, report, paths, "t").startswith("t SUCCEEDED inbox/party/team.jpg → ")
+    assert "not a report object" in outcome_line(REPORT, ["SUCCEEDED"], "t")
 
 
 # -- the watcher -----------------------------------------------------------------------------------------
@@ -103,10 +92,9 @@ def _put(s3: Any, key: str, body: object) -> None:
     s3.put_object(Bucket=BUCKET, Key=key, Body=data)
 
 
-def _watcher(s3: Any, lines: list[str], sync: DropFolderSync | None = None) -> BucketWatcher:
-    paths = ConsolePaths(sync.folder if sync else None)
-    printer = OutcomePrinter(s3, BUCKET, paths, lines.append, clock=lambda: "t")
-    return BucketWatcher(ResultsFeed(s3, BUCKET), printer, lines.append, sync)
+def _watcher(s3: Any, lines: list[str]) -> BucketWatcher:
+    printer = OutcomePrinter(s3, BUCKET, lines.append, clock=lambda: "t")
+    return BucketWatcher(ResultsFeed(s3, BUCKET), printer, lines.append)
 
 
 def test_given_reports_appear_and_change_when_watched_then_one_line_per_outcome(s3: Any) -> None:
@@ -155,38 +143,6 @@ def test_given_a_report_not_json_when_watched_then_it_says_so_and_later_prints_t
     assert "not JSON" in lines[0] and lines[1].startswith("t SUCCEEDED inbox/party/team.jpg")
 
 
-def test_given_a_drop_folder_when_watched_then_uploads_go_to_inbox_and_results_are_copied_first(
-    s3: Any, tmp_path: Path
-) -> None:
-    # Given a drop folder with a photo, and a finished job's files under results/
-    folder = tmp_path / "drop"
-    (folder / "party").mkdir(parents=True)
-    (folder / "party" / "team.jpg").write_bytes(b"photo")
-    _put(s3, "results/party/team.swapped.jpg", b"swapped")
-    _put(s3, REPORT, _report("SUCCEEDED", result=f"s3://{BUCKET}/results/party/team.swapped.jpg"))
-    lines: list[str] = []
-    swapped = folder / "results" / "party" / "team.swapped.jpg"
-    copied_when_printed: list[bool] = []
-    sync = DropFolderSync(folder, s3, BUCKET, lines.append)
-    watcher = _watcher(s3, lines, sync)
-
-    def out(line: str) -> None:
-        copied_when_printed.append(swapped.exists())
-        lines.append(line)
-
-    watcher.printer.out = out
-    sync.prepare()
-    # When one round runs
-    watcher.once()
-    # Then the photo is in inbox/, both files are copied back, and the outcome line names the local copy,
-    # printed after the copy
-    assert s3.get_object(Bucket=BUCKET, Key="inbox/party/team.jpg")["Body"].read() == b"photo"
-    assert swapped.read_bytes() == b"swapped"
-    assert (folder / "results" / "party" / "team.jpg.result.json").exists()
-    assert lines[-1] == f"t SUCCEEDED {folder / 'party' / 'team.jpg'} → {swapped}"
-    assert copied_when_printed == [True]
-
-
 def test_given_a_failing_round_when_watched_then_it_says_why_and_the_next_round_retries(s3: Any) -> None:
     lines: list[str] = []
     watcher = _watcher(s3, lines)
@@ -199,6 +155,53 @@ def test_given_a_failing_round_when_watched_then_it_says_why_and_the_next_round_
     # Then the failure is one line, and the report is printed on the next round
     assert lines[0] == f"[watch] {REPORT}: connection reset"
     assert lines[1].startswith("t SUCCEEDED")
+
+
+# -- --watch DIR: `dropswap sync` on the local stack ----------------------------------------------------
+def _local_json(tmp_path: Path) -> Path:
+    path = tmp_path / "state" / "local.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"aws_endpoint_url": "https://127.0.0.1:4566", "region": "us-east-1",
+                                "bucket": BUCKET, "ca_bundle": None}))
+    return path
+
+
+def test_given_make_ups_local_json_when_a_drop_folder_is_watched_then_it_is_dropswap_sync_in_loop_mode(
+    tmp_path: Path,
+) -> None:
+    # Given the local.json `make up` wrote, and a drop folder not created yet
+    local_json = _local_json(tmp_path)
+    folder = tmp_path / "drop"
+    out = Console(file=io.StringIO())
+    # When make up sets up its drop folder
+    sync = drop_folder_sync(local_json, folder, out)
+    # Then it is the CLI's FolderSync on that stack, as `dropswap sync DIR` finds it: DIR stands for inbox/,
+    # files wait to settle as in the CLI's loop, lines go to make up's console
+    assert isinstance(sync, FolderSync)
+    assert (sync.stack.bucket, sync.stack.s3.meta.endpoint_url) == (BUCKET, "https://127.0.0.1:4566")
+    assert sync.stack.description == f"the local stack ({local_json})"
+    assert (sync.root, sync.folder, sync.settle, sync.out) == (folder, "", SETTLE_SECONDS, out)
+    assert folder.is_dir()
+
+
+@pytest.mark.parametrize("watch", [True, False])
+def test_given_make_up_when_it_watches_the_bucket_then_one_printer_speaks(
+    tmp_path: Path, aws_env: None, monkeypatch: pytest.MonkeyPatch, watch: bool
+) -> None:
+    # Given make up's stack, deployed (its local.json written), with or without a drop folder
+    config = StackConfig(watch_dir=tmp_path / "drop" if watch else None, console=True,
+                         state_dir=_local_json(tmp_path).parent)
+    stack = LocalStack(config)
+    stack.bucket = BUCKET
+    monkeypatch.setattr(stack, "client", lambda service: boto3.client("s3", region_name="us-east-1"))
+    spawned: list[Any] = []
+    monkeypatch.setattr(stack, "_spawn", lambda target, *args: spawned.append(target))
+    # When it starts watching the bucket
+    stack._start_bucket_watch()
+    # Then one loop runs: with --watch, dropswap sync's (uploads, downloads and outcome lines); else the
+    # outcome printer's
+    [loop] = spawned
+    assert isinstance(loop.__self__, FolderSync if watch else BucketWatcher)
 
 
 # -- native stderr ---------------------------------------------------------------------------------------
