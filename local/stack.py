@@ -28,18 +28,15 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from rich.console import Console
 
-from dropswap_cli.sync import INTERVAL_SECONDS
 from local import deploy
 from local.emulator.config import EngineKind, Mode, route_url
 from local.events_feed import EventsFeed
 from local.ministack import ACCOUNT, ADMIN_KEY, REGION, MiniStack, free_port
 from local.native_stderr import native_stderr_to
-from local.outcomes import OutcomePrinter
 from local.template import ROOT
 from local.tls import LocalTls, ensure_local_tls
-from local.watch import BucketWatcher, ResultsFeed, drop_folder_sync
+from local.watch import bucket_watch
 
 STATE_DIR = ROOT / ".dropswap"
 STACK_NAME = "dropswap-local"
@@ -217,17 +214,10 @@ class LocalStack:
 
     def _start_bucket_watch(self) -> None:
         """Each job's outcome on the console; with a drop folder, `dropswap sync DIR` on this stack (found
-        through local.json, as the CLI finds it) prints them, with the uploads, and nothing else does."""
-        folder = self.config.watch_dir
-        if folder is not None:
-            # soft_wrap: a line is never cut at the terminal's width (tests and pipes read whole lines).
-            out = Console(soft_wrap=True, highlight=False, quiet=not self.config.console)
-            sync = drop_folder_sync(self.config.state_dir / "local.json", folder, out)
-            self._spawn(sync.run_until, self._stop.wait, INTERVAL_SECONDS, out)
-            return
-        s3 = self.client("s3")
-        printer = OutcomePrinter(s3, self.bucket, _console if self.config.console else _quiet)
-        self._spawn(BucketWatcher(ResultsFeed(s3, self.bucket), printer, _console).run, self._stop)
+        through local.json, as the CLI finds it)."""
+        watcher = bucket_watch(self.config.state_dir / "local.json", self.client("s3"), self.bucket,
+                               self.config.watch_dir, _console if self.config.console else None)
+        self._spawn(watcher.run, self._stop)
 
     # -- invocation ----------------------------------------------------------------------------
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
@@ -299,7 +289,7 @@ def _console(line: str) -> None:
 
 
 def _quiet(line: str) -> None:
-    """Outcomes not shown: a caller without a console reads the reports itself."""
+    """Not shown: a caller without a console reads events.jsonl itself."""
 
 
 def _coerce_scaling_config(lam: Any) -> None:

@@ -16,8 +16,36 @@ from typing import Any
 from rich.console import Console
 
 from dropswap_cli import stack
-from dropswap_cli.sync import SETTLE_SECONDS, FolderSync
+from dropswap_cli.sync import INTERVAL_SECONDS, SETTLE_SECONDS, FolderSync
 from local.outcomes import OutcomePrinter, is_report
+
+
+def bucket_watch(
+    local_json: Path, s3: Any, bucket: str, drop_folder: Path | None, lines: Callable[[str], None] | None,
+) -> DropFolderLoop | BucketWatcher:
+    """The loop `make up` runs until stop. With a drop folder, `dropswap sync DIR` prints the uploads and
+    each outcome (with the local result), and nothing else does; without, the outcome printer reads the
+    reports. `lines` prints a console line (None: no console)."""
+    if drop_folder is not None:
+        # soft_wrap: a line is never cut at the terminal's width (tests and pipes read whole lines).
+        out = Console(soft_wrap=True, highlight=False, quiet=lines is None)
+        return DropFolderLoop(drop_folder_sync(local_json, drop_folder, out))
+    say = lines or _ignore
+    return BucketWatcher(ResultsFeed(s3, bucket), OutcomePrinter(s3, bucket, say), say)
+
+
+def _ignore(line: str) -> None:
+    """No console: a caller without one reads the reports itself."""
+
+
+class DropFolderLoop:
+    """`dropswap sync DIR` in loop mode, in make up's watcher thread: a pass every INTERVAL_SECONDS."""
+
+    def __init__(self, sync: FolderSync) -> None:
+        self.sync = sync
+
+    def run(self, stop: threading.Event) -> None:
+        self.sync.run_until(stop.wait, INTERVAL_SECONDS, self.sync.out)
 
 
 def drop_folder_sync(local_json: Path, folder: Path, out: Console) -> FolderSync:

@@ -20,8 +20,7 @@ from rich.console import Console
 from dropswap_cli.sync import SETTLE_SECONDS, FolderSync
 from local.native_stderr import native_stderr_to
 from local.outcomes import MAX_MESSAGE, OutcomePrinter, outcome_line
-from local.stack import LocalStack, StackConfig
-from local.watch import BucketWatcher, ResultsFeed, drop_folder_sync
+from local.watch import BucketWatcher, DropFolderLoop, ResultsFeed, bucket_watch, drop_folder_sync
 
 BUCKET = "drop"
 REPORT = "results/party/team.jpg.result.json"
@@ -186,22 +185,19 @@ def test_given_make_ups_local_json_when_a_drop_folder_is_watched_then_it_is_drop
 
 @pytest.mark.parametrize("watch", [True, False])
 def test_given_make_up_when_it_watches_the_bucket_then_one_printer_speaks(
-    tmp_path: Path, aws_env: None, monkeypatch: pytest.MonkeyPatch, watch: bool
+    tmp_path: Path, aws_env: None, watch: bool
 ) -> None:
     # Given make up's stack, deployed (its local.json written), with or without a drop folder
-    config = StackConfig(watch_dir=tmp_path / "drop" if watch else None, console=True,
-                         state_dir=_local_json(tmp_path).parent)
-    stack = LocalStack(config)
-    stack.bucket = BUCKET
-    monkeypatch.setattr(stack, "client", lambda service: boto3.client("s3", region_name="us-east-1"))
-    spawned: list[Any] = []
-    monkeypatch.setattr(stack, "_spawn", lambda target, *args: spawned.append(target))
-    # When it starts watching the bucket
-    stack._start_bucket_watch()
-    # Then one loop runs: with --watch, dropswap sync's (uploads, downloads and outcome lines); else the
-    # outcome printer's
-    [loop] = spawned
-    assert isinstance(loop.__self__, FolderSync if watch else BucketWatcher)
+    folder = tmp_path / "drop" if watch else None
+    s3 = boto3.client("s3", region_name="us-east-1")
+    # When it sets up its watcher thread's loop
+    loop = bucket_watch(_local_json(tmp_path), s3, BUCKET, folder, print)
+    # Then one loop prints outcomes: with --watch, dropswap sync's (uploads, downloads and outcome lines);
+    # else the outcome printer's
+    if watch:
+        assert isinstance(loop, DropFolderLoop) and loop.sync.root == folder
+    else:
+        assert isinstance(loop, BucketWatcher)
 
 
 # -- native stderr ---------------------------------------------------------------------------------------
