@@ -171,9 +171,51 @@ def test_given_unsupported_file_type_with_a_sidecar_then_one_job_rejected_event(
     submitter = h.submitter(events=ReportFirst(bus.adapter))
     h.event(sidecar, submitter)
     assert [o.kind for o in h.event("inbox/party/clip.gif", submitter)] == ["DUPLICATE"]
-    # Then one Job Rejected event, not one per upload
+    # Then one Job Rejected event, not one per upload, with the sidecar's metadata
     [event] = bus.received()
     assert event["detail"]["data"]["error"]["code"] == "UNSUPPORTED_TYPE"
+    assert event["detail"]["data"]["metadata"] == METADATA
+
+
+@pytest.mark.parametrize(
+    ("doc", "code"),
+    [
+        pytest.param(
+            {**_doc(), "swaps": [{"source": "faces/alice.gif", "target": 0}]}, "UNSUPPORTED_TYPE",
+            id="the input gate refuses a source",
+        ),
+        pytest.param({**_doc(), "colour": "red"}, "MANIFEST_INVALID", id="another field invalid"),
+    ],
+)
+def test_given_manifest_with_metadata_refused_before_any_akool_call_then_its_event_carries_it(
+    h: Harness, bus: Bus, doc: dict[str, Any], code: str
+) -> None:
+    # Given the photo; when a sidecar with metadata arrives that is refused before AKOOL
+    h.put(IMAGE)
+    [outcome] = h.event(h.put_manifest(IMAGE, doc), h.submitter(events=ReportFirst(bus.adapter)))
+    # Then its Job Rejected event carries the metadata
+    [event] = bus.received()
+    assert outcome.kind == "REJECTED" and event["detail"]["data"]["error"]["code"] == code
+    assert event["detail"]["data"]["metadata"] == METADATA
+
+
+def test_given_waiting_job_whose_sidecar_is_deleted_when_rejected_then_its_event_carries_the_metadata(
+    h: Harness, bus: Bus
+) -> None:
+    # Given a job WAITING for its face, and then its sidecar deleted
+    h.put(IMAGE)
+    sidecar = h.put_manifest(IMAGE, _doc())
+    submitter = h.submitter(events=ReportFirst(bus.adapter))
+    assert [o.kind for o in h.event(sidecar, submitter)] == ["WAITING"]
+    h.s3.delete_object(Bucket=h.objects.bucket, Key=sidecar)
+    # When the face arrives
+    h.put(ALICE)
+    outcomes = h.event(ALICE, submitter)
+    # Then the job is rejected (its sidecar is gone) and its event still carries the metadata
+    assert [o.kind for o in outcomes] == ["REJECTED"]
+    [event] = bus.received()
+    assert event["detail"]["data"]["error"]["code"] == "SIDECAR_GONE"
+    assert event["detail"]["data"]["metadata"] == METADATA
 
 
 def test_given_submitted_job_then_no_event_yet(h: Harness, bus: Bus) -> None:

@@ -139,8 +139,10 @@ class InputGate:
             first = missing[0]
             # Only drop-bucket keys get upload events; other buckets wait for the reconciler.
             marker = first.key if first.bucket == self._bucket else f"s3://{first.bucket}/{first.key}"
+            # The metadata goes on the record now, into the WAITING report and however the job ends.
             res = self._store.transition(
-                ref.job_id, Status.WAITING, set_fields={**ref.fields(), "waiting_for": marker}
+                ref.job_id, Status.WAITING,
+                set_fields={**ref.fields(), "waiting_for": marker, "metadata_json": manifest.metadata_json},
             )
             if not res.applied or res.job is None:
                 return NotReady(waiting=False, detail=res.job.status.value if res.job else "?")

@@ -24,6 +24,7 @@ SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "manifest.schema.jso
 SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 # Compiled once per process (cold start), reused by every invocation while warm.
 _validate = fastjsonschema.compile(SCHEMA)
+_validate_metadata = fastjsonschema.compile(SCHEMA["properties"]["metadata"])
 
 MAX_MANIFEST_BYTES = 256 * 1024
 # S3's limit on a key, in bytes of UTF-8: a longer key names no object that can ever be uploaded.
@@ -65,6 +66,9 @@ class ManifestError(ValueError):
         self.field = field
         self.message = message
         self.code = code
+        # The manifest's `metadata` when it is valid itself, though the manifest is not (parse_manifest):
+        # the rejection's report and event carry it, for correlation.
+        self.metadata_json: str | None = None
         super().__init__(f"{field}: {message}")
 
     @classmethod
@@ -208,7 +212,20 @@ def parse_manifest(
     extra_source_buckets: tuple[str, ...] = (),
     allowed_source_hosts: tuple[str, ...] = (),
 ) -> Manifest:
-    """Bytes of a sidecar → Manifest, or ManifestError naming the field and the fix."""
+    """Bytes of a sidecar → Manifest, or ManifestError naming the field and the fix. The error of a
+    manifest that is JSON but invalid carries its `metadata` if that alone is valid (`metadata_json`)."""
+    doc = _read_json(data)
+    try:
+        return _manifest_of(
+            doc, sidecar_key=sidecar_key, drop_bucket=drop_bucket,
+            extra_source_buckets=extra_source_buckets, allowed_source_hosts=allowed_source_hosts,
+        )
+    except ManifestError as exc:
+        exc.metadata_json = _valid_metadata_json(doc)
+        raise
+
+
+def _read_json(data: bytes) -> Any:
     if len(data) > MAX_MANIFEST_BYTES:
         raise ManifestError(
             "manifest", f"is {len(data)} bytes; a manifest may be at most {MAX_MANIFEST_BYTES}",
@@ -238,6 +255,17 @@ def parse_manifest(
             "manifest", "holds a number with thousands of digits; use small whole numbers",
             code=ErrorCode.INVALID_JSON,
         ) from None
+    return doc
+
+
+def _manifest_of(
+    doc: Any,
+    *,
+    sidecar_key: str,
+    drop_bucket: str,
+    extra_source_buckets: tuple[str, ...],
+    allowed_source_hosts: tuple[str, ...],
+) -> Manifest:
     _check_text(doc)
     try:
         _validate(doc)
@@ -288,6 +316,19 @@ def _metadata_json(doc: dict[str, Any]) -> str | None:
             code=ErrorCode.LIMIT,
         )
     return text
+
+
+def _valid_metadata_json(doc: Any) -> str | None:
+    """The `metadata` of a manifest found invalid, as `_manifest_of` would have kept it, if it is valid
+    itself (the same checks: text, schema, size); None when it is not, or not given."""
+    if not isinstance(doc, dict) or "metadata" not in doc:
+        return None
+    try:
+        _check_text(doc["metadata"])
+        _validate_metadata(doc["metadata"])
+        return _metadata_json(doc)
+    except (ManifestError, fastjsonschema.JsonSchemaValueException):
+        return None
 
 
 def _check_text(doc: Any) -> None:

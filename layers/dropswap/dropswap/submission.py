@@ -85,8 +85,6 @@ class Submission:
         self._new_token = new_token
 
     def submit(self, ref: JobRef, job: Job, hold: Hold, manifest: Manifest) -> Outcome:
-        # The user's metadata goes with the job from here on, into its report and event however it ends.
-        job = replace(job, metadata_json=manifest.metadata_json)
         if manifest.mode == "faces":
             return self.faces_only(ref, job, hold)
         s = self._settings
@@ -139,7 +137,6 @@ class Submission:
                 "token_hash": tokens.hash_token(token),
                 "submitted_at": self._now(),
                 "request_summary": plan.request_summary(manifest.face_enhance),
-                "metadata_json": manifest.metadata_json,
             },
             expect_owner=hold.owner,
         )

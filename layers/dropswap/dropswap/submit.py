@@ -148,7 +148,7 @@ class Submitter:
         if photo is None:
             return Outcome("IGNORED", image_key, detail="the photo no longer exists")
         if manifest is not None and keys.classify(image_key) is keys.KeyKind.UNSUPPORTED:
-            return self._report_unsupported(manifest_key, manifest.info.version, image_key, photo)
+            return self._report_unsupported(manifest_key, manifest, image_key, photo)
         if manifest is not None:
             done = self._process(manifest_key, image_key, manifest, photo)
             return done[1] if done else Outcome("IGNORED", image_key, detail="no manifest")
@@ -273,25 +273,30 @@ class Submitter:
         meant for processing (it has a sidecar, or it is an image in a folder with a folder manifest)."""
         image_key = keys.image_key_for_sidecar(key) if key.endswith(keys.SIDECAR_SUFFIX) else key
         sidecar_key = keys.sidecar_key_for_image(image_key)
-        manifest = self._objects.head(sidecar_key)
+        manifest = self._objects.read_small(sidecar_key, MAX_MANIFEST_BYTES)
         if manifest is not None:
-            return self._report_unsupported(sidecar_key, manifest.version, image_key)
+            return self._report_unsupported(sidecar_key, manifest, image_key)
         if key != image_key or not keys.looks_like_an_image(image_key):
             return None
         folder_key = keys.folder_manifest_key_for(image_key)
-        folder = self._objects.head(folder_key)
+        folder = self._objects.read_small(folder_key, MAX_MANIFEST_BYTES)
         if folder is None:
             return None
-        return self._report_unsupported(folder_key, folder.version, image_key)
+        return self._report_unsupported(folder_key, folder, image_key)
 
     def _report_unsupported(
-        self, manifest_key: str, manifest_version: str, image_key: str, photo: ObjectInfo | None = None
+        self, manifest_key: str, manifest: SmallObject, image_key: str, photo: ObjectInfo | None = None
     ) -> Outcome:
         """An UNSUPPORTED_TYPE report for a file a manifest applies to, once: under the claim of the job id
-        it would have had (so a second upload event of the file or its sidecar is a DUPLICATE)."""
+        it would have had (so a second upload event of the file or its sidecar is a DUPLICATE). It carries
+        the manifest's metadata, unless that is invalid (the manifest is read for it, not judged)."""
         photo = photo or self._objects.head(image_key)
         version = photo.version if photo else ""
-        ref = JobRef.of(self._bucket, manifest_key, manifest_version, version, image_key)
+        ref = JobRef.of(self._bucket, manifest_key, manifest.info.version, version, image_key)
+        try:
+            metadata_json = self._gate.manifest(ref, manifest.data).metadata_json
+        except ManifestError as exc:
+            metadata_json = exc.metadata_json
         ext = keys.extension(image_key)
         supported = ", ".join(f".{e}" for e in sorted(keys.IMAGE_EXTENSIONS))
         name = "to the same folder" if keys.is_folder_manifest(manifest_key) else (
@@ -304,7 +309,9 @@ class Submitter:
             code=ErrorCode.UNSUPPORTED_TYPE,
         )
         log.info("unsupported file type", extra={"job_id": ref.job_id, "key": image_key})
-        return self._claimed(ref, lambda held, hold: self._holder.reject(ref, held, hold, unsupported))
+        return self._claimed(
+            ref, lambda held, hold: self._holder.reject(ref, held, hold, unsupported), metadata_json
+        )
 
     # -- one job --------------------------------------------------------------------------------
     def _run(
@@ -312,8 +319,10 @@ class Submitter:
     ) -> Outcome:
         """`sidecar` is the content of the sidecar version `ref` names (None: over the size limit);
         `photo` the photo's HEAD if the caller made one."""
+        metadata_json: str | None = None
         try:
             manifest = self._gate.manifest(ref, sidecar)
+            metadata_json = manifest.metadata_json
             if keys.is_folder_manifest(ref.sidecar_key) and ref.image_key in {
                 s.source.key for s in manifest.swaps if s.source.bucket == self._bucket
             }:
@@ -322,7 +331,11 @@ class Submitter:
             not_ready = self._gate.wait_for_inputs(ref, manifest, photo)
         except ManifestError as exc:
             problem = exc  # the name `exc` is unbound after the except block
-            return self._claimed(ref, lambda held, hold: self._holder.reject(ref, held, hold, problem))
+            # An invalid manifest's error carries its metadata if that alone is valid (manifest.py).
+            return self._claimed(
+                ref, lambda held, hold: self._holder.reject(ref, held, hold, problem),
+                metadata_json or exc.metadata_json,
+            )
         if not_ready is not None and not_ready.superseded:
             # The photo is there in another version than this job is for: close this job, go on with
             # the photo's job as it is now (once: a photo replaced again meanwhile has its own event).
@@ -337,12 +350,21 @@ class Submitter:
         # job sends no swap, so it needs no slot.
         if manifest.mode != "faces":
             self._pacer.wait_for_room()
-        return self._claimed(ref, lambda held, hold: self._holder.submit(ref, held, hold, manifest))
+        return self._claimed(
+            ref, lambda held, hold: self._holder.submit(ref, held, hold, manifest), manifest.metadata_json
+        )
 
-    def _claimed(self, ref: JobRef, work: Callable[[Job, Hold], Outcome]) -> Outcome:
-        """`work` under the job's claim; BUSY (or DUPLICATE) without doing anything if that is refused."""
+    def _claimed(
+        self, ref: JobRef, work: Callable[[Job, Hold], Outcome], metadata_json: str | None = None
+    ) -> Outcome:
+        """`work` under the job's claim; BUSY (or DUPLICATE) without doing anything if that is refused.
+
+        `metadata_json`: the manifest's metadata, when it was read. The claim puts it on the record unless
+        it is there already (a job is one version of its manifest, so it never changes), and `work` gets
+        the record: every report and event of the job carry it from there."""
+        create_fields = {**ref.fields(), "metadata_json": metadata_json}
         outcome = under_claim(
-            self._store, ref.job_id, self._new_owner(), self._lease, work, create_fields=ref.fields()
+            self._store, ref.job_id, self._new_owner(), self._lease, work, create_fields=create_fields
         )
         if not isinstance(outcome, Refused):
             return outcome
