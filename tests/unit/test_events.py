@@ -4,6 +4,7 @@ schemas/events/job-event.schema.json says, the same metadata.id when an ending i
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
@@ -20,6 +21,7 @@ from dropswap.finalise import AkoolTruth
 from dropswap.job_end import Hold, end_job
 from dropswap.job_events import event_id
 from dropswap.jobs import Status
+from dropswap.reconcile import Queues, ReconcileLimits, Reconciler
 from events.generate import AKOOL_ID, JOB_ID
 from tests.conftest import EVENT_BUS, REGION, load_event, load_handler
 from tests.unit.akool_fake import face, fake_akool
@@ -33,6 +35,7 @@ from tests.unit.test_finalise_support import (
     objects,
     store,
 )
+from tests.unit.test_finalise_support import FakeAkool as FakeLookup
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "schemas" / "events" / "job-event.schema.json").read_text(encoding="utf-8"))
@@ -289,3 +292,30 @@ def test_given_finalise_function_when_it_ends_a_job_then_the_event_is_on_the_sta
         }
     [event] = bus.received()
     assert event["detail-type"] == "Job Succeeded" and event["detail"]["data"]["job_id"] == JOB_ID
+
+
+def test_given_waiting_job_when_the_reconciler_gives_up_on_it_then_its_event_carries_the_metadata(
+    h: Harness, bus: Bus
+) -> None:
+    # Given a job WAITING for a face that never comes
+    h.put(IMAGE)
+    assert [o.kind for o in h.event(h.put_manifest(IMAGE, _doc()))] == ["WAITING"]
+    # When the reconciler runs two days later
+    limits = ReconcileLimits(
+        reconcile_after_seconds=600, max_job_age_seconds=48 * 3600, waiting_recheck_seconds=300,
+        max_waiting_age_seconds=24 * 3600, batch_size=20, max_jobs=200,
+    )
+    reconciler = Reconciler(
+        store(), finaliser()[0], objects(), FakeLookup, Queues(_NoQueue(), _NoQueue()), limits,
+        clock=lambda: time.time() + 48 * 3600, events=ReportFirst(bus.adapter),
+    )
+    assert reconciler.run().counts == {"rejected": 1}
+    # Then its Job Rejected event (and report) carry the manifest's metadata
+    [event] = bus.received()
+    assert event["detail"]["data"]["error"]["code"] == "INPUT_NEVER_ARRIVED"
+    assert event["detail"]["data"]["metadata"] == METADATA == h.report(IMAGE)["metadata"]
+
+
+class _NoQueue:
+    def send(self, body: str, delay_seconds: int = 0) -> None:
+        raise AssertionError(f"nothing to queue: {body}")
