@@ -11,6 +11,7 @@ from typing import Any
 import fastjsonschema
 import pytest
 
+from dropswap.job_events import event_id
 from local.stack import LocalStack
 from tests.integration.helpers import ASTRONAUT, HOPPER, User
 
@@ -54,3 +55,51 @@ def test_given_a_photo_dropped_with_metadata_then_one_schema_valid_event_carryin
     assert data["job_id"] == report["job_id"] and data["metadata"] == METADATA == report["metadata"]
     time.sleep(3)  # no second event arrives for the same job
     assert len(_events_for(stack, image)) == 1
+
+
+def _role_of(stack: LocalStack, function: str) -> str:
+    arn = stack.client("lambda").get_function_configuration(FunctionName=stack.functions[function])["Role"]
+    return str(arn).rsplit("/", 1)[-1]
+
+
+def test_given_a_finalisation_that_fails_at_its_event_when_retried_then_one_event_with_the_jobs_id(
+    stack: LocalStack, user: User
+) -> None:
+    # Given FinaliseFunction cannot publish (an explicit Deny on its role, as an EventBridge outage would
+    # make PutEvents fail), and a photo dropped with metadata
+    iam, role = stack.client("iam"), _role_of(stack, "FinaliseFunction")
+    deny = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": "events:PutEvents", "Resource": "*"}]}
+    iam.put_role_policy(RoleName=role, PolicyName="test-no-events", PolicyDocument=json.dumps(deny))
+
+    def handed_back() -> int:
+        return sum(r.get("message") == "message handed back" for r in user.log_records("FinaliseFunction"))
+
+    before = handed_back()
+    try:
+        user.put(user.prefix + "faces/hopper.jpg", HOPPER)
+        image = user.prefix + "team.jpg"
+        user.put(image, ASTRONAUT)
+        swaps = [{"source": "faces/hopper.jpg", "target": "largest"}]
+        user.put_sidecar(image, {"version": 1, "swaps": swaps, "metadata": METADATA})
+        # When its finalisation writes the report, fails at the event and its message is handed back
+        report = user.wait_report(image, status="SUCCEEDED")
+        deadline = time.monotonic() + 60
+        while handed_back() == before:
+            assert time.monotonic() < deadline, "the failed finalisation's message was not handed back"
+            time.sleep(0.5)
+        [job] = user.jobs_for(image)
+        assert job["status"] == "PROCESSING", job  # not ended: the ending is retried whole
+    finally:
+        iam.delete_role_policy(RoleName=role, PolicyName="test-no-events")
+    # Then the retry ends the job and publishes one event, whose id is derived from the job id (so any
+    # republication of this ending has the same id), carrying the metadata
+    [event] = _events_for(stack, image, timeout=120.0)
+    _VALIDATE(event)
+    assert event["detail"]["metadata"]["id"] == event_id(report["job_id"])
+    assert event["detail"]["data"]["metadata"] == METADATA
+    assert user.wait_report(image, status="SUCCEEDED")["job_id"] == report["job_id"]
+    deadline = time.monotonic() + 30
+    while user.jobs_for(image)[0]["status"] != "SUCCEEDED":
+        assert time.monotonic() < deadline, user.jobs_for(image)
+        time.sleep(0.5)
