@@ -118,11 +118,13 @@ bench: $(STAMP) $(MINISTACK) $(VENV313)
 	$(PY) -m benchmarks.run
 
 # Load + faults on the local stack (writes the Soak section of benchmarks/REPORT.md), then the fuzz
-# tests with the large hypothesis profile, whose result is added to that section.
+# tests with the large hypothesis profile, whose result and per-test budgets (hypothesis' statistics) are
+# added to that section.
 soak: $(STAMP) $(MINISTACK)
 	$(PY) -m benchmarks.soak
-	HYPOTHESIS_PROFILE=soak $(VENV)/bin/pytest tests/fuzz -q -p no:cacheprovider --junitxml=.dropswap/fuzz-soak.xml
-	$(PY) -m benchmarks.soak --record-fuzz .dropswap/fuzz-soak.xml
+	HYPOTHESIS_PROFILE=soak $(VENV)/bin/pytest tests/fuzz -q -p no:cacheprovider --junitxml=.dropswap/fuzz-soak.xml \
+		--hypothesis-show-statistics > .dropswap/fuzz-soak.txt; status=$$?; cat .dropswap/fuzz-soak.txt; exit $$status
+	$(PY) -m benchmarks.soak --record-fuzz .dropswap/fuzz-soak.xml --fuzz-statistics .dropswap/fuzz-soak.txt
 
 clean:
 	rm -rf $(VENV) .venvs .pytest_cache .mypy_cache .ruff_cache demo-out .dropswap .aws-sam

@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import sys
 import tempfile
 import threading
@@ -402,6 +403,44 @@ def render(r: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+_STATS_TEST = re.compile(r"^(\S+::\S+):$")
+_STATS_PHASE = re.compile(r"- during generate phase \(([\d.]+) seconds\)")
+_STATS_COUNTS = re.compile(r"- (\d+) passing, (\d+) failing, and (\d+) invalid test cases")
+_STATS_STOP = re.compile(r"- Stopped because (.+)$")
+
+
+def fuzz_budgets(statistics: str) -> list[dict[str, Any]]:
+    """Per fuzz test, from pytest's `--hypothesis-show-statistics` output: the examples generated (passing,
+    failing, invalid), the seconds generating them, and why generation stopped (the budget,
+    `settings.max_examples=N`, or the search space exhausted)."""
+    found: list[dict[str, Any]] = []
+    for line in statistics.splitlines():
+        text = line.strip()
+        if m := _STATS_TEST.match(text):
+            found.append({"test": m.group(1), "passing": 0, "failing": 0, "invalid": 0, "seconds": 0.0,
+                          "stopped": ""})
+        elif not found:
+            continue
+        elif m := _STATS_PHASE.match(text):
+            found[-1]["seconds"] = float(m.group(1))
+        elif m := _STATS_COUNTS.match(text):
+            found[-1].update(passing=int(m.group(1)), failing=int(m.group(2)), invalid=int(m.group(3)))
+        elif m := _STATS_STOP.match(text):
+            found[-1]["stopped"] = m.group(1)
+    return found
+
+
+def budgets_table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| fuzz test | examples: passing / failing / invalid | generating s | stopped because |",
+             "|---|---|---|---|"]
+    lines += [
+        f"| {r['test'].rsplit('::', 1)[-1]} | {r['passing']} / {r['failing']} / {r['invalid']} | "
+        f"{r['seconds']:.1f} | {r['stopped'] or '—'} |"
+        for r in rows
+    ]
+    return "\n".join(lines)
+
+
 def record_fuzz(junit: Path) -> str:
     root = ET.parse(junit).getroot()  # noqa: S314 - our own pytest's output
     suite = root if root.tag == "testsuite" else root.find("testsuite")
@@ -424,13 +463,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--record-fuzz", type=Path, default=None, metavar="JUNIT_XML",
                         help="add a pytest junit result of tests/fuzz to the Soak section and exit")
+    parser.add_argument("--fuzz-statistics", type=Path, default=None, metavar="TEXT",
+                        help="with --record-fuzz: the run's --hypothesis-show-statistics output (budgets)")
     args = parser.parse_args(argv)
     if args.record_fuzz:
         line = record_fuzz(args.record_fuzz)
+        if args.fuzz_statistics is not None:
+            rows = fuzz_budgets(args.fuzz_statistics.read_text(encoding="utf-8"))
+            line += (" Budgets: the soak profile's `max_examples` (tests/fuzz/profiles.py) scaled per test; "
+                     "what each test generated:\n\n" + budgets_table(rows))
         old = pipeline.REPORT.read_text(encoding="utf-8") if pipeline.REPORT.exists() else ""
         current = pipeline.section(old, "Soak") or "## Soak\n"
-        kept = "\n".join(ln for ln in current.rstrip("\n").splitlines() if not ln.startswith("Fuzzing ("))
-        _write_section(kept.rstrip("\n") + "\n\n" + line + "\n")
+        # The previous fuzz paragraph (its line and its budgets table) is replaced.
+        kept_lines = current.rstrip("\n").split("\n\nFuzzing (", 1)[0]
+        _write_section(kept_lines.rstrip("\n") + "\n\n" + line + "\n")
         print(line)
         return 0
     result = soak(args.jobs, args.seed)
