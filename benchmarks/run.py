@@ -14,7 +14,8 @@ Sections (each a function returning a dict; `python -m benchmarks.run --only col
 - bigdrop: 1000 photos at once against AKOOL's account limits (benchmarks.big_drop, ~25 min), beside the
           design before the queue (benchmarks/big_drop_before.json).
 Bounded: loopback only, fixed job counts, every wait has a timeout. A "## Soak" section written by
-`make soak` is kept when REPORT.md is rewritten, and so is "## Big drop" when this run skips it.
+`make soak` is kept when REPORT.md is rewritten, and so are "## Big drop" and "## AWS cost per 1,000 jobs"
+(priced from the warm figures, benchmarks/aws_cost.py) when this run skips their sections.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from benchmarks import big_drop_report, cold_start, pipeline
+from benchmarks import aws_cost, big_drop_report, cold_start, pipeline
 from benchmarks.aws_calls import CallRecorder
 from benchmarks.pipeline import FUNCTIONS, ROOT, CallCounts, Driver, JobSpec, ReportWatcher
 
@@ -373,6 +374,8 @@ def render(results: dict[str, Any]) -> str:
         rows.append(f"| AKOOL calls per single-swap job ≤ {AKOOL_CALLS_TARGET} | {s['akool_calls_per_job']} "
                     f"(largest face), {ix['akool_calls_per_job']} (face by index) | "
                     f"{_ok(akool_worst <= AKOOL_CALLS_TARGET)} |")
+        costs = aws_costs(w)
+        rows.append(aws_cost.summary_row(costs))
         rows.append(f"| {t['jobs']} jobs ≤ {THROUGHPUT_TARGET}× floor | {t['wall_seconds']} s = "
                     f"{t['wall_over_floor']}× the {t['floor_seconds']} s MiniStack floor "
                     f"({t['jobs_per_second']} jobs/s, SubmitFunction concurrency "
@@ -410,6 +413,7 @@ def render(results: dict[str, Any]) -> str:
                  "| function | step | calls |", "|---|---|---|"]
         body += [f"| {f} | {what} | {n} |" for f, what, n in DESIGN_MINIMUM]
         body += ["", results.get("calls_note", ""), ""]
+        body += [*aws_cost.markdown(costs).splitlines(), ""]
         runs = w["throughput_runs"]
         body += ["## Throughput", "",
                  f"{t['jobs']} single-swap jobs dropped at once ({UPLOAD_THREADS} uploader threads; image "
@@ -530,6 +534,17 @@ def render(results: dict[str, Any]) -> str:
     lines[summary_at:summary_at] = rows
     lines += ["", *body]
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def aws_costs(w: dict[str, Any]) -> dict[str, aws_cost.CostBreakdown]:
+    """The warm section's per-job figures priced (benchmarks/aws_cost.py), with each function's memory as
+    template.yaml sets it."""
+    from local.template import functions, load_template
+
+    memory = {name: int(props["MemorySize"]) for name, props in functions(load_template()).items()}
+    return {label: aws_cost.cost_per_1000_jobs(r["aws_calls_by_operation_per_job"], r["handler_ms_per_job"],
+                                               r["invocations_per_job"], memory)
+            for label, r in (("largest face", w["single"]), ("face by index", w["indexed"]))}
 
 
 def _big_drop_before() -> dict[str, Any]:
@@ -678,7 +693,7 @@ def main(argv: list[str] | None = None) -> int:
     text = render(results)
     old = pipeline.REPORT.read_text(encoding="utf-8") if pipeline.REPORT.exists() else ""
     # Sections this run did not measure stay as they were (the soak is `make soak`'s).
-    kept = [] if "bigdrop" in only else ["Big drop"]
+    kept = ([] if "warm" in only else [aws_cost.SECTION_TITLE]) + ([] if "bigdrop" in only else ["Big drop"])
     for title in [*kept, "Soak"]:
         old_section = pipeline.section(old, title)
         if old_section:
