@@ -185,6 +185,40 @@ def comparison(before: dict[str, Any], after: dict[str, Any]) -> str:
     met = verdicts(after)
     lines += ["", "Targets on the queued design: "
               + ", ".join(f"{k} {_verdict(v)}" for k, v in met.items()) + ".", ""]
+    misses = _misses(after, met)
+    if misses:
+        lines += ["### Where the queued design misses a target, and what would reach it", "", *misses, ""]
     for r in (before, after):
         lines += [f"### Run: {r['label']}", "", _intro(r), "", *_details(r), ""]
     return "\n".join(lines[:-1]) + "\n"
+
+
+def _misses(r: dict[str, Any], met: dict[str, bool | None]) -> list[str]:
+    """Why each missed target is missed (as far as the figures show) and what would reach it."""
+    d = r.get("drop") or {}
+    a = d.get("akool") or {}
+    out: list[str] = []
+    util, slot = a.get("utilisation"), d.get("job_seconds")
+    if met.get("utilisation") is False and util and slot:
+        gap = float(slot) * (1 / float(util) - 1)
+        out.append(
+            f"- **AKOOL utilisation {util:.2f} (target {UTILISATION_TARGET}).** Each job holds an AKOOL slot "
+            f"for {float(slot):.1f} s, so {util:.2f} means about {gap:.1f} s per job between AKOOL finishing "
+            "one job and accepting the next on that slot: the status-3 callback's trip through API Gateway "
+            "to WebhookFunction, its slot release (one conditional write), the waiting SubmitFunction's next "
+            "poll of the slot item (`SLOT_POLL_SECONDS`), then the submit request. With no 1005 answered and "
+            "no message left in a DLQ, the pacing lost no slot: the hand-over is the gap. What would reach "
+            "0.9: let the callback that frees a slot send the next waiting job's message at once instead of "
+            "the submitter's polling, or keep one submission ready (inputs checked, URLs presigned) per "
+            "free slot."
+        )
+    p99 = (r.get("big_results") or {}).get("p99_seconds")
+    if met.get("webhook p99") is False and p99 is not None:
+        out.append(
+            f"- **Webhook answer p99 {p99} s for a 50 MB result (target {WEBHOOK_P99_TARGET} s).** The "
+            "answer does not depend on the result's size (the webhook verifies and enqueues; "
+            "FinaliseFunction downloads), so a slow answer is most likely a cold start: MiniStack starts "
+            "a worker when every WebhookFunction worker is busy. On AWS, provisioned concurrency for "
+            "WebhookFunction keeps cold starts out of the answer."
+        )
+    return out

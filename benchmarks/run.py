@@ -63,7 +63,8 @@ HANDLERS = {"submit": "SubmitFunction", "webhook": "WebhookFunction", "finalise"
 # What one successful single-swap job (target "largest", one S3 source already uploaded) needs, by the
 # design: (function, what, calls). The floor of the contract itself is smaller; see REPORT.md.
 DESIGN_MINIMUM: list[tuple[str, str, int]] = [
-    ("SubmitFunction", "image event: GET its sidecar (absent yet), waiting-for Query", 2),
+    ("SubmitFunction", "image event: GET its sidecar and its folder's manifest (both absent yet), "
+                       "waiting-for Query", 3),
     ("SubmitFunction", "sidecar event: GET sidecar (content + version), GetItem (dedupe)", 2),
     ("SubmitFunction", "HEAD image + HEAD source (exist, size)", 2),
     ("SubmitFunction", "ranged GETs of image + source: first 64 KiB, last 4 KiB (type, pixels, end)", 4),
@@ -73,7 +74,8 @@ DESIGN_MINIMUM: list[tuple[str, str, int]] = [
     ("WebhookFunction", "status 3 callback: GetItem + AKOOL slot release (UpdateItem) + SendMessage", 3),
     ("FinaliseFunction", "status 2 message: GetItem + PROCESSING (UpdateItem)", 2),
     ("FinaliseFunction", "status 3 message: GetItem + AKOOL slot release again + lease (UpdateItem ×2)", 3),
-    ("FinaliseFunction", "PUT result + PUT report + SUCCEEDED (UpdateItem)", 3),
+    ("FinaliseFunction", "HEAD sidecar + HEAD photo: still the photo's latest job (latest.py)", 2),
+    ("FinaliseFunction", "PUT result + PUT report + PutEvents (its event) + SUCCEEDED (UpdateItem)", 4),
 ]
 AKOOL_MINIMUM = {"largest": 3, "index": 3}  # detect_faces (always: no face, no swap) + submit + result
 
@@ -601,8 +603,13 @@ def notes(results: dict[str, Any]) -> None:
         "callback), FinaliseFunction reads the job again for each message (GetItem ×2), and the AKOOL slot "
         "is released twice, by the webhook on status 3 and again by FinaliseFunction (an UpdateItem each, "
         "also with pacing off as here; FinaliseFunction's covers truths the reconciler enqueues, on the "
-        "webhook's path it repeats the webhook's). Reaching ≤ 10 would take contract changes: no dedupe "
-        "read, no PROCESSING write, no token read before the first write, and no queue hop."
+        "webhook's path it repeats the webhook's). The v2 contract's rules add 10 more: the input checks "
+        "read each S3 input's first 64 KiB and last 4 KiB (4 ranged GETs) and pin a copy of each for AKOOL "
+        "(2 CopyObject, which CloudTrail names PutObject); an image event also looks for its folder's "
+        "manifest (1 GET); before writing the public names FinaliseFunction checks the job is still the "
+        "photo's latest (2 HEADs); and each ending publishes its event (1 PutEvents). Reaching ≤ 10 would "
+        "take contract changes: no dedupe read, no PROCESSING write, no token read before the first write, "
+        "no queue hop, and no byte checks or pinned copies in S3."
         + _load_calls_note(w)
     )
     runs = w["throughput_runs"]
@@ -658,8 +665,9 @@ def _load_calls_note(w: dict[str, Any]) -> str:
             "Why, from the code (Submitter.handle_object_created): the image event reads the image's "
             "sidecar and, when it is already there (under load the sidecar follows its image by "
             "milliseconds; one at a time it comes after the image's event is handled), looks the job up "
-            "too (GetItem); when both events of a job are handled at the same moment, both run the checks "
-            "(HeadObject) and one claim fails (UpdateItem). A worker MiniStack adds reads the secret once "
+            "too (GetItem), and then has no folder manifest to look for (one GET fewer); when both "
+            "events of a job are handled at the same moment, both run the checks (HeadObject) and one "
+            "claim fails (UpdateItem). A worker MiniStack adds reads the secret once "
             "(GetSecretValue).")
 
 

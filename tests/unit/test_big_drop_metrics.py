@@ -56,3 +56,17 @@ def test_failure_records_are_labelled_by_error_type_and_message() -> None:
     assert m.failure_reason(json.dumps(throttle)) == "TooManyRequestsException: Rate Exceeded"
     assert m.failure_reason("not json") == "not JSON"
     assert m.failure_reason(json.dumps({"x": 1})) == "no responsePayload"
+
+
+def test_given_a_missed_utilisation_then_the_report_says_the_gap_per_job_and_what_would_reach_it() -> None:
+    # Given a run whose AKOOL slots were 80% used, each job holding its slot 5 s, and a met webhook p99
+    from benchmarks.big_drop_report import _misses
+
+    run = {"drop": {"akool": {"utilisation": 0.8}, "job_seconds": 5.0}, "big_results": {"p99_seconds": 0.4}}
+    # When the misses are explained
+    lines = _misses(run, {"utilisation": False, "webhook p99": True})
+    # Then one line: the hand-over gap is 5 × (1/0.8 − 1) = 1.2 s per job, and what would shorten it
+    [line] = lines
+    assert "AKOOL utilisation 0.80" in line and "about 1.2 s per job" in line and "What would reach" in line
+    # And nothing is said about a target that was met
+    assert _misses(run, {"utilisation": True, "webhook p99": True}) == []
