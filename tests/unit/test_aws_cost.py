@@ -64,6 +64,7 @@ def test_given_s3_calls_then_put_class_and_get_class_are_priced_apart() -> None:
 
 
 def test_sqs_bills_each_64_kib_chunk_as_one_request() -> None:
+    # Given message sizes around SQS's 64 KiB billing chunk / Then each started chunk is one request
     assert aws_cost.sqs_billed_requests(0) == 1
     assert aws_cost.sqs_billed_requests(64 * 1024) == 1
     assert aws_cost.sqs_billed_requests(64 * 1024 + 1) == 2
@@ -102,6 +103,7 @@ def test_given_the_default_assumptions_then_inputs_leave_aws_and_results_are_sto
 
 
 def test_total_is_the_sum_of_the_line_items() -> None:
+    # Given a job with messages, an event and compute / When priced / Then the total is its lines' sum
     b = cost_per_1000_jobs({"Webhook sqs:SendMessage": 2.0, "Finalise events:PutEvents": 1.0},
                            {"SubmitFunction": 200.0}, {"SubmitFunction": 2.0}, MEMORY)
     assert b.total_usd == pytest.approx(sum(li.usd for li in b.lines))
@@ -109,6 +111,7 @@ def test_total_is_the_sum_of_the_line_items() -> None:
 
 
 def test_the_report_section_lists_every_price_with_its_date_and_url() -> None:
+    # Given a priced job / When the section is written / Then every price has its date, URL and source
     b = cost_per_1000_jobs({}, {"SubmitFunction": 100.0}, {"SubmitFunction": 1.0}, MEMORY)
     text = aws_cost.markdown({"largest face": b, "face by index": b})
     assert text.startswith(f"## {aws_cost.SECTION_TITLE}\n")
@@ -123,6 +126,7 @@ def test_the_report_section_lists_every_price_with_its_date_and_url() -> None:
 
 
 def test_the_summary_row_says_met_under_the_target_and_missed_over_it() -> None:
+    # Given a cost under and one over the target / Then the Summary row says met, or missed for the worst
     cheap = CostBreakdown((aws_cost.LineItem("S3", "x", 1.0, "s3_put", 0.10),))
     dear = CostBreakdown((aws_cost.LineItem("S3", "x", 1.0, "s3_put", 0.60),))
     assert aws_cost.summary_row({"a": cheap}).endswith("| met |")
@@ -131,6 +135,9 @@ def test_the_summary_row_says_met_under_the_target_and_missed_over_it() -> None:
 
 
 def test_the_bench_prices_both_warm_columns_with_the_templates_memory() -> None:
+    # Given the bench's warm figures of one job (the bench imports the local stack, whose emulator needs
+    # cv2: in the dev venv only, not the 3.13 one) / Then both columns priced with the template's memory
+    pytest.importorskip("cv2")
     from benchmarks import run
     from local.template import functions, load_template
 
@@ -157,6 +164,6 @@ def test_every_aws_operation_the_code_calls_has_a_price() -> None:
                                  for part in method.split("_"))
                 found.add(f"{services[client]}:{pascal}")
     assert {"s3:GetObject", "dynamodb:UpdateItem", "sqs:SendMessage", "events:PutEvents"} <= found
-    # When each is priced, then none is refused (the bench would otherwise fail when it writes REPORT.md)
+    # When each is priced, Then none is refused (the bench would otherwise fail when it writes REPORT.md)
     for op in sorted(found):
         cost_per_1000_jobs({f"X {op}": 1.0}, {}, {}, MEMORY, BARE)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.soak import budgets_table, fuzz_budgets
+from benchmarks.fuzz_budgets import budgets_table, fuzz_budgets
 
 # As hypothesis 6.x prints it (one test shown twice over: two tests, one stopped by its budget).
 STATISTICS = """\
