@@ -120,7 +120,7 @@ FOLDER = FolderDemo(
     PREFIX + "trip/",
     {"version": 1, "swaps": [{"source": "../faces/hopper.jpg", "target": "largest"}],
      "metadata": {"album": "trip"}},
-    before=(("one.jpg", "astronaut"), ("two.jpg", "collage")),
+    before=(("one.jpg", "astronaut"), ("two.jpg", "astronaut-small")),
     after=(("three.jpg", "astronaut-mirrored"),),
 )
 
@@ -129,6 +129,7 @@ PHOTOS: dict[str, Callable[[], photos.Image]] = {
     "hopper": photos.grace_hopper_bgr,
     "collage": photos.collage_bgr,
     "astronaut-mirrored": lambda: np.ascontiguousarray(photos.astronaut_bgr()[:, ::-1]),
+    "astronaut-small": lambda: photos.resize_long_side(photos.astronaut_bgr(), 400),
 }
 
 
