@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from dropswap import keys
+from dropswap_cli import layout
 from local.native_stderr import native_stderr_to
 from local.stack import LocalStack, StackConfig
 from local.template import ROOT
@@ -196,21 +197,16 @@ def wait_for_reports(stack: LocalStack, timeout: float) -> dict[str, dict[str, A
     return reports
 
 
-def _s3_key(uri: object) -> str:
-    text = str(uri)
-    return text.split("/", 3)[3] if text.startswith("s3://") else text
-
-
 def _pair(stack: LocalStack, out: Path, stem: str, before: bytes, report: dict[str, Any]) -> str:
     """A photo before and after (its swapped image, its faces preview inline, or "no result")."""
     (out / f"{stem}-before.jpg").write_bytes(before)
     (out / f"{stem}-report.json").write_text(json.dumps(report, indent=2))
     after_html = "<div class='none'>no result</div>"
     preview_html = ""
-    result = report.get("result")
+    result = layout.key_of(str(report.get("result") or ""), stack.bucket)
     if result and report.get("status") == "SUCCEEDED":
-        body = stack.client("s3").get_object(Bucket=stack.bucket, Key=_s3_key(result))["Body"].read()
-        if str(result).endswith(".faces.html"):
+        body = stack.client("s3").get_object(Bucket=stack.bucket, Key=result)["Body"].read()
+        if result.endswith(".faces.html"):
             # The preview as the user downloads it: a self-contained page, framed at full width (it
             # draws the photo at its own pixel size, so the numbered boxes sit on the faces).
             (out / f"{stem}-faces.html").write_bytes(body)
