@@ -171,9 +171,7 @@ class Submitter:
         names = set(present)
         # Its photos, and the images it cannot swap (they get an UNSUPPORTED_TYPE report in their turn).
         photos = [
-            k for k in present
-            if keys.classify(k) in (keys.KeyKind.IMAGE, keys.KeyKind.UNSUPPORTED)
-            and keys.looks_like_an_image(k) and keys.sidecar_key_for_image(k) not in names
+            k for k in present if keys.looks_like_an_image(k) and keys.sidecar_key_for_image(k) not in names
         ]
         self._queue.send_batch(
             [messages.folder_photo_body(manifest_key, manifest.version, k) for k in photos]
