@@ -90,7 +90,7 @@ lint: $(STAMP) $(CHECKOV)
 	.venvs/checkov/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy layers/dropswap/dropswap dropswap_cli functions local benchmarks tests
+	$(VENV)/bin/mypy layers/dropswap/dropswap dropswap_cli functions local benchmarks tests devkit events
 
 test: lint typecheck $(MINISTACK) unit313 layer-test browser
 	$(VENV)/bin/pytest

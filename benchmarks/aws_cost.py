@@ -138,7 +138,7 @@ class Assumptions:
             "included: above what Lambda bills) × the function's memory; one cold start per function per "
             f"{self.jobs_per_cold_start} jobs, billed for ~{self.init_ms:g} ms of INIT (billed since August "
             "2025) and one GetSecretValue; a warm worker's re-read of the secret (at most every 5 minutes, "
-            "dropswap.credentials.CACHE_SECONDS) is a cost per worker-hour, not per job.",
+            "dropswap.adapters.credentials.CACHE_SECONDS) is a cost per worker-hour, not per job.",
             f"S3: AKOOL fetches {self.akool_fetches_per_job} staged inputs per job by presigned GET "
             f"(photo ~{self.photo_bytes / 1e6:g} MB, source ~{self.source_bytes / 1e6:g} MB), which also "
             f"leave AWS as data transfer out; the result (~{self.result_bytes / 1e6:g} MB) and report "

@@ -42,9 +42,9 @@ from botocore.config import Config
 from benchmarks import big_drop_metrics as m
 from benchmarks.big_drop_report import markdown
 from benchmarks.big_drop_watch import MIB, Monitor
+from devkit import photos
 from local.ministack import ADMIN_KEY, REGION
 from local.stack import LocalStack, StackConfig
-from tests import photos
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBMIT_PATHS = ("/api/open/v4/faceswap/faceswapByImage", "/api/open/v3/faceswap/highquality/specifyimage")

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.build.lambda_layer import ROOT, Handler, build_layer, handlers, lambda_env, runtime_site
+from devkit.lambda_layer import ROOT, Handler, build_layer, handlers, lambda_env, runtime_site
 
 PYTHON313 = ROOT / ".venvs" / "py313" / "bin" / "python"
 RUNS = 15

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from devkit import photos
 from local.emulator import engine
-from tests import photos
 
 Image = npt.NDArray[np.uint8]
 SIZES = (512, 2000)

@@ -30,7 +30,7 @@ from urllib.parse import quote_plus, urlsplit
 import requests
 
 from benchmarks.aws_calls import ADMIN, AwsCall, by_function
-from dropswap import keys
+from dropswap.domain import keys
 from local.ministack import REGION
 from local.stack import LocalStack
 

@@ -82,7 +82,7 @@ AKOOL_MINIMUM = {"largest": 3, "index": 3}  # detect_faces (always: no face, no 
 
 # -- the local stack: warm cost, raw MiniStack rate, throughput ------------------------------------------
 def _photos() -> tuple[bytes, bytes]:
-    from tests import photos
+    from devkit import photos
 
     return photos.jpeg_bytes(photos.astronaut_bgr()), photos.jpeg_bytes(photos.grace_hopper_bgr())
 
@@ -541,7 +541,7 @@ def render(results: dict[str, Any]) -> str:
 def aws_costs(w: dict[str, Any]) -> dict[str, aws_cost.CostBreakdown]:
     """The warm section's per-job figures priced (benchmarks/aws_cost.py), with each function's memory as
     template.yaml sets it."""
-    from local.template import functions, load_template
+    from devkit.template import functions, load_template
 
     memory = {name: int(props["MemorySize"]) for name, props in functions(load_template()).items()}
     return {label: aws_cost.cost_per_1000_jobs(r["aws_calls_by_operation_per_job"], r["handler_ms_per_job"],

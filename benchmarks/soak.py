@@ -46,8 +46,8 @@ from benchmarks import aws_calls, pipeline
 from benchmarks.aws_calls import AwsCall, CallRecorder
 from benchmarks.fuzz_budgets import budgets_table, fuzz_budgets
 from benchmarks.pipeline import ROOT, CallCounts, Driver, JobSpec, ReportWatcher
-from dropswap import keys
-from dropswap.jobs import job_id_for
+from dropswap.domain import keys
+from dropswap.domain.jobs import job_id_for
 
 JOBS = 200
 FAIL_REASON = "soak: injected status 4"
@@ -179,8 +179,8 @@ class Reconciler:
 
 
 def soak(jobs: int = JOBS, seed: int | None = None) -> dict[str, Any]:
+    from devkit import photos
     from local.stack import LocalStack, StackConfig
-    from tests import photos
 
     seed = seed if seed is not None else random.SystemRandom().randrange(1 << 30)
     rng = random.Random(seed)

@@ -76,12 +76,12 @@ def _worker(files_url: str) -> dict[str, Any]:
     """In the fresh process: set up moto resources, warm up, then measure the 50 MB finalisation."""
     import boto3
 
-    from dropswap.finalise import Action, AkoolTruth, Finaliser
-    from dropswap.job_store import JobStore
-    from dropswap.jobs import Status
-    from dropswap.object_store import ObjectStore
-    from dropswap.result_fetch import HttpResultFetcher
-    from local import template as tpl
+    from devkit import template as tpl
+    from dropswap.adapters.job_store import JobStore
+    from dropswap.adapters.object_store import ObjectStore
+    from dropswap.adapters.result_fetch import HttpResultFetcher
+    from dropswap.domain.jobs import Status
+    from dropswap.flows.common.finaliser import Action, AkoolTruth, Finaliser
 
     s3 = boto3.client("s3")
     ddb = boto3.client("dynamodb")

@@ -23,8 +23,8 @@ for _path in (ROOT, ROOT / "layers" / "dropswap"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from dropswap.webhook_crypto import build_callback  # noqa: E402
-from tests.conftest import TEST_API_KEY, TEST_CLIENT_ID  # noqa: E402
+from devkit.credentials import TEST_API_KEY, TEST_CLIENT_ID  # noqa: E402
+from dropswap.domain.webhook_crypto import build_callback  # noqa: E402
 
 EVENTS_DIR = Path(__file__).resolve().parent
 

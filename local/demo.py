@@ -27,12 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from dropswap import keys
+from devkit import photos
+from devkit.template import ROOT
+from dropswap.domain import keys
 from dropswap_cli import layout
 from local.native_stderr import native_stderr_to
 from local.stack import LocalStack, StackConfig
-from local.template import ROOT
-from tests import photos
 
 OUT = ROOT / "demo-out"
 PREFIX = "inbox/demo/"

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from local.template import ROOT, load_template
+from devkit.template import ROOT, load_template
 
 LAYER_DIR = ROOT / "layers" / "dropswap"
 LAYER_CACHE = ROOT / ".dropswap" / "cache"

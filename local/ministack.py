@@ -24,7 +24,7 @@ from pathlib import Path
 
 import requests
 
-from local.template import ROOT
+from devkit.template import ROOT
 from local.tls import LocalTls
 
 VENV_PYTHON = ROOT / ".venvs" / "ministack" / "bin" / "python"

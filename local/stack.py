@@ -29,12 +29,12 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from devkit.template import ROOT
 from local import deploy
 from local.emulator.config import EngineKind, Mode, route_url
 from local.events_feed import EventsFeed
 from local.ministack import ACCOUNT, ADMIN_KEY, REGION, MiniStack, free_port
 from local.native_stderr import native_stderr_to
-from local.template import ROOT
 from local.tls import LocalTls, ensure_local_tls
 from local.watch import bucket_watch
 

@@ -1,8 +1,9 @@
-"""AKOOL's callback cryptography computed without dropswap.webhook_crypto, for tests that check its output.
+"""AKOOL's callback cryptography computed without dropswap.domain.webhook_crypto, for tests that check
+its output.
 
-The emulator builds callbacks with dropswap.webhook_crypto and the WebhookFunction verifies them with it, so
-a test using that module on both ends would pass with a bug they share. Here the signature is rewritten
-from AKOOL's recipe (docs/akool.md) and AES-CBC is done by the `openssl` command line.
+The emulator builds callbacks with dropswap.domain.webhook_crypto and the WebhookFunction verifies them
+with it, so a test using that module on both ends would pass with a bug they share. Here the signature is
+rewritten from AKOOL's recipe (docs/akool.md) and AES-CBC is done by the `openssl` command line.
 """
 
 from __future__ import annotations

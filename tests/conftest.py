@@ -14,7 +14,8 @@ from typing import Any
 import boto3
 import pytest
 
-from local import template as tpl
+from devkit import template as tpl
+from devkit.credentials import TEST_API_KEY, TEST_CLIENT_ID
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
@@ -31,8 +32,6 @@ SECRET_NAME = "dropswap/akool"
 # DropswapEventBus's physical name in the unit tests' deployment.
 EVENT_BUS = "dropswap-events"
 # Test credentials shared by the events/ samples and the tests (never real ones).
-TEST_CLIENT_ID = "64db241f6d9e5c4bd136c187"
-TEST_API_KEY = "0123456789abcdefghijklmnopqrstuv"
 EVENTS = ROOT / "events"
 
 
@@ -68,11 +67,11 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def moto_aws(aws_env: None) -> Iterator[None]:
     from moto import mock_aws
 
-    from dropswap import aws
+    from dropswap.adapters import aws
     from tests import moto_atomic
 
     moto_atomic.install()
-    from dropswap.config import settings
+    from dropswap.settings import settings
 
     with mock_aws():
         # Clients are cached per process: drop them so each test gets clients inside its own mock.

@@ -1,7 +1,7 @@
 """FinaliseFunction: FinaliseQueue messages (AKOOL's word on a job, from the webhook or the reconciler) →
-dropswap.finalise_work: the leased, idempotent download into results/, the report, the transition.
+dropswap.flows.finalise: the leased, idempotent download into results/, the report, the transition.
 
-Thin on purpose: messages that must wait are handed back to the queue (dropswap.queue_batch).
+Thin on purpose: messages that must wait are handed back to the queue (dropswap.flows.common.queue_batch).
 Never logs a message body: AKOOL's result URL may carry a signature.
 """
 
@@ -14,15 +14,16 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from dropswap import queue_batch, wiring
-from dropswap.finalise import Action, Finaliser
-from dropswap.finalise_work import finalise_message
+from dropswap.app import finalise as composition
+from dropswap.flows.common import queue_batch
+from dropswap.flows.common.finaliser import Action
+from dropswap.flows.finalise import finalise_message
 
 logger = Logger()
 metrics = Metrics()
 copy_config_to_registered_loggers(source_logger=logger, include={"dropswap"})
 # At cold start: a function without its bucket, table, secret or queue fails here, by name.
-SETTINGS = wiring.settings_for(wiring.FINALISE_NEEDS)
+SETTINGS = composition.settings()
 
 
 @metrics.log_metrics
@@ -31,11 +32,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     def remaining() -> float:
         return float(context.get_remaining_time_in_millis()) / 1000.0
 
-    parts = wiring.Adapters(SETTINGS, remaining_seconds=remaining)
-    finaliser = Finaliser(
-        parts.jobs, parts.objects, parts.result_fetcher(), lease_seconds=SETTINGS.finalise_lease_seconds,
-        slots=parts.slots, events=parts.events,
-    )
+    finaliser, parts = composition.build(SETTINGS, remaining)
     counts = {Action.SUCCEEDED: 0, Action.FAILED: 0}
 
     def work(body: str) -> None:

@@ -1,4 +1,7 @@
-"""ReconcileFunction: on a schedule, finish jobs whose webhook never came (logic: dropswap.reconcile)."""
+"""ReconcileFunction: on a schedule, finish jobs whose webhook never came.
+
+Logic: dropswap.flows.reconcile, built by dropswap.app.reconcile.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +12,13 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from dropswap import wiring
-from dropswap.finalise import Finaliser
-from dropswap.reconcile import Queues, ReconcileLimits, Reconciler
+from dropswap.app import reconcile as composition
 
 logger = Logger()
 metrics = Metrics()
 copy_config_to_registered_loggers(source_logger=logger, include={"dropswap"})
 # At cold start: a function without its bucket, table, secret or queues fails here, by name.
-SETTINGS = wiring.settings_for(wiring.RECONCILE_NEEDS)
+SETTINGS = composition.settings()
 
 
 class ReconcileIncomplete(Exception):
@@ -30,18 +31,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     def remaining() -> float:
         return context.get_remaining_time_in_millis() / 1000
 
-    parts = wiring.Adapters(SETTINGS, remaining_seconds=remaining)
-    store, objects = parts.jobs, parts.objects
-    # Only for expiries (JOB_TOO_OLD): AKOOL's results are finalised by FinaliseFunction, never here.
-    finaliser = Finaliser(
-        store, objects, parts.result_fetcher(), lease_seconds=SETTINGS.finalise_lease_seconds,
-        slots=parts.slots, events=parts.events,
-    )
-    queues = Queues(submit=parts.submit_queue, finalise=parts.finalise_queue)
-    reconciler = Reconciler(
-        store, finaliser, objects, parts.akool, queues, ReconcileLimits.from_settings(SETTINGS),
-        slots=parts.slots, remaining_seconds=remaining, events=parts.events,
-    )
+    reconciler = composition.build(SETTINGS, remaining)
     summary = reconciler.run().as_dict()
     logger.info("reconcile run", extra={"summary": summary})
     # Jobs AKOOL finished are counted by FinaliseFunction; these are the reconciler's own endings.

@@ -1,8 +1,9 @@
 """SubmitFunction: SubmitQueue messages (S3 events under inbox/, the reconciler's rechecks, a folder
 manifest's photos) → Submitter.
 
-Thin on purpose: parse each message (dropswap.messages), run the Submitter from dropswap.wiring, hand the
-messages that must wait back to the queue (dropswap.queue_batch: partial batch response), count outcomes.
+Thin on purpose: parse each message (dropswap.domain.messages), run the Submitter that dropswap.app.submit
+builds, hand the messages that must wait back to the queue (dropswap.flows.common.queue_batch: partial
+batch response), count outcomes.
 Logs carry job ids, keys and statuses; never the API key, webhook tokens or presigned URLs.
 """
 
@@ -16,15 +17,17 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from dropswap import messages, queue_batch, wiring
-from dropswap.submit import Outcome, OutcomeKind, Submitter
+from dropswap.app import submit as composition
+from dropswap.domain import messages
+from dropswap.flows.common import queue_batch
+from dropswap.flows.submit.submitter import Outcome, OutcomeKind
 
 logger = Logger()
 metrics = Metrics()
 # The layer's modules log through the standard library; give them this function's JSON format.
 copy_config_to_registered_loggers(source_logger=logger, include={"dropswap"})
 # At cold start: a function without its bucket, table, secret, webhook URL or queue fails here, by name.
-SETTINGS = wiring.settings_for(wiring.SUBMIT_NEEDS)
+SETTINGS = composition.settings()
 
 _METRIC_FOR: dict[OutcomeKind, str] = {
     "SUBMITTED": "JobsSubmitted",
@@ -33,8 +36,6 @@ _METRIC_FOR: dict[OutcomeKind, str] = {
     "WAITING": "JobsWaiting",
     "FAILED": "JobsFailed",
 }
-# The lease outlives this invocation (Timeout 120 s in template.yaml) with room to spare.
-_LEASE_MARGIN_SECONDS = 60
 
 
 def _count(outcomes: list[Outcome]) -> None:
@@ -52,12 +53,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     def remaining() -> float:
         return float(context.get_remaining_time_in_millis()) / 1000.0
 
-    parts = wiring.Adapters(SETTINGS, remaining_seconds=remaining)
-    submitter = Submitter(
-        parts.jobs, parts.objects, parts.submit_akool, SETTINGS,
-        queue=parts.submit_queue, pacer=parts.pacer(),
-        lease_seconds=int(remaining()) + _LEASE_MARGIN_SECONDS, events=parts.events,
-    )
+    submitter, parts = composition.build(SETTINGS, remaining)
     outcomes: list[Outcome] = []
 
     def work(body: str) -> None:

@@ -1,4 +1,5 @@
-"""WebhookFunction: AKOOL's callbacks on POST /webhooks/akool/{job_id}?token=… (logic: dropswap.webhook).
+"""WebhookFunction: AKOOL's callbacks on POST /webhooks/akool/{job_id}?token=…
+(logic: dropswap.flows.webhook).
 
 Verifies, puts AKOOL's word on the FinaliseQueue and answers at once (FinaliseFunction downloads): 200, 400
 or 401, never a 5xx for anything a caller sends.
@@ -17,8 +18,8 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from dropswap import wiring
-from dropswap.webhook import WebhookService
+from dropswap.app import webhook as composition
+from dropswap.flows.webhook import WebhookService
 
 logger = Logger()
 metrics = Metrics()
@@ -26,7 +27,7 @@ app = APIGatewayRestResolver()
 # The logic modules log through the standard library; give them the same structured output.
 copy_config_to_registered_loggers(source_logger=logger, include={"dropswap"})
 # At cold start: a function without its bucket, table, secret or queue fails here, by name.
-SETTINGS = wiring.settings_for(wiring.WEBHOOK_NEEDS)
+SETTINGS = composition.settings()
 
 
 def _remaining_seconds() -> float:
@@ -35,12 +36,7 @@ def _remaining_seconds() -> float:
 
 @lru_cache(maxsize=1)
 def _service() -> WebhookService:
-    parts = wiring.Adapters(SETTINGS, remaining_seconds=_remaining_seconds)
-    # API Gateway gives up after 29 s: one retry at most for the listbyids fallback.
-    return WebhookService(
-        parts.jobs, parts.finalise_queue, parts.slots, credentials=parts.credentials,
-        akool=lambda creds: parts.akool_with(creds, max_attempts=2),
-    )
+    return composition.build(SETTINGS, _remaining_seconds)
 
 
 @app.post("/webhooks/akool/<job_id>")

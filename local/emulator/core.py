@@ -19,7 +19,7 @@ from collections import deque
 from typing import Any
 from urllib.parse import urlsplit
 
-from dropswap.webhook_crypto import build_callback
+from dropswap.domain.webhook_crypto import build_callback
 from local.emulator.auth import Authenticator
 from local.emulator.codes import QUOTA, TOO_FREQUENT, BusinessError
 from local.emulator.config import EmulatorConfig, EngineKind, Mode

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.build.lambda_layer import (
+from devkit.lambda_layer import (
     LAYER_PACKAGES,
     LAYER_SOURCE,
     SAM_BUILT_LAYER,

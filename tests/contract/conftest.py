@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from devkit import photos
 from local.emulator import EmulatorConfig, RunningEmulator, start_emulator
-from tests import photos
 from tests.contract.helpers import CLIENT_ID, KEY_32, Akool, ImageServer, WebhookReceiver
 
 NO_LIMITS: dict[str, Any] = {"concurrent_jobs": 0, "requests_per_second": 0}

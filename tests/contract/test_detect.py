@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import requests
 
-from tests import photos
+from devkit import photos
 from tests.contract.helpers import DETECT, Akool, ImageServer
 
 

@@ -1,6 +1,7 @@
 """Webhooks as AKOOL sends them: signed, AES-CBC encrypted, retried until 200; and the webhook faults.
 
-The emulator builds callbacks with dropswap.webhook_crypto, so they are checked with an independent oracle
+The emulator builds callbacks with dropswap.domain.webhook_crypto, so they are checked with an independent
+oracle
 (tests/akool_oracle.py: AKOOL's signature recipe rewritten, AES-CBC by the openssl command line, itself
 checked against the spec's vectors in tests/unit/test_webhook_crypto.py): a bug the emulator shared with
 the WebhookFunction would fail here. One test also reads them with webhook_crypto, as the function does.
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from dropswap import webhook_crypto
+from dropswap.domain import webhook_crypto
 from local.emulator import RunningEmulator
 from tests import akool_oracle as oracle
 from tests.contract.helpers import (

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from tests import photos
+from devkit import photos
 
 STACK = os.environ.get("DROPSWAP_E2E_STACK", "")
 

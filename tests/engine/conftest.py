@@ -9,8 +9,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from devkit import photos
 from local.emulator import engine
-from tests import photos
 
 Image = npt.NDArray[np.uint8]
 Embed = Callable[..., npt.NDArray[np.float64]]

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
+from devkit import photos
 from local.emulator import engine
-from tests import photos
 
 pytestmark = pytest.mark.engine
 

@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
+from devkit import photos
 from local.emulator import engine
-from tests import photos
 
 pytestmark = pytest.mark.engine
 

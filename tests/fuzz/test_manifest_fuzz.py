@@ -14,9 +14,9 @@ from typing import Any
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from dropswap import keys
-from dropswap.faces import Point
-from dropswap.manifest import MAX_SWAPS, Manifest, ManifestError, parse_manifest
+from dropswap.domain import keys
+from dropswap.domain.faces import Point
+from dropswap.domain.manifest import MAX_SWAPS, Manifest, ManifestError, parse_manifest
 from tests.fuzz.profiles import examples
 
 DROP = "dropswap-123456789012-us-east-1-drop"

@@ -14,7 +14,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dropswap.manifest import Manifest, ManifestError, parse_manifest
+from dropswap.domain.manifest import Manifest, ManifestError, parse_manifest
 from tests.fuzz.profiles import examples
 
 DROP = "dropswap-123456789012-us-east-1-drop"

@@ -32,12 +32,13 @@ import responses
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from dropswap import untrusted_json
-from dropswap.jobs import Status
-from dropswap.webhook import MAX_BODY_BYTES, parse_callback
-from dropswap.webhook_crypto import WebhookCryptoError, decrypt, encrypt, signature
+from devkit.credentials import TEST_API_KEY, TEST_CLIENT_ID
+from dropswap.domain import untrusted_json
+from dropswap.domain.jobs import Status
+from dropswap.domain.webhook_crypto import WebhookCryptoError, decrypt, encrypt, signature
+from dropswap.flows.webhook import MAX_BODY_BYTES, parse_callback
 from events.generate import AKOOL_ID, JOB_ID, RESULT_URL, TOKEN, api_event
-from tests.conftest import BUCKET, REGION, TABLE, TEST_API_KEY, TEST_CLIENT_ID, load_handler
+from tests.conftest import BUCKET, REGION, TABLE, load_handler
 from tests.fuzz.profiles import examples
 from tests.unit.test_finalise_support import JPEG, FakeContext, make_job, store
 

@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from dropswap.slot_store import SLOTS_ITEM_ID
+from devkit import photos
+from dropswap.adapters.slot_store import SLOTS_ITEM_ID
 from local.stack import LocalStack
-from tests import photos
 
 # The stack's AkoolMaxJobsInFlight parameter in the integration tests (conftest.py).
 AKOOL_MAX_JOBS_IN_FLIGHT = 2

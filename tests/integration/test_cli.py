@@ -16,10 +16,10 @@ import cv2
 import numpy as np
 import pytest
 
+from devkit import photos
+from devkit.template import ROOT
 from local.ministack import ADMIN_KEY
 from local.stack import STACK_NAME, LocalStack
-from local.template import ROOT
-from tests import photos
 from tests.integration.helpers import ASTRONAUT, COLLAGE, HOPPER, User
 
 pytestmark = pytest.mark.integration

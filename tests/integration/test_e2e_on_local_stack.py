@@ -13,9 +13,9 @@ import sys
 
 import pytest
 
+from devkit.template import ROOT
 from local.ministack import ADMIN_KEY, REGION
 from local.stack import STACK_NAME, LocalStack
-from local.template import ROOT
 
 pytestmark = pytest.mark.integration
 

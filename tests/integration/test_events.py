@@ -11,7 +11,7 @@ from typing import Any
 import fastjsonschema
 import pytest
 
-from dropswap.job_events import event_id
+from dropswap.domain.job_events import event_id
 from local.stack import LocalStack
 from tests.integration.helpers import ASTRONAUT, HOPPER, User
 

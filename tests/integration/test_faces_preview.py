@@ -14,8 +14,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from dropswap.faces_preview import BOX_COLOUR
-from tests import photos
+from devkit import photos
+from dropswap.domain.faces_preview import BOX_COLOUR
 from tests.integration.helpers import SUBMIT_PATHS, User, results_base
 
 pytestmark = pytest.mark.integration

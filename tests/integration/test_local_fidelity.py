@@ -96,7 +96,7 @@ def test_given_deployed_functions_then_configuration_is_the_templates_but_endpoi
     stack: LocalStack,
 ) -> None:
     # Given the stack deployed from template.yaml, When an operator reads each function's configuration
-    from local.template import functions, load_template
+    from devkit.template import functions, load_template
 
     template_fns = functions(load_template())
     lam = stack.client("lambda")

@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
-from local.template import ROOT
+from devkit.template import ROOT
 from tests.integration.helpers import ASTRONAUT, HOPPER
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import requests
 
+from devkit import images
 from local.emulator import engine
-from tests import images
 from tests.integration.helpers import ASTRONAUT, COLLAGE, HOPPER, User
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import responses
 
-from tests.conftest import TEST_API_KEY
+from devkit.credentials import TEST_API_KEY
 
 BASE = "https://openapi.akool.test"
 DETECT = "https://openapi.akool.test/interface/detect-api"

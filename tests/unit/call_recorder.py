@@ -27,8 +27,10 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = ROOT / "layers" / "dropswap" / "dropswap"
 FUNCTIONS_DIR = ROOT / "functions"
 # Thin wrappers around boto3 clients: reaching AWS through only these is not a function's code path.
-ADAPTERS = frozenset({"dropswap.aws", "dropswap.object_store", "dropswap.job_store", "dropswap.credentials",
-                      "dropswap.slot_store", "dropswap.queues", "dropswap.event_bus"})
+ADAPTERS = frozenset(
+    f"dropswap.adapters.{name}"
+    for name in ("aws", "object_store", "job_store", "credentials", "slot_store", "queues", "event_bus")
+)
 _KEPT_PARAMS = (
     "Bucket", "Key", "CopySource", "TableName", "IndexName", "SecretId", "QueueUrl", "Entries",
 )
@@ -114,18 +116,30 @@ def recording() -> Iterator[CallRecorder]:
 
 
 # -- which function's code makes a call ----------------------------------------------------------------
+def _module_file(module: str) -> Path | None:
+    """The file of a dropswap module or package (its __init__.py), or None if there is none."""
+    base = PACKAGE_DIR / module.split(".", 1)[1].replace(".", "/")
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def _imports(path: Path) -> set[str]:
-    """dropswap modules a file imports (TYPE_CHECKING imports included: that only widens the closure)."""
+    """dropswap modules a file imports (TYPE_CHECKING imports included: that only widens the closure).
+    `from dropswap.x import y` counts y when it is a submodule, and every package on the way."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module == "dropswap":
-                found.update(f"dropswap.{a.name}" for a in node.names)
-            elif node.module.startswith("dropswap."):
+            if node.module == "dropswap" or node.module.startswith("dropswap."):
                 found.add(node.module)
+                found.update(f"{node.module}.{a.name}" for a in node.names)
         elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith("dropswap."))
-    return {m for m in found if (PACKAGE_DIR / (m.split(".", 1)[1].replace(".", "/") + ".py")).is_file()}
+    for module in list(found):
+        parts = module.split(".")
+        found.update(".".join(parts[:i]) for i in range(2, len(parts)))
+    return {m for m in found if m != "dropswap" and _module_file(m) is not None}
 
 
 def import_closure(handler: Path) -> frozenset[str]:
@@ -136,7 +150,9 @@ def import_closure(handler: Path) -> frozenset[str]:
         module = todo.pop()
         if module not in seen:
             seen.add(module)
-            todo.extend(_imports(PACKAGE_DIR / (module.split(".", 1)[1].replace(".", "/") + ".py")))
+            source = _module_file(module)
+            if source is not None:
+                todo.extend(_imports(source))
     return frozenset(seen)
 
 
@@ -148,7 +164,7 @@ class FunctionCode:
 
 
 def function_code(functions: Mapping[str, Mapping[str, Any]]) -> list[FunctionCode]:
-    """From local.template.functions(): each function's folder and the dropswap modules it can run."""
+    """From devkit.template.functions(): each function's folder and the dropswap modules it can run."""
     out = []
     for name, props in functions.items():
         code_dir = str(props["CodeUri"]).rstrip("/")

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from local.template import functions, load_template
+from devkit.template import functions, load_template
 from tests.conftest import EVENT_BUS, QUEUES, TABLE
 from tests.unit.call_recorder import ADAPTERS, FunctionCode, RecordedCall, attribute, function_code
 from tests.unit.cfn_eval import Stack

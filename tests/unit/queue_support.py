@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 import pytest
 
-from dropswap import queue_batch
-from dropswap.queues import SqsQueue
+from dropswap.adapters.queues import SqsQueue
+from dropswap.flows.common import queue_batch
 from tests.conftest import REGION
 
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from local.template import load_template
+from devkit.template import load_template
 
 REGION = "us-east-1"
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:dropswap/akool-AbCdEf"

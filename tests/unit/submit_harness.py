@@ -10,22 +10,24 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from dropswap.akool_client import AkoolClient
-from dropswap.config import Settings, load_settings
-from dropswap.credentials import AkoolCredentials
-from dropswap.job_store import JobStore
-from dropswap.jobs import Job, job_id_for
-from dropswap.object_store import ObjectStore
-from dropswap.submit import Outcome, Submitter
-from tests import images
-from tests.conftest import BUCKET, REGION, TABLE, TEST_API_KEY, TEST_CLIENT_ID
+from devkit import images
+from devkit.credentials import TEST_API_KEY, TEST_CLIENT_ID
+from dropswap.adapters.akool_client import AkoolClient
+from dropswap.adapters.job_store import JobStore
+from dropswap.adapters.object_store import ObjectStore
+from dropswap.app import submit as app_submit
+from dropswap.domain.akool import AkoolCredentials
+from dropswap.domain.jobs import Job, job_id_for
+from dropswap.flows.submit.submitter import Outcome, Submitter
+from dropswap.settings import Settings, load_settings
+from tests.conftest import BUCKET, REGION, TABLE
 from tests.unit.akool_fake import BASE, DETECT, FakeAkool
 
 CREDS = AkoolCredentials(client_id=TEST_CLIENT_ID, api_key=TEST_API_KEY)
 
 # A real JPEG (a generated gradient): the submit path checks every input's header and end before AKOOL.
 JPEG = images.jpeg()
-# As dropswap.aws configures it: SigV4 presigned URLs.
+# As dropswap.adapters.aws configures it: SigV4 presigned URLs.
 S3_CONFIG = Config(signature_version="s3v4")
 
 
@@ -49,7 +51,7 @@ class Harness:
         store = JobStore(boto3.client("dynamodb", region_name=REGION), TABLE)
         objs = objects or ObjectStore(boto3.client("s3", region_name=REGION, config=S3_CONFIG), BUCKET)
         client = akool or (lambda: AkoolClient(CREDS, BASE, DETECT))
-        return Submitter(store, objs, client, self.settings, **kwargs)
+        return app_submit.submitter(self.settings, store, objs, client, **kwargs)
 
     # uploads (what the user does) and their events
     def put(self, key: str, body: bytes = JPEG, bucket: str = BUCKET) -> None:

@@ -10,9 +10,9 @@ import pytest
 import requests
 import responses
 
-from dropswap.akool_client import AkoolClient, AkoolError, AkoolJobInfo
-from dropswap.credentials import AkoolCredentials
-from tests.conftest import TEST_API_KEY, TEST_CLIENT_ID
+from devkit.credentials import TEST_API_KEY, TEST_CLIENT_ID
+from dropswap.adapters.akool_client import AkoolClient
+from dropswap.domain.akool import AkoolCredentials, AkoolError, AkoolJobInfo
 from tests.unit.akool_fake import (
     BASE,
     DETECT,

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from dropswap.config import SettingsError, load_settings
-from dropswap.manifest import ManifestError, parse_manifest
+from dropswap.domain.manifest import ManifestError, parse_manifest
+from dropswap.settings import SettingsError, load_settings
 from tests.unit.cfn_eval import Stack
 from tests.unit.sam_transform import SECRET_ARN, transformed_template
 

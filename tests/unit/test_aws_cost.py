@@ -139,7 +139,7 @@ def test_the_bench_prices_both_warm_columns_with_the_templates_memory() -> None:
     # cv2: in the dev venv only, not the 3.13 one) / Then both columns priced with the template's memory
     pytest.importorskip("cv2")
     from benchmarks import run
-    from local.template import functions, load_template
+    from devkit.template import functions, load_template
 
     memory = functions(load_template())["SubmitFunction"]["MemorySize"]
     job = {"aws_calls_by_operation_per_job": {}, "handler_ms_per_job": {"SubmitFunction": 1000.0},
@@ -152,12 +152,12 @@ def test_the_bench_prices_both_warm_columns_with_the_templates_memory() -> None:
 
 def test_every_aws_operation_the_code_calls_has_a_price() -> None:
     # Given the boto3 calls the layer makes (its adapters name their clients _s3, _ddb, _sqs, _events)
-    from local.template import ROOT
+    from devkit.template import ROOT
 
     services = {"s3": "s3", "ddb": "dynamodb", "sqs": "sqs", "events": "events"}
     local_only = {"generate_presigned_url", "upload_file"}  # no request / a PutObject or multipart upload
     found = set()
-    for path in (ROOT / "layers" / "dropswap" / "dropswap").glob("*.py"):
+    for path in (ROOT / "layers" / "dropswap" / "dropswap").rglob("*.py"):
         for client, method in re.findall(r"\b_(s3|ddb|sqs|events)\.([a-z0-9_]+)\(", path.read_text("utf-8")):
             if method not in local_only:
                 pascal = "".join(part.capitalize() if not part[0].isdigit() else part.upper()

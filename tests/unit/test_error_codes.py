@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from dropswap.error_codes import ErrorCode, akool_refusal, job_error
+from dropswap.domain.error_codes import ErrorCode, akool_refusal, job_error
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "layers" / "dropswap" / "dropswap"
@@ -22,7 +22,7 @@ def test_given_every_error_code_then_readme_documents_each_one_a_user_can_see() 
 def test_given_layer_sources_then_no_module_but_the_enumeration_spells_a_code_as_a_literal() -> None:
     codes = {c.value for c in ErrorCode}
     found = []
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in sorted(PACKAGE.rglob("*.py")):
         if path.name == "error_codes.py":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

@@ -16,12 +16,12 @@ import pytest
 import responses
 from moto.s3.models import s3_backends
 
-from dropswap.event_bus import EventBus
-from dropswap.finalise import AkoolTruth
-from dropswap.job_end import Hold, end_job
-from dropswap.job_events import event_id
-from dropswap.jobs import Status
-from dropswap.reconcile import Queues, ReconcileLimits, Reconciler
+from dropswap.adapters.event_bus import EventBus
+from dropswap.domain.job_events import event_id
+from dropswap.domain.jobs import Status
+from dropswap.flows.common.finaliser import AkoolTruth
+from dropswap.flows.common.job_end import Hold, end_job
+from dropswap.flows.reconcile import Queues, ReconcileLimits, Reconciler
 from events.generate import AKOOL_ID, JOB_ID
 from tests.conftest import EVENT_BUS, REGION, load_event, load_handler
 from tests.unit.akool_fake import face, fake_akool

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dropswap.faces import (
+from dropswap.domain.faces import (
     DetectedFace,
     FaceSelectionError,
     Point,

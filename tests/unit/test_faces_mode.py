@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import responses
 
-from dropswap.akool_truth import AkoolTruth
-from dropswap.faces import DetectedFace, Region
-from dropswap.faces_preview import BOX_COLOUR, CHUNK_BYTES, PhotoTooLarge, face_list, write_preview
-from dropswap.jobs import Status
+from dropswap.domain.akool import AkoolTruth
+from dropswap.domain.faces import DetectedFace, Region
+from dropswap.domain.faces_preview import BOX_COLOUR, CHUNK_BYTES, PhotoTooLarge, face_list, write_preview
+from dropswap.domain.jobs import Status
 from tests.conftest import BUCKET
 from tests.unit.akool_fake import FakeAkool, face, fake_akool
 from tests.unit.submit_harness import Harness, make_harness

@@ -10,10 +10,10 @@ import pytest
 import responses
 from botocore.exceptions import ClientError
 
-from dropswap.finalise import Action, AkoolTruth, Finaliser
-from dropswap.jobs import Status
-from dropswap.object_store import ObjectInfo
-from dropswap.result_fetch import HttpResultFetcher
+from dropswap.adapters.result_fetch import HttpResultFetcher
+from dropswap.domain.jobs import Status
+from dropswap.domain.ports import ObjectInfo
+from dropswap.flows.common.finaliser import Action, AkoolTruth, Finaliser
 from events.generate import AKOOL_ID, JOB_ID
 from tests.unit.test_finalise_support import (
     JPEG,

@@ -12,8 +12,8 @@ import boto3
 import pytest
 import responses
 
-from dropswap.jobs import Status
-from dropswap.slot_store import SlotStore
+from dropswap.adapters.slot_store import SlotStore
+from dropswap.domain.jobs import Status
 from events.generate import JOB_ID, RESULT_URL, finalise_message, sqs_event
 from tests.conftest import REGION, TABLE, load_event, load_handler
 from tests.unit.queue_support import HandBacks, hand_backs

@@ -13,13 +13,13 @@ from typing import Any
 
 import boto3
 
-from dropswap.akool_client import AkoolError, AkoolJobInfo
-from dropswap.finalise import Finaliser
-from dropswap.job_store import JobStore
-from dropswap.jobs import Job, Status
-from dropswap.object_store import ObjectStore
-from dropswap.result_fetch import FetchedResult, HttpResultFetcher
-from dropswap.tokens import hash_token
+from dropswap.adapters.job_store import JobStore
+from dropswap.adapters.object_store import ObjectStore
+from dropswap.adapters.result_fetch import HttpResultFetcher
+from dropswap.domain.akool import AkoolError, AkoolJobInfo, FetchedResult
+from dropswap.domain.jobs import Job, Status
+from dropswap.domain.tokens import hash_token
+from dropswap.flows.common.finaliser import Finaliser
 from events.generate import AKOOL_ID, IMAGE_KEY, JOB_ID, TOKEN
 from tests.conftest import BUCKET, REGION, TABLE
 

@@ -12,11 +12,11 @@ from typing import Any
 import boto3
 import pytest
 
-from dropswap import latest, messages
-from dropswap.jobs import Status, job_id_for
-from dropswap.object_store import ObjectStore
-from dropswap.queues import SqsQueue
-from dropswap.submit import Outcome, Submitter
+from dropswap.adapters.object_store import ObjectStore
+from dropswap.adapters.queues import SqsQueue
+from dropswap.domain import latest, messages
+from dropswap.domain.jobs import Status, job_id_for
+from dropswap.flows.submit.submitter import Outcome, Submitter
 from tests.conftest import BUCKET, REGION, load_event
 from tests.unit.akool_fake import FakeAkool, face, fake_akool
 from tests.unit.queue_support import depth

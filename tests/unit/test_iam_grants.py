@@ -17,8 +17,8 @@ from urllib.parse import unquote, urlsplit
 import boto3
 import pytest
 
-from dropswap.jobs import Status
-from local.template import functions, load_template
+from devkit.template import functions, load_template
+from dropswap.domain.jobs import Status
 from tests.conftest import BUCKET, REGION, load_event, load_handler
 from tests.unit.akool_fake import FakeAkool, face, fake_akool
 from tests.unit.call_recorder import RecordedCall, attribute, function_code, recording
@@ -35,6 +35,9 @@ READERS = ("SubmitFunction",)
 INBOX_HEADERS = ("FinaliseFunction", "ReconcileFunction")
 NON_READERS = ("WebhookFunction",)
 DROP_ARN = f"arn:aws:s3:::{BUCKET}"
+SUBMITTER = "dropswap.flows.submit.submitter"
+FINALISER = "dropswap.flows.common.finaliser"
+OBJECTS = "dropswap.adapters.object_store"
 
 
 # -- the matcher ---------------------------------------------------------------------------------------
@@ -95,13 +98,13 @@ def test_given_calls_then_needs_are_what_aws_checks() -> None:
 def test_given_handlers_then_import_closures_follow_the_code() -> None:
     code = {f.name: f.modules for f in function_code(functions(load_template()))}
     assert set(code) == {"SubmitFunction", "WebhookFunction", "FinaliseFunction", "ReconcileFunction"}
-    assert "dropswap.submit" in code["SubmitFunction"] and "dropswap.finalise" not in code["SubmitFunction"]
+    assert SUBMITTER in code["SubmitFunction"] and FINALISER not in code["SubmitFunction"]
     # The webhook only verifies and enqueues: none of the finaliser's code (downloads, reports) is its.
-    assert "dropswap.webhook" in code["WebhookFunction"]
-    assert not {"dropswap.submit", "dropswap.finalise"} & code["WebhookFunction"]
-    assert {"dropswap.finalise", "dropswap.finalise_work"} <= code["FinaliseFunction"]
-    assert {"dropswap.reconcile", "dropswap.finalise"} <= code["ReconcileFunction"]
-    assert "dropswap.submit" not in code["ReconcileFunction"]
+    assert "dropswap.flows.webhook" in code["WebhookFunction"]
+    assert not {SUBMITTER, FINALISER} & code["WebhookFunction"]
+    assert {FINALISER, "dropswap.flows.finalise"} <= code["FinaliseFunction"]
+    assert {"dropswap.flows.reconcile", FINALISER} <= code["ReconcileFunction"]
+    assert SUBMITTER not in code["ReconcileFunction"]
 
 
 def _call(modules: set[str], handlers: frozenset[str] = frozenset(), **params: str) -> RecordedCall:
@@ -110,23 +113,23 @@ def _call(modules: set[str], handlers: frozenset[str] = frozenset(), **params: s
 
 def test_given_call_paths_then_attributed_to_the_functions_that_run_them() -> None:
     code = function_code(functions(load_template()))
-    submitter = _call({"dropswap.submit", "dropswap.object_store"})
+    submitter = _call({SUBMITTER, OBJECTS})
     assert attribute(submitter, code) == ["SubmitFunction"]
-    assert attribute(_call({"dropswap.finalise", "dropswap.object_store"}), code) == [
+    assert attribute(_call({FINALISER, OBJECTS}), code) == [
         "FinaliseFunction", "ReconcileFunction"]
-    via_handler = _call({"dropswap.submit", "dropswap.object_store"}, frozenset({"functions/submit"}))
+    via_handler = _call({SUBMITTER, OBJECTS}, frozenset({"functions/submit"}))
     assert attribute(via_handler, code) == ["SubmitFunction"]
     # A test arranging state through an adapter is no function's call.
-    assert attribute(_call({"dropswap.object_store"}), code) is None
+    assert attribute(_call({OBJECTS}), code) is None
 
 
 def test_given_a_call_no_role_grants_then_reported_for_every_function_that_makes_it() -> None:
     # Given the Submitter writing under inbox/ (no role may: it would re-trigger the pipeline)
-    call = _call({"dropswap.submit", "dropswap.object_store"}, Bucket=BUCKET, Key="inbox/a.jpg")
+    call = _call({SUBMITTER, OBJECTS}, Bucket=BUCKET, Key="inbox/a.jpg")
     # Then the function that runs the Submitter is named, with the permission
     assert violations([call]) == [
         f"SubmitFunction's role does not allow s3:PutObject on {DROP_ARN}/inbox/a.jpg: needed by "
-        f"s3:PutObject(Bucket={BUCKET}, Key=inbox/a.jpg) from dropswap.submit"
+        f"s3:PutObject(Bucket={BUCKET}, Key=inbox/a.jpg) from dropswap.flows.submit.submitter"
     ]
 
 
@@ -175,7 +178,7 @@ def test_given_partition_then_extra_bucket_arns_are_that_partitions(partition: s
 # -- extra source buckets, end to end through both handlers (local runs never have any) ----------------
 @pytest.fixture
 def akool(resources: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAkool]:
-    from dropswap.config import settings
+    from dropswap.settings import settings
 
     monkeypatch.setenv("EXTRA_SOURCE_BUCKETS", ",".join(EXTRA_BUCKETS))
     # Negative: every WAITING job is due at the next scheduled run, without sleeping in a unit test.

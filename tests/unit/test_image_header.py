@@ -7,10 +7,10 @@ import random
 
 import pytest
 
-from dropswap import image_header
-from dropswap.error_codes import ErrorCode
-from dropswap.image_header import BlockReader, ImageHeader, ImageProblem
-from tests import images
+from devkit import images
+from dropswap.domain import image_header
+from dropswap.domain.error_codes import ErrorCode
+from dropswap.domain.image_header import BlockReader, ImageHeader, ImageProblem
 
 
 def _reader(data: bytes) -> image_header.Read:

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from dropswap.job_end import Hold, Refused, end_job, under_claim
-from dropswap.jobs import Job, Status
+from dropswap.domain.jobs import Job, Status
+from dropswap.flows.common.job_end import Hold, Refused, end_job, under_claim
 from tests.unit.test_finalise_support import get_job, make_job, make_waiting_job, objects, s3_json, store
 
 ERROR = {"code": "INPUT_NEVER_ARRIVED", "message": "inbox/w/a.jpg never arrived"}

@@ -6,8 +6,8 @@ import threading
 
 import boto3
 
-from dropswap.job_store import JobStore
-from dropswap.jobs import ALLOWED_FROM, Status, job_id_for
+from dropswap.adapters.job_store import JobStore
+from dropswap.domain.jobs import ALLOWED_FROM, Status, job_id_for
 from tests.conftest import REGION, TABLE
 
 

@@ -10,10 +10,10 @@ from typing import Any
 import boto3
 import pytest
 
-from dropswap.input_gate import InputGate
-from dropswap.job_store import JobStore
-from dropswap.jobs import JobRef, Status
-from dropswap.manifest import ManifestError, parse_manifest
+from dropswap.adapters.job_store import JobStore
+from dropswap.domain.jobs import JobRef, Status
+from dropswap.domain.manifest import ManifestError, parse_manifest
+from dropswap.flows.submit.input_gate import InputGate
 from tests.conftest import BUCKET, REGION, TABLE
 from tests.unit.akool_fake import FakeAkool, face, fake_akool
 from tests.unit.submit_harness import Harness, make_harness

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dropswap import keys
+from dropswap.domain import keys
 from tests.conftest import load_event
 
 

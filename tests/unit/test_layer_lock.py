@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from importlib import metadata
 
-from tests.build.lambda_layer import LAYER_SOURCE as LAYER
-from tests.build.lambda_layer import PIN, pins
+from devkit.lambda_layer import LAYER_SOURCE as LAYER
+from devkit.lambda_layer import PIN, pins
 
 
 def test_given_the_layer_lock_when_reading_it_then_it_pins_the_closure_with_hashes() -> None:

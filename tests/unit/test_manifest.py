@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dropswap import manifest as manifest_module
-from dropswap.faces import Point
-from dropswap.manifest import ManifestError, parse_manifest
+from dropswap.domain import manifest as manifest_module
+from dropswap.domain.faces import Point
+from dropswap.domain.manifest import ManifestError, parse_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 DROP = "my-drop-bucket"

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 import responses
 
-from dropswap.error_codes import ErrorCode
-from dropswap.finalise import AkoolTruth
-from dropswap.jobs import Status
-from dropswap.manifest import MAX_METADATA_BYTES, ManifestError, parse_manifest
+from devkit import images
+from dropswap.domain.error_codes import ErrorCode
+from dropswap.domain.jobs import Status
+from dropswap.domain.manifest import MAX_METADATA_BYTES, ManifestError, parse_manifest
+from dropswap.flows.common.finaliser import AkoolTruth
 from events.generate import AKOOL_ID, JOB_ID
-from tests import images
 from tests.unit.akool_fake import FakeAkool, face, fake_akool
 from tests.unit.submit_harness import Harness, make_harness
 from tests.unit.test_finalise_support import JPEG, REPORT_KEY, finaliser, make_job, s3_json, store

@@ -12,9 +12,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from dropswap.jobs import Status
-from dropswap.object_store import ObjectStore
-from tests import images
+from devkit import images
+from dropswap.adapters.object_store import ObjectStore
+from dropswap.domain.jobs import Status
 from tests.conftest import BUCKET, REGION
 from tests.unit.akool_fake import FakeAkool, face, fake_akool
 from tests.unit.submit_harness import JPEG, S3_CONFIG, Harness, make_harness
@@ -180,7 +180,7 @@ class ReplacedBeforeCopy(ObjectStore):
 def test_given_photo_replaced_between_check_and_copy_then_nothing_sent_and_the_retry_checks_it_again(
     h: Harness,
 ) -> None:
-    from dropswap.ports import ObjectChanged
+    from dropswap.domain.ports import ObjectChanged
 
     sidecar = _sidecar(h)
     checked_job = h.job_id(IMAGE)  # the job of the photo version that is checked

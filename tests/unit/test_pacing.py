@@ -8,9 +8,9 @@ import threading
 import boto3
 import pytest
 
-from dropswap.pacing import NoRoom, Pacer, RequestSpacer
-from dropswap.redelivery import backoff_seconds, short_delay_seconds
-from dropswap.slot_store import SlotStore
+from dropswap.adapters.slot_store import SlotStore
+from dropswap.domain.redelivery import backoff_seconds, short_delay_seconds
+from dropswap.flows.common.pacing import NoRoom, Pacer, RequestSpacer
 from tests.conftest import REGION, TABLE
 
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from dropswap import planning
-from dropswap.error_codes import ErrorCode
-from dropswap.faces import DetectedFace, FaceSelectionError, Region
-from dropswap.manifest import Manifest, ManifestError, parse_manifest
+from dropswap.domain import planning
+from dropswap.domain.error_codes import ErrorCode
+from dropswap.domain.faces import DetectedFace, FaceSelectionError, Region
+from dropswap.domain.manifest import Manifest, ManifestError, parse_manifest
 
 BUCKET = "drop"
 IMAGE_URL = "https://s3.test/inbox/party/team.jpg"

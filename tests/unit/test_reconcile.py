@@ -11,11 +11,11 @@ import boto3
 import pytest
 import responses
 
-from dropswap.finalise_work import finalise_message
-from dropswap.jobs import Status
-from dropswap.queues import SqsQueue
-from dropswap.reconcile import Queues, ReconcileLimits, Reconciler
-from dropswap.slot_store import SlotStore
+from dropswap.adapters.queues import SqsQueue
+from dropswap.adapters.slot_store import SlotStore
+from dropswap.domain.jobs import Status
+from dropswap.flows.finalise import finalise_message
+from dropswap.flows.reconcile import Queues, ReconcileLimits, Reconciler
 from events.generate import AKOOL_ID, JOB_ID, RESULT_URL
 from tests.conftest import BUCKET, REGION, TABLE, load_event, load_handler
 from tests.unit.queue_support import drain

@@ -13,7 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import responses
 
-from dropswap.result_fetch import HttpResultFetcher, ResultFetchError, redact_url
+from dropswap.adapters.result_fetch import HttpResultFetcher, redact_url
+from dropswap.domain.akool import ResultFetchError
 
 BODY = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 512  # ~128 KiB
 

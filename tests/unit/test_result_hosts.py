@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import urllib3.util.connection
 
-from dropswap.public_address import refusal
-from dropswap.result_fetch import HttpResultFetcher, ResultFetchError
+from dropswap.adapters.result_fetch import HttpResultFetcher
+from dropswap.domain.akool import ResultFetchError
+from dropswap.domain.public_address import refusal
 from tests.unit.tls_origin import PNG, Origin, route_public_addresses, serve
 
 HOST = "results.example.com"

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import responses
 
-from dropswap.finalise import Action, AkoolTruth
-from dropswap.jobs import Status
-from dropswap.keys import KeyKind, classify
+from dropswap.domain.jobs import Status
+from dropswap.domain.keys import KeyKind, classify
+from dropswap.flows.common.finaliser import Action, AkoolTruth
 from events.generate import AKOOL_ID
 from tests.conftest import BUCKET
 from tests.unit.akool_fake import FakeAkool, face, fake_akool

@@ -9,10 +9,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from dropswap import tokens
-from dropswap.akool_client import AkoolClient, AkoolError
-from dropswap.jobs import Status
-from dropswap.object_store import ObjectInfo, ObjectStore, SmallObject
+from dropswap.adapters.akool_client import AkoolClient
+from dropswap.adapters.object_store import ObjectStore
+from dropswap.domain import tokens
+from dropswap.domain.akool import AkoolError
+from dropswap.domain.jobs import Status
+from dropswap.domain.ports import ObjectInfo, SmallObject
 from tests.conftest import BUCKET
 from tests.unit.akool_fake import (
     BASE,

@@ -10,8 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from dropswap.job_store import JobStore
-from dropswap.submit import Submitter
+from dropswap.adapters.job_store import JobStore
 from tests.conftest import BUCKET, REGION, TABLE
 from tests.unit.akool_fake import FakeAkool, face, fake_akool
 from tests.unit.submit_harness import CREDS, S3_CONFIG, Harness, make_harness
@@ -37,8 +36,9 @@ class Counting:
     """A Submitter on its own boto3 clients, counting every API call they make by operation."""
 
     def __init__(self, h: Harness) -> None:
-        from dropswap.akool_client import AkoolClient
-        from dropswap.object_store import ObjectStore
+        from dropswap.adapters.akool_client import AkoolClient
+        from dropswap.adapters.object_store import ObjectStore
+        from dropswap.app import submit as app_submit
         from tests.unit.akool_fake import BASE, DETECT
 
         self.calls: Counter[str] = Counter()
@@ -46,9 +46,9 @@ class Counting:
         ddb = boto3.client("dynamodb", region_name=REGION)
         for client in (s3, ddb):
             client.meta.events.register("before-call.*.*", self._count)
-        self.submitter = Submitter(
-            JobStore(ddb, TABLE), ObjectStore(s3, BUCKET), lambda: AkoolClient(CREDS, BASE, DETECT),
-            h.settings,
+        self.submitter = app_submit.submitter(
+            h.settings, JobStore(ddb, TABLE), ObjectStore(s3, BUCKET),
+            lambda: AkoolClient(CREDS, BASE, DETECT),
         )
 
     def _count(self, model: Any, **_: Any) -> None:

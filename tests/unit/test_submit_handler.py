@@ -14,12 +14,13 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import pytest
 
-from dropswap.config import settings
-from dropswap.job_store import JobStore
-from dropswap.jobs import Status, job_id_for
-from dropswap.slot_store import SlotStore
+from devkit.credentials import TEST_API_KEY
+from dropswap.adapters.job_store import JobStore
+from dropswap.adapters.slot_store import SlotStore
+from dropswap.domain.jobs import Status, job_id_for
+from dropswap.settings import settings
 from events.generate import sqs_event
-from tests.conftest import BUCKET, REGION, TABLE, TEST_API_KEY, load_event, load_handler
+from tests.conftest import BUCKET, REGION, TABLE, load_event, load_handler
 from tests.unit.akool_fake import FakeAkool, face, fake_akool
 from tests.unit.queue_support import HandBacks, depth, hand_backs, receive, send, settle, sqs
 from tests.unit.sam_transform import transformed_template

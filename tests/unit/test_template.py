@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from local import template as tpl
+from devkit import template as tpl
 from tests.unit.cfn_eval import Stack
 from tests.unit.sam_transform import (
     NO_EXTRA_BUCKETS,
@@ -318,7 +318,7 @@ def test_given_reconcile_after_seconds_then_a_bounded_parameter_reaches_the_reco
     assert (param["Type"], param["Default"], param["MinValue"]) == ("Number", 600, 1)
     env = _functions(source)["ReconcileFunction"]["Environment"]["Variables"]
     assert env["RECONCILE_AFTER_SECONDS"] == {"Ref": "ReconcileAfterSeconds"}
-    config = (ROOT / "layers" / "dropswap" / "dropswap" / "config.py").read_text(encoding="utf-8")
+    config = (ROOT / "layers" / "dropswap" / "dropswap" / "settings.py").read_text(encoding="utf-8")
     assert '"RECONCILE_AFTER_SECONDS"' in config
 
 
@@ -375,15 +375,15 @@ def test_given_the_reconciler_then_one_run_at_a_time_and_each_run_ends_before_th
 def _finalise_fetcher(monkeypatch: pytest.MonkeyPatch, parameters: dict[str, str]) -> Any:
     """FinaliseFunction's result fetcher, built by its wiring from the environment a deployment with
     `parameters` gives it."""
-    from dropswap import wiring
-    from dropswap.config import load_settings
+    from dropswap.app.parts import Parts
+    from dropswap.settings import load_settings
 
     template = transformed_template()
     stack = Stack(template, {"AkoolSecretArn": SECRET_ARN, **parameters})
     env = stack.value(template["Resources"]["FinaliseFunction"]["Properties"]["Environment"]["Variables"])
     for name, value in env.items():
         monkeypatch.setenv(name, str(value))
-    return wiring.Adapters(load_settings()).result_fetcher()
+    return Parts(load_settings()).result_fetcher()
 
 
 def test_given_a_deployment_with_the_template_defaults_then_results_from_loopback_are_refused(
@@ -391,7 +391,7 @@ def test_given_a_deployment_with_the_template_defaults_then_results_from_loopbac
 ) -> None:
     import socket
 
-    from dropswap.result_fetch import ResultFetchError
+    from dropswap.domain.akool import ResultFetchError
 
     # Given FinaliseFunction as deployed with the template's defaults, and a name that resolves to loopback
     fetcher = _finalise_fetcher(monkeypatch, {})
@@ -408,7 +408,7 @@ def test_given_a_deployment_with_the_template_defaults_then_results_from_loopbac
 def test_given_the_local_stack_then_it_alone_lets_results_come_from_loopback(
     source: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from dropswap.result_fetch import ResultFetchError
+    from dropswap.domain.akool import ResultFetchError
 
     # Given the escape parameter: off by default, and passed on by the local stack only
     param = source["Parameters"]["LocalStackLoopbackResults"]
@@ -452,5 +452,5 @@ def test_given_max_image_pixels_then_a_bounded_parameter_reaches_the_submit_func
     assert (param["Type"], param["Default"]) == ("Number", 50_000_000) and param["MinValue"] > 0
     env = _functions(source)["SubmitFunction"]["Environment"]["Variables"]
     assert env["MAX_IMAGE_PIXELS"] == {"Ref": "MaxImagePixels"}
-    config = (ROOT / "layers" / "dropswap" / "dropswap" / "config.py").read_text(encoding="utf-8")
+    config = (ROOT / "layers" / "dropswap" / "dropswap" / "settings.py").read_text(encoding="utf-8")
     assert '"MAX_IMAGE_PIXELS"' in config

@@ -12,14 +12,15 @@ import boto3
 import pytest
 import responses
 
-from dropswap.jobs import Status
-from dropswap.queues import SqsQueue
-from dropswap.slot_store import SlotStore
-from dropswap.webhook import WebhookService, parse_callback
-from dropswap.webhook_crypto import build_callback, encrypt, signature
+from devkit.credentials import TEST_API_KEY, TEST_CLIENT_ID
+from dropswap.adapters.queues import SqsQueue
+from dropswap.adapters.slot_store import SlotStore
+from dropswap.domain.jobs import Status
+from dropswap.domain.webhook_crypto import build_callback, encrypt, signature
+from dropswap.flows.webhook import WebhookService, parse_callback
 from events.generate import AKOOL_ID, JOB_ID, RESULT_URL, TOKEN, api_event, callback_body, render
 from events.generate import build_events as generate_events
-from tests.conftest import EVENTS, REGION, TABLE, TEST_API_KEY, TEST_CLIENT_ID, load_event, load_handler
+from tests.conftest import EVENTS, REGION, TABLE, load_event, load_handler
 from tests.unit.queue_support import depth, drain, receive
 from tests.unit.test_finalise_support import (
     JPEG,
@@ -333,7 +334,7 @@ def test_given_wrong_method_or_path_then_not_handled(handler) -> None:
 
 # -- logic-level cases -------------------------------------------------------------------------------
 def _service(akool: FakeAkool) -> WebhookService:
-    from dropswap.credentials import AkoolCredentials
+    from dropswap.domain.akool import AkoolCredentials
 
     creds = AkoolCredentials(client_id=TEST_CLIENT_ID, api_key=TEST_API_KEY)
     queue = SqsQueue(boto3.client("sqs", region_name=REGION), _finalise_queue())

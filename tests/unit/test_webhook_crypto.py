@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from dropswap import webhook_crypto as wc
+from devkit.credentials import TEST_API_KEY, TEST_CLIENT_ID
+from dropswap.domain import webhook_crypto as wc
 from tests import akool_oracle as oracle
-from tests.conftest import TEST_API_KEY, TEST_CLIENT_ID
 
 PAYLOAD = {"_id": "6593c94c0ef703e8c055e3c8", "status": 3, "type": "faceswap", "url": "https://example.com/final.jpg"}
 PLAINTEXT = '{"_id":"6593c94c0ef703e8c055e3c8","status":3,"type":"faceswap","url":"https://example.com/final.jpg"}'

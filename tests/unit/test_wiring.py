@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from dropswap.config import SettingsError, settings
+from dropswap.settings import SettingsError, settings
 from tests.conftest import BUCKET, TABLE, load_handler
 
 ENV = {

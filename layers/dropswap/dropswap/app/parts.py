@@ -1,0 +1,123 @@
+"""The real adapters of one invocation, built from the function's settings: AWS through boto3 (the
+clients under them are process-wide: adapters/aws.py), AKOOL through one pooled HTTP session.
+
+Only the composition root (the other modules of app/) uses this. It imports adapters and pacing (no
+flow): each function's module of app/ adds only the flow it runs, so a handler's code stays what it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property, lru_cache
+
+import requests
+
+from dropswap.adapters import aws
+from dropswap.adapters.akool_client import AkoolClient
+from dropswap.adapters.credentials import load_credentials
+from dropswap.adapters.event_bus import EventBus
+from dropswap.adapters.job_store import JobStore
+from dropswap.adapters.object_store import ObjectStore
+from dropswap.adapters.queues import SqsQueue
+from dropswap.adapters.result_fetch import HttpResultFetcher
+from dropswap.adapters.slot_store import SlotStore
+from dropswap.domain.akool import AkoolCredentials
+from dropswap.flows.common.pacing import Pacer, RequestSpacer
+from dropswap.settings import Settings
+
+
+@lru_cache(maxsize=1)
+def _http() -> requests.Session:
+    # One pooled session per warm container: AKOOL's TLS connection is reused across events.
+    return requests.Session()
+
+
+@lru_cache(maxsize=1)
+def _spacer(requests_per_second: int, submitters: int) -> RequestSpacer:
+    # Process-wide: the spacing must hold across the invocations of a warm container.
+    return RequestSpacer.for_account(requests_per_second, submitters)
+
+
+class Parts:
+    """The adapters of one invocation; the boto3 clients under them are process-wide (aws.py)."""
+
+    def __init__(self, s: Settings, *, remaining_seconds: Callable[[], float] | None = None) -> None:
+        self.settings = s
+        self._remaining = remaining_seconds
+
+    @cached_property
+    def jobs(self) -> JobStore:
+        return JobStore(aws.dynamodb(), self.settings.jobs_table, ttl_days=self.settings.job_ttl_days)
+
+    @cached_property
+    def objects(self) -> ObjectStore:
+        return ObjectStore(aws.s3(), self.settings.drop_bucket)
+
+    @cached_property
+    def slots(self) -> SlotStore:
+        return SlotStore(aws.dynamodb(), self.settings.jobs_table)
+
+    @cached_property
+    def submit_queue(self) -> SqsQueue:
+        return SqsQueue(aws.sqs(), self.settings.submit_queue_url)
+
+    @cached_property
+    def events(self) -> EventBus:
+        return EventBus(aws.events(), self.settings.event_bus_name)
+
+    @cached_property
+    def finalise_queue(self) -> SqsQueue:
+        return SqsQueue(aws.sqs(), self.settings.finalise_queue_url)
+
+    def pacer(self) -> Pacer:
+        s = self.settings
+        return Pacer(
+            self.slots, s.akool_max_jobs_in_flight, wait_seconds=s.slot_wait_seconds,
+            poll_seconds=s.slot_poll_seconds, remaining_seconds=self._remaining,
+        )
+
+    def result_fetcher(self) -> HttpResultFetcher:
+        s = self.settings
+        return HttpResultFetcher(
+            https_only=s.result_https_only,
+            allowed_hosts=s.allowed_result_hosts,
+            allow_loopback=s.result_allow_loopback,
+            max_bytes=s.max_result_bytes,
+            timeout_seconds=s.result_timeout_seconds,
+            deadline_seconds=s.result_deadline_seconds,
+        )
+
+    def credentials(self) -> AkoolCredentials:
+        return load_credentials(self.settings.akool_secret_id)
+
+    def akool(self) -> AkoolClient:
+        """A client with the secret read now (call it on first need: a rejected input never reads it)."""
+        return self.akool_with(self.credentials())
+
+    def submit_akool(self) -> AkoolClient:
+        """The submit path's client: paced under AKOOL's request rate, and one attempt per call, since a
+        retryable answer sends the message back to the queue with a growing delay instead (1005s
+        retried in place would only meet the same limit again)."""
+        s = self.settings
+        spacer = _spacer(s.akool_max_requests_per_second, s.submit_concurrency)
+        return self.akool_with(self.credentials(), max_attempts=1, before_request=spacer.wait)
+
+    def akool_with(
+        self,
+        credentials: AkoolCredentials,
+        *,
+        max_attempts: int | None = None,
+        before_request: Callable[[], None] | None = None,
+    ) -> AkoolClient:
+        s = self.settings
+        return AkoolClient(
+            credentials,
+            s.akool_base_url,
+            s.akool_detect_url,
+            session=_http(),
+            timeout=s.akool_timeout_seconds,
+            max_attempts=s.akool_max_attempts if max_attempts is None else max_attempts,
+            remaining_seconds=self._remaining,
+            before_request=before_request,
+            retry_base_seconds=s.akool_retry_base_seconds,
+        )

@@ -1,0 +1,37 @@
+"""One FinaliseQueue message (messages.py): AKOOL's word on a job, applied by the finaliser (finalise.py).
+
+A job that is gone, or a message about another AKOOL job than the record's, is logged and dropped (there
+is nothing to finalise). A job another finaliser holds comes back later (RetryLater): that holder may
+have crashed, and its lease must lapse before this message can finish the job.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from dropswap.domain import messages
+from dropswap.domain.ports import JobReader
+from dropswap.domain.redelivery import RetryLater
+from dropswap.flows.common.finaliser import Action, Finaliser, Outcome
+
+log = logging.getLogger(__name__)
+
+
+def finalise_message(store: JobReader, finaliser: Finaliser, body: str) -> Outcome | None:
+    work = messages.parse_finalise_body(body)
+    job = store.get(work.job_id)
+    if job is None:
+        log.warning("finalise message for an unknown job", extra={"job_id": work.job_id})
+        return None
+    if job.akool_id != work.truth.akool_id:
+        log.warning("finalise message for another AKOOL job", extra={"job_id": job.job_id})
+        return None
+    outcome = finaliser.apply(job, work.truth, touch=work.touch)
+    log.info(
+        "finalised",
+        extra={"job_id": job.job_id, "akool_status": work.truth.status, "source": work.truth.source,
+               "action": outcome.action.value, "error": outcome.error},
+    )
+    if outcome.action is Action.BUSY:
+        raise RetryLater("another finaliser holds the job")
+    return outcome

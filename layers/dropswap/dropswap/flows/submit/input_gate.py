@@ -1,0 +1,324 @@
+"""The input gate: a job starts only once its manifest parses and every S3 object it names is usable.
+
+- The inputs of a manifest: the photo, then each `s3://`/relative source, each object once.
+- Types first, before anything is fetched: a job never waits for an upload it could not use anyway.
+- Then existence and size, by HEAD: empty or oversized inputs are refused, even while another is missing.
+- Contents last, once every input is there (`check_contents`, by the holder of the job's claim, just
+  before anything goes to AKOOL): each input must be a complete JPEG/PNG/WebP/BMP image within the pixel
+  limit, read from its first and last bytes (image_header.py), never decoded. The ETag of what was
+  checked is kept, so the copy AKOOL gets can be pinned to exactly those bytes.
+- The WAITING protocol: a job with an input missing is marked WAITING for the first missing one (the
+  `waiting-for` index lets that key's upload find it), then that input is looked for once more: its upload
+  event may have searched for waiting jobs just before the mark became visible. If it is still missing, the
+  WAITING report is written at once (results/<path>/<name>.<ext>.result.json): it names every missing input
+  by its resolved key, with a hint when a relative source looks off by one folder (one HEAD each, only for
+  a missing relative source: `faces/a.jpg` missing but `../faces/a.jpg` there, or the other way round).
+- The photo's version is part of the job's identity (jobs.job_id_for). A job made while its photo was
+  missing is keyed with photo version "": it WAITS for the photo, and once the photo is there (in any
+  version) that job is superseded, never continued: the caller closes it quietly and goes on with the job
+  of the photo's actual version (submit.py), which the photo's own upload event creates anyway. Likewise a
+  job whose photo was replaced since. So one photo version is one job, whichever event arrives first.
+Unusable input raises ManifestError naming the manifest field (the caller REJECTS the job under its claim).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from dropswap.domain import image_header, keys
+from dropswap.domain.error_codes import ErrorCode
+from dropswap.domain.image_header import HEAD_BYTES, TAIL_BYTES, BlockReader, ImageHeader, ImageProblem
+from dropswap.domain.jobs import Job, JobRef, Status
+from dropswap.domain.manifest import (
+    MAX_MANIFEST_BYTES,
+    Manifest,
+    ManifestError,
+    check_key_length,
+    parse_manifest,
+    resolve_source,
+)
+from dropswap.domain.ports import InputContent, InputReader, JobTransitions, ObjectChanged, ResultsFolder
+from dropswap.domain.report import build_report
+from dropswap.flows.common.job_end import publish_report
+
+if TYPE_CHECKING:  # a value only: the logic never imports the boto3 adapters
+    from dropswap.domain.ports import ObjectInfo
+
+log = logging.getLogger(__name__)
+
+
+class Unknown:
+    """The caller has not looked at the photo (as opposed to None: it looked, and it is missing)."""
+
+
+UNKNOWN = Unknown()
+
+
+@dataclass(frozen=True)
+class NotReady:
+    """The job cannot start yet: WAITING for `detail` (an input), or (waiting=False) no longer WAITING
+    (another delivery moved it on; `detail` is its status), or (superseded=True) its photo is there in
+    another version than the job is for (`detail` is that version)."""
+
+    waiting: bool
+    detail: str
+    superseded: bool = False
+
+
+class _PhotoVersionChanged(Exception):
+    def __init__(self, version: str) -> None:
+        super().__init__(version)
+        self.version = version
+
+
+@dataclass(frozen=True)
+class Input:
+    field: str  # the manifest field that names it, e.g. "swaps[0].source"
+    bucket: str
+    key: str
+    raw: str | None = None  # the source as the manifest wrote it (None: the photo)
+
+
+class GateObjects(InputReader, ResultsFolder, Protocol): ...
+
+
+class InputGate:
+    def __init__(
+        self,
+        objects: GateObjects,
+        store: JobTransitions,
+        *,
+        bucket: str,
+        max_image_bytes: int,
+        extra_source_buckets: tuple[str, ...] = (),
+        allowed_source_hosts: tuple[str, ...] = (),
+    ) -> None:
+        self._objects = objects
+        self._store = store
+        self._bucket = bucket
+        self._max_image_bytes = max_image_bytes
+        self._extra_buckets = extra_source_buckets
+        self._allowed_hosts = allowed_source_hosts
+
+    def manifest(self, ref: JobRef, data: bytes | None) -> Manifest:
+        """The sidecar version `ref` names, parsed; `data` None: it was over the size limit."""
+        if data is None:
+            raise ManifestError(
+                "manifest",
+                f"is larger than {MAX_MANIFEST_BYTES} bytes; a manifest is a small JSON file",
+                code=ErrorCode.LIMIT,
+            )
+        return parse_manifest(
+            data,
+            sidecar_key=ref.sidecar_key,
+            drop_bucket=self._bucket,
+            extra_source_buckets=self._extra_buckets,
+            allowed_source_hosts=self._allowed_hosts,
+        )
+
+    def wait_for_inputs(
+        self, ref: JobRef, manifest: Manifest, photo: ObjectInfo | Unknown | None = UNKNOWN
+    ) -> NotReady | None:
+        """None when every S3 input is there; else the job is WAITING for the first missing one.
+
+        `photo`: the photo's HEAD as the caller just made it (None: missing), so it is not made twice."""
+        known: dict[tuple[str, str], ObjectInfo | None] = {}
+        if not isinstance(photo, Unknown):
+            known[(ref.bucket, ref.image_key)] = photo
+        for _ in range(len(manifest.swaps) + 2):
+            try:
+                missing = self._missing(inputs(ref, manifest), ref, known)
+            except _PhotoVersionChanged as changed:
+                return NotReady(waiting=False, detail=changed.version, superseded=True)
+            known = {}  # the first pass only: later passes look again
+            if not missing:
+                return None
+            first = missing[0]
+            # Only drop-bucket keys get upload events; other buckets wait for the reconciler.
+            marker = first.key if first.bucket == self._bucket else f"s3://{first.bucket}/{first.key}"
+            # The metadata goes on the record now, into the WAITING report and however the job ends.
+            res = self._store.transition(
+                ref.job_id, Status.WAITING,
+                set_fields={**ref.fields(), "waiting_for": marker, "metadata_json": manifest.metadata_json},
+            )
+            if not res.applied or res.job is None:
+                return NotReady(waiting=False, detail=res.job.status.value if res.job else "?")
+            # The missing object's upload event may have looked for waiting jobs just before our
+            # write: look once more, now that the marker is visible to any later event.
+            if self._objects.head(first.key, bucket=first.bucket) is None:
+                log.info("job waiting for input", extra={"job_id": ref.job_id, "waiting_for": marker})
+                self._report_waiting(res.job, ref, missing)
+                return NotReady(waiting=True, detail=marker)
+        return None
+
+    def _report_waiting(self, job: Job, ref: JobRef, missing: list[Input]) -> None:
+        """The WAITING report: every missing input by its resolved key, with a hint where one helps."""
+        waiting: list[dict[str, Any]] = []
+        for item in missing:
+            where = f"s3://{item.bucket}/{item.key}"
+            entry: dict[str, Any] = {"field": item.field, "key": where}
+            what = "the photo" if item.raw is None else f"{item.field} {item.raw!r}"
+            entry["message"] = f"{what}: {where} is not there yet; the job starts when it is uploaded"
+            hint = self._hint(ref, item)
+            if hint is not None:
+                entry["hint"] = hint
+            waiting.append(entry)
+        report = build_report(job, status=Status.WAITING)
+        report["waiting_for"] = waiting
+        publish_report(self._objects, ref.image_key, Status.WAITING, report)
+
+    def _hint(self, ref: JobRef, item: Input) -> str | None:
+        """"did you mean ../faces/a.jpg?" when a relative source is missing but one folder up (or, for
+        a `../` source, in the sidecar's own folder) there is such an object."""
+        raw = item.raw.strip() if item.raw else ""
+        if not raw or "://" in raw or item.bucket != self._bucket:
+            return None
+        other = raw[3:] if raw.startswith("../") else "../" + raw
+        try:
+            guess = resolve_source(other, item.field, keys.folder_of(ref.sidecar_key), (self._bucket,))
+        except ManifestError:
+            return None  # e.g. one folder up would leave inbox/
+        if guess.key is None or guess.key == item.key or self._objects.head(guess.key) is None:
+            return None
+        return f"did you mean {other!r}? s3://{self._bucket}/{guess.key} exists"
+
+    def _missing(
+        self, needed: list[Input], ref: JobRef, known: dict[tuple[str, str], ObjectInfo | None]
+    ) -> list[Input]:
+        """Every input not there yet; an unusable one (type, empty, size) raises, even if others are
+        missing, so all that can be said at once is said at once."""
+        limit = self._max_image_bytes
+        problems: list[ManifestError] = []
+        # Types (and key lengths) first: never wait for an upload that could not be used anyway.
+        for item in needed:
+            try:
+                check_key_length(item.key, item.field, code=ErrorCode.LIMIT)
+            except ManifestError as exc:
+                problems.append(exc)
+                continue
+            ext = keys.extension(item.key)
+            if ext not in keys.IMAGE_EXTENSIONS:
+                supported = ", ".join(sorted(keys.IMAGE_EXTENSIONS))
+                problems.append(ManifestError(
+                    item.field,
+                    f"{item.key} is not a supported image (.{ext or '?'}); use one of: {supported}",
+                    code=ErrorCode.UNSUPPORTED_TYPE,
+                ))
+        if problems:
+            raise ManifestError.all_of(problems)
+        missing: list[Input] = []
+        for item in needed:
+            where = (item.bucket, item.key)
+            info = known[where] if where in known else self._objects.head(item.key, bucket=item.bucket)
+            if info is None:
+                missing.append(item)
+                continue
+            if item.field == "image" and info.version != ref.image_version:
+                raise _PhotoVersionChanged(info.version)
+            problem = _size_problem(item, info.size, limit)
+            if problem is not None:
+                problems.append(problem)
+        if problems:
+            raise ManifestError.all_of(problems)
+        return missing
+
+
+@dataclass(frozen=True)
+class CheckedInput:
+    """An input whose bytes were checked: the version (ETag) checked and what its header says."""
+
+    item: Input
+    etag: str
+    header: ImageHeader
+
+
+def check_contents(
+    objects: InputContent,
+    needed: list[Input],
+    *,
+    max_image_bytes: int,
+    max_image_pixels: int,
+    versions: Mapping[tuple[str, str], str] | None = None,
+) -> list[CheckedInput]:
+    """Each input's bytes, checked (see the module's docstring): ManifestError naming the field of the
+    first that cannot succeed; ObjectChanged when one was replaced or deleted while being read, or is not
+    the version `versions` names for its (bucket, key) (the photo's version is part of the job's id)."""
+    pinned = versions or {}
+    return [
+        _check_content(objects, item, max_image_bytes, max_image_pixels, pinned.get((item.bucket, item.key)))
+        for item in needed
+    ]
+
+
+def _check_content(
+    objects: InputContent, item: Input, max_bytes: int, max_pixels: int, version: str | None
+) -> CheckedInput:
+    first = objects.read_range(item.key, f"bytes=0-{HEAD_BYTES - 1}", bucket=item.bucket)
+    if first is None or first.data is None:
+        raise ObjectChanged(f"s3://{item.bucket}/{item.key}")
+    if version and version != first.info.version:
+        raise ObjectChanged(f"s3://{item.bucket}/{item.key}")  # not the version the job is for
+    size, etag = first.info.size, first.info.etag
+    problem = _size_problem(item, size, max_bytes)
+    if problem is not None:
+        raise problem
+
+    def fetch(offset: int, length: int) -> bytes:
+        part = objects.read_range(
+            item.key, f"bytes={offset}-{offset + length - 1}", bucket=item.bucket, if_match=etag
+        )
+        if part is None or part.data is None:
+            raise ObjectChanged(f"s3://{item.bucket}/{item.key}")
+        return part.data
+
+    try:
+        header = image_header.read_header(BlockReader(fetch, size, first=first.data), size)
+        image_header.check_pixels(header, max_pixels)
+        if size <= len(first.data):
+            tail = first.data[-TAIL_BYTES:]
+        else:
+            last = objects.read_range(item.key, f"bytes=-{TAIL_BYTES}", bucket=item.bucket, if_match=etag)
+            if last is None or last.data is None:
+                raise ObjectChanged(f"s3://{item.bucket}/{item.key}")
+            tail = last.data
+        image_header.check_complete(header, tail, size)
+    except ImageProblem as exc:
+        raise ManifestError(item.field, f"{item.key} {exc.message}", code=exc.code) from None
+    return CheckedInput(item, etag, header)
+
+
+def _size_problem(item: Input, size: int, limit: int) -> ManifestError | None:
+    if size == 0:
+        return ManifestError(
+            item.field, f"{item.key} is empty; upload the image again", code=ErrorCode.EMPTY_IMAGE
+        )
+    if size > limit:
+        return ManifestError(
+            item.field,
+            f"{item.key} is {_size(size)}; images may be at most {_size(limit)}, resize it",
+            code=ErrorCode.TOO_LARGE,
+        )
+    return None
+
+
+def inputs(ref: JobRef, manifest: Manifest) -> list[Input]:
+    """Every S3 object the job reads, the photo first, each once (https sources are AKOOL's to fetch)."""
+    out = [Input("image", ref.bucket, ref.image_key)]
+    for swap in manifest.swaps:
+        src = swap.source
+        if src.bucket is not None and src.key is not None:
+            out.append(Input(f"{swap.field}.source", src.bucket, src.key, src.raw))
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for item in out:
+        if (item.bucket, item.key) not in seen:
+            seen.add((item.bucket, item.key))
+            unique.append(item)
+    return unique
+
+
+def _size(size: int) -> str:
+    return f"{size} bytes" if size < 1024 * 1024 else f"{size / (1024 * 1024):.1f} MB"

@@ -1,0 +1,246 @@
+"""What the holder of a job's submission claim does with it (submit.py takes the claim first).
+
+- `submit`: check each input's bytes (input_gate.check_contents), stage pinned copies of them and presign
+  those (staging.py), plan (the photo's faces are always detected first) and send the swap
+  (akool_swap.py), record SUBMITTED with the hash of the webhook token; a bad input found on the way →
+  REJECTED, a final AKOOL refusal → FAILED, a retryable one (or an input replaced meanwhile) is raised
+  (the claim is given back, job_end.under_claim);
+- `faces_only` (`"mode": "faces"`): detect and write the faces and their preview (faces_mode.py), then
+  SUCCEEDED at once; no swap is sent, so no AKOOL slot is taken;
+- `reject` / `fail` / `close_superseded`: end the job (job_end.py), with its report except for a
+  superseded job, whose report name belongs to the newer sidecar's job.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Literal, Protocol
+
+from dropswap.domain import keys, tokens
+from dropswap.domain.akool import AkoolError
+from dropswap.domain.error_codes import ErrorCode, akool_refusal, job_error
+from dropswap.domain.faces import FaceSelectionError
+from dropswap.domain.jobs import Job, JobRef, Status, iso_time
+from dropswap.domain.manifest import Manifest, ManifestError, Source
+from dropswap.domain.planning import Plan
+from dropswap.domain.ports import (
+    InputContent,
+    InputReader,
+    JobEvents,
+    JobTransitions,
+    ResultsFolder,
+    Staging,
+    SwapApi,
+)
+from dropswap.flows.common.job_end import Hold, end_job
+from dropswap.flows.common.pacing import Pacer
+from dropswap.flows.submit import akool_swap, faces_mode, input_gate, staging
+from dropswap.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# What happened to one job for one event (the handler turns these into metrics).
+OutcomeKind = Literal[
+    "SUBMITTED", "SUCCEEDED", "REJECTED", "WAITING", "FAILED", "DUPLICATE", "BUSY", "IGNORED"
+]
+
+InputError = ManifestError | FaceSelectionError
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: OutcomeKind
+    key: str
+    job_id: str | None = None
+    detail: str = ""
+
+
+class SubmitObjects(InputReader, InputContent, Staging, ResultsFolder, faces_mode.PreviewFiles, Protocol): ...
+
+
+class Submission:
+    def __init__(
+        self,
+        store: JobTransitions,
+        objects: SubmitObjects,
+        akool: Callable[[], SwapApi],
+        settings: Settings,
+        *,
+        pacer: Pacer | None = None,
+        clock: Callable[[], float] = time.time,
+        new_token: Callable[[], str] = tokens.new_token,
+        events: JobEvents | None = None,
+    ) -> None:
+        self._store = store
+        self._objects = objects
+        self._events = events
+        self._pacer = pacer or Pacer.unlimited()
+        # Built on first need: a rejected manifest never reads the AKOOL secret.
+        self._akool_factory = akool
+        self._akool: SwapApi | None = None
+        self._settings = settings
+        self._clock = clock
+        self._new_token = new_token
+
+    def submit(self, ref: JobRef, job: Job, hold: Hold, manifest: Manifest) -> Outcome:
+        if manifest.mode == "faces":
+            return self.faces_only(ref, job, hold)
+        s = self._settings
+        plan: Plan | None = None
+        detector: akool_swap.Detector | None = None
+        try:
+            # Nothing goes to AKOOL (not even the secret is read) before every input's bytes pass.
+            checked = input_gate.check_contents(
+                self._objects, input_gate.inputs(ref, manifest),
+                max_image_bytes=s.max_image_bytes, max_image_pixels=s.max_image_pixels,
+                versions={(ref.bucket, ref.image_key): ref.image_version} if ref.image_version else None,
+            )
+            staged = staging.stage(self._objects, ref.job_id, checked, s.presign_ttl_seconds)
+            image_url = staged[(ref.bucket, ref.image_key)]
+            source_urls = {sw.index: self._source_url(sw.source, staged) for sw in manifest.swaps}
+            akool = self._client()
+            detector = akool_swap.Detector(akool)
+            plan = akool_swap.plan_swap(detector, manifest, image_url, source_urls)
+            token = self._new_token()
+            # The slot is taken only now, with the plan ready: AKOOL's slot is not idle while we detect.
+            self._pacer.take(ref.job_id)
+            try:
+                result = akool_swap.send(
+                    akool, plan, image_url, face_enhance=manifest.face_enhance,
+                    webhook_url=self._webhook_url(ref, token),
+                )
+            except BaseException:
+                # Not accepted (or, after a timeout, maybe accepted: AKOOL's 1005 is the backstop).
+                self._pacer.release(ref.job_id)
+                raise
+        except (ManifestError, FaceSelectionError) as exc:
+            return self.reject(ref, job, hold, exc, akool=_detect_cost(detector))
+        except AkoolError as exc:
+            if exc.retryable:
+                if plan is not None:
+                    log.warning(
+                        "AKOOL submit failed, will retry", extra={"job_id": ref.job_id, "code": exc.code}
+                    )
+                raise
+            return self.fail(ref, job, hold, exc, engine=plan.engine if plan else None)
+
+        res = self._store.transition(
+            ref.job_id,
+            Status.SUBMITTED,
+            set_fields={
+                **ref.fields(),
+                "engine": plan.engine,
+                "akool_id": result.akool_id,
+                "akool_job_id": result.akool_job_id,
+                "token_hash": tokens.hash_token(token),
+                "submitted_at": self._now(),
+                "request_summary": plan.request_summary(manifest.face_enhance),
+            },
+            expect_owner=hold.owner,
+        )
+        if not res.applied:
+            # Only possible if our lease lapsed and another delivery took the job over.
+            log.error(
+                "submitted to AKOOL but lost the claim",
+                extra={"job_id": ref.job_id, "akool_id": result.akool_id},
+            )
+            return Outcome("DUPLICATE", ref.sidecar_key, ref.job_id, "claim lost after submit")
+        log.info(
+            "job submitted",
+            extra={
+                "job_id": ref.job_id,
+                "akool_id": result.akool_id,
+                "engine": plan.engine,
+                "pairs": len(plan.targets),
+            },
+        )
+        return Outcome("SUBMITTED", ref.sidecar_key, ref.job_id, plan.engine)
+
+    def faces_only(self, ref: JobRef, job: Job, hold: Hold) -> Outcome:
+        try:
+            found = faces_mode.detect_and_preview(
+                self._client(), self._objects, ref, presign_ttl=self._settings.presign_ttl_seconds,
+                max_image_bytes=self._settings.max_image_bytes,
+            )
+        except (ManifestError, FaceSelectionError) as exc:
+            return self.reject(ref, job, hold, exc)
+        except AkoolError as exc:
+            if exc.retryable:
+                raise
+            return self.fail(ref, job, hold, exc, engine=None)
+        summary = found.summary()
+        # A SUCCEEDED report keeps the swapped image beside it (job_end.publish_report), but this job made
+        # none: one there is an older job's, and must not look like this job's result.
+        self._objects.delete(keys.result_image_key(ref.image_key))
+        res = end_job(
+            self._store, self._objects, replace(job, request_summary=summary), Status.SUCCEEDED, hold,
+            finished_at=self._now(), result_key=found.preview_key,
+            fields={**ref.fields(), "request_summary": summary}, events=self._events,
+        )
+        log.info(
+            "faces found", extra={"job_id": ref.job_id, "faces": len(found.faces), "applied": res.applied}
+        )
+        return Outcome("SUCCEEDED", ref.sidecar_key, ref.job_id, f"{len(found.faces)} faces")
+
+    def reject(
+        self, ref: JobRef, job: Job, hold: Hold, exc: InputError, akool: dict[str, Any] | None = None
+    ) -> Outcome:
+        """`akool`: what the report's `akool` says (the detection it took to find the problem)."""
+        res = end_job(
+            self._store, self._objects, job, Status.REJECTED, hold,
+            finished_at=self._now(), error=job_error(exc.code, str(exc)), akool=akool, fields=ref.fields(),
+            events=self._events,
+        )
+        log.info(
+            "job rejected",
+            extra={"job_id": ref.job_id, "code": exc.code, "field": exc.field, "applied": res.applied},
+        )
+        return Outcome("REJECTED", ref.sidecar_key, ref.job_id, str(exc))
+
+    def fail(self, ref: JobRef, job: Job, hold: Hold, exc: AkoolError, engine: str | None) -> Outcome:
+        error = job_error(akool_refusal(exc.code), exc.message)
+        akool: dict[str, Any] = {"code": exc.code} if exc.code is not None else {}
+        if engine:
+            akool["engine"] = engine
+        end_job(
+            self._store, self._objects, job, Status.FAILED, hold, finished_at=self._now(), error=error,
+            akool=akool, fields={**ref.fields(), "engine": engine} if engine else ref.fields(),
+            events=self._events,
+        )
+        log.warning("job failed at submit", extra={"job_id": ref.job_id, "code": exc.code})
+        return Outcome("FAILED", ref.sidecar_key, ref.job_id, error["message"])
+
+    def close_superseded(self, ref: JobRef, job: Job, hold: Hold) -> Outcome:
+        error = job_error(
+            ErrorCode.SUPERSEDED, "a newer version of the sidecar or the photo replaced this one"
+        )
+        end_job(
+            self._store, self._objects, job, Status.REJECTED, hold, finished_at=self._now(), error=error,
+            report=False,
+        )
+        return Outcome("IGNORED", ref.sidecar_key, ref.job_id, "superseded")
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _client(self) -> SwapApi:
+        if self._akool is None:
+            self._akool = self._akool_factory()
+        return self._akool
+
+    def _source_url(self, source: Source, staged: dict[tuple[str, str], str]) -> str:
+        if source.bucket is not None and source.key is not None:
+            return staged[(source.bucket, source.key)]
+        return str(source.url)
+
+    def _webhook_url(self, ref: JobRef, token: str) -> str:
+        return f"{self._settings.webhook_base_url}/webhooks/akool/{ref.job_id}?token={token}"
+
+    def _now(self) -> str:
+        return iso_time(self._clock())
+
+
+def _detect_cost(detector: akool_swap.Detector | None) -> dict[str, Any] | None:
+    """The report's `akool.detect_calls` when the job got as far as AKOOL's detector."""
+    return {"detect_calls": detector.calls} if detector is not None and detector.calls else None
