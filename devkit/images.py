@@ -3,7 +3,7 @@ inputs that must never reach AKOOL (truncated, renamed text, pixel bombs). Plain
 no imaging library: tests/unit also runs on the python3.13 venv, which has none.
 
 - PNG and BMP are written here from scratch (zlib, struct);
-- JPEG and WebP need a real encoder, so they are small files in tests/samples/: a 333×217 colour gradient
+- JPEG and WebP need a real encoder, so they are small files in devkit/samples/: a 333×217 colour gradient
   made by `make_samples()` with Pillow (dev venv only; run it again to regenerate them).
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
 SIZE = (333, 217)  # odd sizes catch swapped or off-by-one fields
-# name → (format, mode, encoder options) of each sample in tests/samples/
+# name → (format, mode, encoder options) of each sample in devkit/samples/
 _SAMPLES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "gradient.jpg": ("JPEG", "RGB", {"quality": 40}),
     "gradient-progressive.jpg": ("JPEG", "RGB", {"quality": 40, "progressive": True}),
@@ -29,7 +29,7 @@ _SAMPLES: dict[str, tuple[str, str, dict[str, Any]]] = {
 
 
 def sample(name: str) -> bytes:
-    """A file of tests/samples/ (see _SAMPLES)."""
+    """A file of devkit/samples/ (see _SAMPLES)."""
     return (SAMPLES / name).read_bytes()
 
 
