@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
 
+from devkit.template import ROOT
 from dropswap.settings import SettingsError, settings
 from tests.conftest import BUCKET, TABLE, load_handler
 
@@ -81,3 +83,23 @@ def test_given_a_malformed_number_then_the_function_fails_naming_it(
     env.setenv(name, value)
     with pytest.raises(SettingsError, match=f"^{name} must be a .*number, got '{value}'"):
         load_handler("submit")
+
+
+def test_given_a_malformed_retry_base_then_the_function_fails_naming_it(env: pytest.MonkeyPatch) -> None:
+    # Given a backoff base that is not a number (it once fell back silently on 0.5 s)
+    env.setenv("AKOOL_RETRY_BASE_SECONDS", "fast")
+    # When the webhook function starts, Then it fails naming the variable
+    with pytest.raises(SettingsError, match=r"^AKOOL_RETRY_BASE_SECONDS must be a number, got 'fast'"):
+        load_handler("webhook")
+
+
+def test_given_the_layer_then_only_the_settings_module_reads_the_environment() -> None:
+    # Given every module of the layer's package, When searched for environment reads,
+    # Then only settings.py has one (one typed, validated place; README: Configuration)
+    package = ROOT / "layers" / "dropswap" / "dropswap"
+    readers = sorted(
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if re.search(r"\bos\.(environ|getenv|putenv)\b|\bfrom os import\b", path.read_text(encoding="utf-8"))
+    )
+    assert readers == ["settings.py"]
