@@ -21,7 +21,7 @@ from packaging.utils import canonicalize_name
 
 from devkit import template as tpl
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 LAYER_SOURCE = ROOT / "layers" / "dropswap"
 SAM_BUILT_LAYER = ROOT / ".aws-sam" / "build" / "SharedLayer" / "python"
 # The dependencies whose import must come from the layer (boto3 is the runtime's).
