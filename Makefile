@@ -67,8 +67,10 @@ $(VENV313): requirements-py313.txt
 	.venvs/py313/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-py313.txt
 	touch $@
 
+# On both cores (pytest-xdist), with the layer's branch coverage and its floor (pyproject.toml
+# [tool.coverage]): measured here, on Lambda's python3.13, by the unit suite that drives every module.
 unit313: $(VENV313)
-	.venvs/py313/bin/pytest tests/unit tests/cli
+	.venvs/py313/bin/pytest tests/unit tests/cli -n 2 --cov=dropswap --cov-report=term:skip-covered
 
 # The layer built for this machine by its own make target, every handler imported from it on python3.13
 # (bytecode used, nothing written); and make build's arm64 layer. make test runs make build for it:
@@ -86,14 +88,18 @@ $(CHECKOV): requirements-checkov.txt
 # (--skip-download), each skipped check justified in its resource's Metadata.
 lint: $(STAMP) $(CHECKOV)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/cfn-lint template.yaml
 	.venvs/checkov/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy layers/dropswap/dropswap dropswap_cli functions local benchmarks tests devkit events
 
+# The dev venv's run: everything but the local stack's tests on both cores, then those (each xdist worker
+# would start a stack of its own).
 test: lint typecheck $(MINISTACK) unit313 layer-test browser
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2 -m "not integration"
+	$(VENV)/bin/pytest -m integration
 
 # Headless Chromium, for the test that renders the faces preview as a person sees it (Debian's package;
 # sudo when not root).
