@@ -10,7 +10,7 @@ Table layout (see template.yaml):
   upload of that key finds the jobs it unblocks;
 - `ttl` (epoch seconds) for DynamoDB's TTL;
 - `claim_owner`/`claim_until`: the submission claim (WAITING only); `finaliser`/`finalise_until`: the
-  finalisation lease (SUBMITTED/PROCESSING only, see finalise.py). Both go when the job turns terminal.
+  finalisation lease (SUBMITTED/PROCESSING only: the finaliser). Both go when the job turns terminal.
 
 A refused transition is not an error: it returns the job as it is (ReturnValuesOnConditionCheckFailure).
 """

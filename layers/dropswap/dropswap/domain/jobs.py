@@ -50,7 +50,7 @@ def job_id_for(
     bucket: str, sidecar_key: str, sidecar_version: str, image_key: str, image_version: str
 ) -> str:
     """Same bucket + manifest key and version + photo key and version → same job; a changed manifest or
-    a replaced photo → a new job. `image_version` is "" while the photo is not there yet (submit.py)."""
+    a replaced photo → a new job. `image_version` is "" while the photo is not there yet (submitter.py)."""
     parts = (bucket, sidecar_key, sidecar_version, image_key, image_version)
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 

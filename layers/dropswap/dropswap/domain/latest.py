@@ -6,7 +6,7 @@ sidecar or its photo is there in another version than the job is for (the newer 
 have on its own upload event, a job of its own). A sidecar or photo deleted since does not supersede:
 nothing newer exists, and a user who tidies inbox/ after a drop still gets the result. A folder
 manifest's job is also superseded once its photo has a sidecar of its own (a sidecar wins). Two HEADs, made
-only when a job ends (finalise.py, reconcile.py); the submit path reads both anyway (submit.py).
+only when a job ends (flows: finaliser, reconcile); the submit path reads both anyway (submitter).
 """
 
 from __future__ import annotations

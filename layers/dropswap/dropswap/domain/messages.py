@@ -4,7 +4,7 @@ SubmitQueue carries:
 - S3 event notifications for inbox/ (what S3 sends: `{"Records": [{"s3": {"bucket": {"name"}, "object":
   {"key"}}}, ...]}`, keys URL-encoded), and S3's `s3:TestEvent` when the notification is set up (ignored);
 - the reconciler's recheck of a WAITING job: `{"dropswap": "recheck", "job_id": "<job id>"}`;
-- one photo of a folder manifest's folder, sent when the manifest arrives (submit.py lists the folder):
+- one photo of a folder manifest's folder, sent when the manifest arrives (the submitter lists the folder):
   `{"dropswap": "folder_photo", "manifest": {"key", "version"}, "key": "<photo key>"}`.
 FinaliseQueue carries AKOOL's word on a job, from the webhook or the reconciler's listbyids:
 `{"dropswap": "finalise", "job_id", "akool": {"_id", "status", "url", "reason"}, "source", "touch"}`.

@@ -1,4 +1,5 @@
-"""One FinaliseQueue message (messages.py): AKOOL's word on a job, applied by the finaliser (finalise.py).
+"""One FinaliseQueue message (domain/messages.py): AKOOL's word on a job, applied by the finaliser
+(flows/common/finaliser.py).
 
 A job that is gone, or a message about another AKOOL job than the record's, is logged and dropped (there
 is nothing to finalise). A job another finaliser holds comes back later (RetryLater): that holder may

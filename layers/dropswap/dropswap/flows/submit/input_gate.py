@@ -16,7 +16,7 @@
 - The photo's version is part of the job's identity (jobs.job_id_for). A job made while its photo was
   missing is keyed with photo version "": it WAITS for the photo, and once the photo is there (in any
   version) that job is superseded, never continued: the caller closes it quietly and goes on with the job
-  of the photo's actual version (submit.py), which the photo's own upload event creates anyway. Likewise a
+  of the photo's actual version (submitter.py), which the photo's own upload event creates anyway. Likewise a
   job whose photo was replaced since. So one photo version is one job, whichever event arrives first.
 Unusable input raises ManifestError naming the manifest field (the caller REJECTS the job under its claim).
 """

@@ -1,4 +1,4 @@
-"""What the holder of a job's submission claim does with it (submit.py takes the claim first).
+"""What the holder of a job's submission claim does with it (submitter.py takes the claim first).
 
 - `submit`: check each input's bytes (input_gate.check_contents), stage pinned copies of them and presign
   those (staging.py), plan (the photo's faces are always detected first) and send the swap
