@@ -6,7 +6,7 @@ In one run, on one interpreter (.venvs/py313's python3.13), in fresh processes, 
   so every cold start compiles every module; `-B` keeps it so here);
 - `import boto3, requests` with the same sys.path, the baseline.
 The path is Lambda's: the function's code, the layer's python/, the runtime's site-packages with boto3
-(tests/build/lambda_layer.py). The target: each handler ≤ 1.5× the baseline. The biggest import costs of
+(devkit/lambda_layer.py). The target: each handler ≤ 1.5× the baseline. The biggest import costs of
 the slowest handler come from `-X importtime`.
 
     python -m benchmarks.cold_start [--runs N]     (make bench runs it as its "cold" section)

@@ -1,4 +1,4 @@
-"""Fixtures for the face-engine tests: real photos from installed packages (see tests/photos.py) and a dlib
+"""Fixtures for the face-engine tests: real photos from installed packages (see devkit/photos.py) and a dlib
 face-embedding helper used only to measure identity (dlib's models are non-commercial: test-only)."""
 
 from __future__ import annotations
