@@ -337,3 +337,52 @@ def test_given_neither_swaps_nor_mode_then_error_names_both_ways() -> None:
     # Given a manifest with only a version / When parsed / Then the error offers "swaps" and "mode"
     err = _error({"version": 1})
     assert err.field == "swaps" and '"mode": "faces"' in err.message
+
+
+# -- every problem at once; keywords in any case (issue 18) -------------------------------------------
+def test_given_three_schema_errors_then_one_error_names_each_by_its_json_path() -> None:
+    # Given a manifest with a wrong version, a negative target and an unknown engine
+    doc = {"version": 2, "swaps": [{"source": "faces/alice.jpg", "target": -1}], "engine": "fast"}
+    # When parsed, Then one error lists all three, each at its path
+    err = _error(doc)
+    text = str(err)
+    assert err.field == "version"
+    expected = ("version: 2 is not valid", "swaps[0].target: -1 is not valid", 'engine: "fast" is not valid')
+    for path in expected:
+        assert path in text, text
+
+
+def test_given_schema_errors_and_a_bad_source_in_another_swap_then_both_are_reported() -> None:
+    # Given swap 0 with an unknown field and swap 1 with a source outside inbox/
+    doc = {"version": 1, "swaps": [{"src": "a.jpg", "target": 0}, {"source": "../../a.jpg", "target": 0}]}
+    # When parsed, Then the misspelt field and the bad source are both named
+    text = str(_error(doc))
+    assert 'swaps[0].src: unknown field; did you mean "source"?' in text
+    assert "swaps[1].source:" in text and "leads outside inbox/" in text
+
+
+def test_given_two_problems_in_one_swap_then_both_are_reported() -> None:
+    text = str(_error(_one(source="", target="biggest")))
+    assert "swaps[0].source:" in text and "swaps[0].target:" in text
+
+
+@pytest.mark.parametrize(("field", "given", "expected"), [
+    ("target", "Largest", "largest"), ("target", "ALL", "all"),
+    ("engine", "PRO", "pro"), ("engine", "V3", "v3"),
+])
+def test_given_a_keyword_in_another_case_when_parsed_then_it_is_the_schemas_spelling(
+    field: str, given: str, expected: str
+) -> None:
+    # Given "Largest" where "largest" is meant (or PRO, V3, ALL)
+    doc = _one(target=given) if field == "target" else _one(**{field: given})
+    # When parsed, Then it is accepted and carried in the schema's spelling
+    parsed = _parse(doc)
+    assert (parsed.swaps[0].target if field == "target" else parsed.engine) == expected
+
+
+def test_given_mode_faces_in_capitals_then_it_is_a_faces_job() -> None:
+    assert _parse({"version": 1, "mode": "Faces"}).mode == "faces"
+
+
+def test_given_a_keyword_that_is_no_keyword_in_any_case_then_it_is_still_refused() -> None:
+    assert "swaps[0].target" in str(_error(_one(target="Biggest")))

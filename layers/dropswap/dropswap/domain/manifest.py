@@ -10,7 +10,9 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +27,23 @@ SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 # Compiled once per process (cold start), reused by every invocation while warm.
 _validate = fastjsonschema.compile(SCHEMA)
 _validate_metadata = fastjsonschema.compile(SCHEMA["properties"]["metadata"])
+# One validator per top-level field, and one for a single swap, so that a manifest with several problems
+# gets them all in one report (the whole-schema validator stops at the first). Compiled on first need:
+# a valid manifest never needs them.
+_PART_SCHEMAS: dict[str, dict[str, Any]] = {
+    **{name: {"definitions": SCHEMA["definitions"], **{k: v for k, v in prop.items() if k != "items"}}
+       for name, prop in SCHEMA["properties"].items()},
+    # A swap's shape (its fields, not their values), then each of its two fields on its own.
+    "swap": {**SCHEMA["definitions"]["swap"], "properties": {"source": {}, "target": {}}},
+    "source": SCHEMA["definitions"]["swap"]["properties"]["source"],
+    "target": {"definitions": SCHEMA["definitions"], "$ref": "#/definitions/target"},
+}
+# Keywords compared without regard to case ("Largest" is "largest"), each field's allowed spellings.
+_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "target": ("largest", "all"),
+    "engine": ("auto", "pro", "v3"),
+    "mode": ("faces",),
+}
 
 MAX_MANIFEST_BYTES = 256 * 1024
 # S3's limit on a key, in bytes of UTF-8: a longer key names no object that can ever be uploaded.
@@ -185,6 +204,84 @@ def _schema_error(exc: fastjsonschema.JsonSchemaValueException) -> ManifestError
     return ManifestError(field, f"{_show(value)} is not valid: it {_help_for(field)}")
 
 
+@cache
+def _part_validator(name: str) -> Callable[..., Any]:
+    return fastjsonschema.compile(_PART_SCHEMAS[name])
+
+
+def _schema_problems(doc: Any, first: fastjsonschema.JsonSchemaValueException) -> list[ManifestError]:
+    """Every schema problem of a manifest the whole schema refused (`first`: its first one), each named by
+    its JSON path: unknown fields, each top-level field, and each swap on its own."""
+    if not isinstance(doc, dict):
+        return [_schema_error(first)]
+    problems: list[ManifestError] = []
+    known = SCHEMA["properties"]
+    extras = sorted(k for k in doc if k not in known)
+    problems += [_unknown_field(doc, extra) for extra in extras]
+    if "version" not in doc:
+        problems.append(ManifestError("version", f"is required; it {_FIELD_HELP['version']}"))
+    has_swaps, has_mode = "swaps" in doc, "mode" in doc
+    # Neither: unless an unknown field already reads as a misspelling of one ("did you mean"), say so.
+    misspelt = any(difflib.get_close_matches(e, ["swaps", "mode"], n=1) for e in extras)
+    if (has_swaps and has_mode) or (not has_swaps and not has_mode and not misspelt):
+        problems.append(_swaps_or_mode(doc))
+    for name in (k for k in known if k in doc):
+        problems += _part_problems(name, doc[name], f"data.{name}")
+        if name == "swaps" and isinstance(doc["swaps"], list):
+            for i, item in enumerate(doc["swaps"]):
+                problems += _part_problems("swap", item, f"data.swaps[{i}]")
+                for field in ("source", "target"):
+                    if isinstance(item, dict) and field in item:
+                        problems += _part_problems(field, item[field], f"data.swaps[{i}].{field}")
+    return problems or [_schema_error(first)]
+
+
+def _part_problems(part: str, value: Any, name: str) -> list[ManifestError]:
+    try:
+        _part_validator(part)(value, name_prefix=name)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        return [_schema_error(exc)]
+    return []
+
+
+def _field_problems(item: Any) -> list[ManifestError]:
+    if not isinstance(item, dict):
+        return []
+    return [p for field in ("source", "target") if field in item
+            for p in _part_problems(field, item[field], f"data.{field}")]
+
+
+def _unknown_field(doc: dict[str, Any], extra: str) -> ManifestError:
+    allowed = list(SCHEMA["properties"])
+    missing = [name for name in ("version", "swaps", "mode") if name not in doc]
+    close = difflib.get_close_matches(extra, missing, n=1) or difflib.get_close_matches(extra, allowed, n=1)
+    hint = f'; did you mean "{close[0]}"?' if close else ""
+    names = ", ".join(f'"{a}"' for a in allowed)
+    return ManifestError(_key(extra), f"unknown field{hint} (allowed here: {names})")
+
+
+def _normalise_keywords(doc: Any) -> Any:
+    """The manifest with its keywords (`target`, `engine`, `mode`) in their schema spelling when they
+    differ only by case: a person writes "Largest" and means "largest". The parsed manifest, and so the
+    report, carries the schema's spelling."""
+    if not isinstance(doc, dict):
+        return doc
+
+    def fold(field: str, value: Any) -> Any:
+        if isinstance(value, str) and value not in _KEYWORDS[field] and value.lower() in _KEYWORDS[field]:
+            return value.lower()
+        return value
+
+    out = {k: fold(k, v) if k in ("engine", "mode") else v for k, v in doc.items()}
+    if isinstance(out.get("swaps"), list):
+        out["swaps"] = [
+            {**item, "target": fold("target", item["target"])}
+            if isinstance(item, dict) and "target" in item else item
+            for item in out["swaps"]
+        ]
+    return out
+
+
 def _swaps_or_mode(doc: dict[str, Any]) -> ManifestError:
     """The top level's oneOf: exactly one of "swaps" and "mode"."""
     if "swaps" in doc and "mode" in doc:
@@ -267,17 +364,22 @@ def _manifest_of(
     allowed_source_hosts: tuple[str, ...],
 ) -> Manifest:
     _check_text(doc)
+    doc = _normalise_keywords(doc)
+    problems: list[ManifestError] = []
     try:
         _validate(doc)
     except fastjsonschema.JsonSchemaValueException as exc:
-        raise _schema_error(exc) from None
-    if doc.get("mode") == "faces":
+        problems = _schema_problems(doc, exc)
+        if not isinstance(doc, dict) or not isinstance(doc.get("swaps"), list):
+            raise ManifestError.all_of(problems) from None
+    if not problems and doc.get("mode") == "faces":
         return Manifest(version=1, swaps=(), mode="faces", metadata_json=_metadata_json(doc))
     folder = keys.folder_of(sidecar_key)
     allowed_buckets = (drop_bucket, *extra_source_buckets)
     swaps: list[Swap] = []
-    problems: list[ManifestError] = []
     for i, item in enumerate(doc["swaps"]):
+        if problems and _part_problems("swap", item, "data") + _field_problems(item):
+            continue  # its schema problems are listed already; its source is resolved once they are fixed
         try:
             source = resolve_source(
                 item["source"], f"swaps[{i}].source", folder, allowed_buckets,
