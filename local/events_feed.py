@@ -49,7 +49,8 @@ class EventsFeed:
 
     def _deliver(self, event: dict[str, Any]) -> None:
         with self._out.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(event, ensure_ascii=False) + "\n")
+            # ASCII escapes: U+2028 and U+2029 in a key or metadata would split the line for splitlines().
+            fh.write(json.dumps(event, ensure_ascii=True) + "\n")
         data = event.get("detail", {}).get("data", {})
         meta = event.get("detail", {}).get("metadata", {})
         self._console(
