@@ -350,7 +350,7 @@ def _period_seconds(expression: str) -> int:
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2).rstrip("s")]
 
 
-def test_given_the_reconciler_then_one_run_at_a_time_and_each_run_ends_before_the_next_is_due(
+def test_given_the_reconciler_then_each_run_ends_before_the_next_is_due(
     source: dict[str, Any], transformed: dict[str, Any],
 ) -> None:
     # Given the deployed ReconcileFunction and its schedule parameter
@@ -361,9 +361,7 @@ def test_given_the_reconciler_then_one_run_at_a_time_and_each_run_ends_before_th
     assert rule["ScheduleExpression"] == {"Ref": "ReconcileSchedule"}
     param = source["Parameters"]["ReconcileSchedule"]
     pattern = re.compile(param["AllowedPattern"])
-    # Then at most one run exists at any time (a second invocation is throttled, not run alongside)
-    assert fn["ReservedConcurrentExecutions"] == 1
-    # And a run times out before the default period, or any period the parameter accepts, brings the next
+    # Then a run times out before the default period, or any period the parameter accepts, brings the next
     assert fn["Timeout"] < _period_seconds(param["Default"])
     for accepted in ("rate(5 minutes)", "rate(10 minutes)", "rate(1 hour)", "rate(2 hours)", "rate(1 day)"):
         assert pattern.fullmatch(accepted) and fn["Timeout"] < _period_seconds(accepted), accepted
@@ -454,3 +452,36 @@ def test_given_max_image_pixels_then_a_bounded_parameter_reaches_the_submit_func
     assert env["MAX_IMAGE_PIXELS"] == {"Ref": "MaxImagePixels"}
     config = (ROOT / "layers" / "dropswap" / "dropswap" / "settings.py").read_text(encoding="utf-8")
     assert '"MAX_IMAGE_PIXELS"' in config
+
+
+@pytest.mark.parametrize(("reserved", "expected"), [("0", None), ("1", 1)])
+def test_given_reconcile_reserved_concurrency_then_the_default_reserves_nothing_and_1_one_run_at_a_time(
+    transformed: dict[str, Any], reserved: str, expected: int | None,
+) -> None:
+    # Given the parameter's default (0: a reservation would fail to deploy on a new account, where AWS keeps
+    # 100 unreserved of as little as 10), or 1
+    stack = Stack(transformed, {"AkoolSecretArn": SECRET_ARN, "ReconcileReservedConcurrency": reserved})
+    # When the template is evaluated, Then the function reserves nothing, or exactly one run at a time
+    fn = stack.value(transformed["Resources"]["ReconcileFunction"]["Properties"])
+    assert fn.get("ReservedConcurrentExecutions") == expected
+
+
+def test_given_the_default_reserved_concurrency_then_it_is_0(source: dict[str, Any]) -> None:
+    assert source["Parameters"]["ReconcileReservedConcurrency"]["Default"] == 0
+
+
+@pytest.mark.parametrize(("arn", "accepted"), [
+    ("arn:aws:secretsmanager:us-east-1:123456789012:secret:dropswap/akool-AbCdEf", True),
+    ("arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:akool_key.v2-x1Y2z3", True),
+    # Without the suffix Secrets Manager adds: the role's grant would name no secret (denied at run time).
+    ("arn:aws:secretsmanager:us-east-1:123456789012:secret:dropswap/akool", False),
+    ("arn:aws:secretsmanager:us-east-1:123456789012:secret:dropswap/akool-AbCd", False),
+    ("arn:aws:secretsmanager:us-east-1:123456789012:secret:dropswap/akool-AbCdEf-", False),
+    ("dropswap/akool-AbCdEf", False),
+])
+def test_given_a_secret_arn_then_only_a_full_arn_with_its_suffix_is_accepted(
+    source: dict[str, Any], arn: str, accepted: bool
+) -> None:
+    # Given the AkoolSecretArn parameter's pattern, When an ARN is checked, Then only the full one passes
+    pattern = re.compile(source["Parameters"]["AkoolSecretArn"]["AllowedPattern"])
+    assert bool(pattern.fullmatch(arn)) is accepted
