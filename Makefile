@@ -56,9 +56,15 @@ $(SAM): requirements-sam.txt
 
 # The deployable artifact in .aws-sam/build, without Docker: the functions' python3.13 builder needs
 # python3.13 on PATH; the arm64 layer comes from layers/dropswap/Makefile (aarch64 wheels + 3.13 bytecode).
+# Quiet when all is well: SAM's progress goes to .dropswap/sam-build.log (and its "requirements.txt file not
+# found" for each function, which only means the functions' dependencies are the layer's); shown on failure.
 build: $(SAM)
 	@test -n "$(PY313)" || { echo "$(NO_PY313)" >&2; exit 1; }
-	PATH="$(dir $(PY313)):$$PATH" SAM_CLI_TELEMETRY=0 .venvs/sam/bin/sam build --no-use-container
+	@mkdir -p .dropswap
+	@echo "sam build --no-use-container (log: .dropswap/sam-build.log)"
+	@PATH="$(dir $(PY313)):$$PATH" SAM_CLI_TELEMETRY=0 .venvs/sam/bin/sam build --no-use-container \
+		> .dropswap/sam-build.log 2>&1 || { cat .dropswap/sam-build.log >&2; echo "sam build failed" >&2; exit 1; }
+	@echo "built: .aws-sam/build (the arm64 layer and the four functions); deploy with sam deploy --guided"
 
 # python3.13 (Lambda's runtime) with only what tests/unit need; the dev venv stays on 3.11 for mediapipe.
 $(VENV313): requirements-py313.txt
