@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,19 @@ class Stack:
     description: str  # for messages: "stack NAME (region)" or "the local stack (FILE)"
     bucket: str
     s3: Any
+    # For `dropswap doctor`: the CloudFormation stack's name and outputs, and a client of any service.
+    name: str = ""
+    outputs: dict[str, str] = field(default_factory=dict)
+    session: Any = None
+    endpoint_url: str | None = None
+    verify: str | bool = True
+    # The webhook URL with "{job_id}": the local stack's API is not at the host its output names.
+    webhook_url: str | None = None
+
+    def client(self, service: str) -> Any:
+        return self.session.client(
+            service, endpoint_url=self.endpoint_url, verify=self.verify, config=_CONFIG
+        )
 
 
 def find(stack_name: str | None, region: str | None, local_file: Path | None) -> Stack:
@@ -76,8 +89,10 @@ def _cloudformation_stack(name: str, region: str | None) -> Stack:
     if BUCKET_OUTPUT not in outputs:
         raise CliError(f"stack {name!r} has no {BUCKET_OUTPUT} output: is it a dropswap stack, deployed "
                        "completely?")
+    base = outputs.get("WebhookBaseUrl", "").rstrip("/")
     return Stack(f"stack {name} ({session.region_name})", outputs[BUCKET_OUTPUT],
-                 session.client("s3", config=_CONFIG))
+                 session.client("s3", config=_CONFIG), name=name, outputs=outputs, session=session,
+                 webhook_url=f"{base}/webhooks/akool/{{job_id}}" if base else None)
 
 
 def _local_stack(path: Path) -> Stack:
@@ -92,6 +107,9 @@ def _local_stack(path: Path) -> Stack:
     ca_bundle = info.get("ca_bundle")
     session = boto3.Session(aws_access_key_id=LOCAL_ADMIN_KEY, aws_secret_access_key=LOCAL_ADMIN_KEY,
                             region_name=region)
-    s3 = session.client("s3", endpoint_url=endpoint, verify=str(ca_bundle) if ca_bundle else True,
-                        config=_CONFIG)
-    return Stack(f"the local stack ({path})", bucket, s3)
+    verify: str | bool = str(ca_bundle) if ca_bundle else True
+    s3 = session.client("s3", endpoint_url=endpoint, verify=verify, config=_CONFIG)
+    outputs = info.get("outputs") if isinstance(info.get("outputs"), dict) else {}
+    return Stack(f"the local stack ({path})", bucket, s3, name=str(info.get("stack_name") or ""),
+                 outputs={str(k): str(v) for k, v in outputs.items()}, session=session, endpoint_url=endpoint,
+                 verify=verify, webhook_url=str(info["webhook_url"]) if info.get("webhook_url") else None)
