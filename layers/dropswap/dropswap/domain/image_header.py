@@ -140,6 +140,30 @@ def read_header(read: Read, size: int) -> ImageHeader:
     return header
 
 
+def check_size(size: int, max_bytes: int) -> None:
+    """EMPTY_IMAGE or TOO_LARGE, from the file's size alone (a HEAD tells it before any byte is read)."""
+    if size == 0:
+        raise ImageProblem(ErrorCode.EMPTY_IMAGE, "is empty; upload the image again")
+    if size > max_bytes:
+        raise ImageProblem(
+            ErrorCode.TOO_LARGE, f"is {_bytes(size)}; images may be at most {_bytes(max_bytes)}, resize it"
+        )
+
+
+def check_image(
+    size: int, first: bytes, fetch: Read, last: Callable[[], bytes], *, max_bytes: int, max_pixels: int
+) -> ImageHeader:
+    """Every check of a file meant as a photo or a face, as the stack runs it before any AKOOL call (and
+    `dropswap plan` before any upload): its size, type and dimensions by its header, its pixels, and that
+    it ends as a complete image. `first` is its first HEAD_BYTES (or all of it), `fetch(offset, length)`
+    reads more of the header, `last()` its last TAIL_BYTES. ImageProblem says what is wrong."""
+    check_size(size, max_bytes)
+    header = read_header(BlockReader(fetch, size, first=first), size)
+    check_pixels(header, max_pixels)
+    check_complete(header, first[-TAIL_BYTES:] if size <= len(first) else last(), size)
+    return header
+
+
 def check_pixels(header: ImageHeader, max_pixels: int) -> None:
     if header.pixels > max_pixels:
         raise ImageProblem(
@@ -302,6 +326,10 @@ def _what_it_is(head: bytes) -> str:
     if text.startswith((b"<!doctype", b"<html", b"<")):
         return ": it is an HTML or text file (e.g. a web page saved under an image name)"
     return " (its first bytes match none of these formats)"
+
+
+def _bytes(size: int) -> str:
+    return f"{size} bytes" if size < 1024 * 1024 else f"{size / (1024 * 1024):.1f} MB"
 
 
 def _mp(pixels: int) -> str:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from dropswap.domain import image_header, keys
 from dropswap.domain.error_codes import ErrorCode
-from dropswap.domain.image_header import HEAD_BYTES, TAIL_BYTES, BlockReader, ImageHeader, ImageProblem
+from dropswap.domain.image_header import HEAD_BYTES, TAIL_BYTES, ImageHeader, ImageProblem
 from dropswap.domain.jobs import Job, JobRef, Status
 from dropswap.domain.manifest import (
     MAX_MANIFEST_BYTES,
@@ -218,9 +218,10 @@ class InputGate:
                 continue
             if item.field == "image" and info.version != ref.image_version:
                 raise _PhotoVersionChanged(info.version)
-            problem = _size_problem(item, info.size, limit)
-            if problem is not None:
-                problems.append(problem)
+            try:
+                image_header.check_size(info.size, limit)
+            except ImageProblem as exc:
+                problems.append(_problem(item, exc))
         if problems:
             raise ManifestError.all_of(problems)
         return missing
@@ -262,46 +263,30 @@ def _check_content(
     if version and version != first.info.version:
         raise ObjectChanged(f"s3://{item.bucket}/{item.key}")  # not the version the job is for
     size, etag = first.info.size, first.info.etag
-    problem = _size_problem(item, size, max_bytes)
-    if problem is not None:
-        raise problem
 
     def fetch(offset: int, length: int) -> bytes:
-        part = objects.read_range(
-            item.key, f"bytes={offset}-{offset + length - 1}", bucket=item.bucket, if_match=etag
-        )
-        if part is None or part.data is None:
-            raise ObjectChanged(f"s3://{item.bucket}/{item.key}")
-        return part.data
+        return _read(objects, item, f"bytes={offset}-{offset + length - 1}", etag)
 
     try:
-        header = image_header.read_header(BlockReader(fetch, size, first=first.data), size)
-        image_header.check_pixels(header, max_pixels)
-        if size <= len(first.data):
-            tail = first.data[-TAIL_BYTES:]
-        else:
-            last = objects.read_range(item.key, f"bytes=-{TAIL_BYTES}", bucket=item.bucket, if_match=etag)
-            if last is None or last.data is None:
-                raise ObjectChanged(f"s3://{item.bucket}/{item.key}")
-            tail = last.data
-        image_header.check_complete(header, tail, size)
+        header = image_header.check_image(
+            size, first.data, fetch, lambda: _read(objects, item, f"bytes=-{TAIL_BYTES}", etag),
+            max_bytes=max_bytes, max_pixels=max_pixels,
+        )
     except ImageProblem as exc:
-        raise ManifestError(item.field, f"{item.key} {exc.message}", code=exc.code) from None
+        raise _problem(item, exc) from None
     return CheckedInput(item, etag, header)
 
 
-def _size_problem(item: Input, size: int, limit: int) -> ManifestError | None:
-    if size == 0:
-        return ManifestError(
-            item.field, f"{item.key} is empty; upload the image again", code=ErrorCode.EMPTY_IMAGE
-        )
-    if size > limit:
-        return ManifestError(
-            item.field,
-            f"{item.key} is {_size(size)}; images may be at most {_size(limit)}, resize it",
-            code=ErrorCode.TOO_LARGE,
-        )
-    return None
+def _read(objects: InputContent, item: Input, byte_range: str, etag: str) -> bytes:
+    """A range of the version that was checked so far: ObjectChanged when it is gone or replaced."""
+    part = objects.read_range(item.key, byte_range, bucket=item.bucket, if_match=etag)
+    if part is None or part.data is None:
+        raise ObjectChanged(f"s3://{item.bucket}/{item.key}")
+    return part.data
+
+
+def _problem(item: Input, exc: ImageProblem) -> ManifestError:
+    return ManifestError(item.field, f"{item.key} {exc.message}", code=exc.code)
 
 
 def inputs(ref: JobRef, manifest: Manifest) -> list[Input]:
@@ -318,7 +303,3 @@ def inputs(ref: JobRef, manifest: Manifest) -> list[Input]:
             seen.add((item.bucket, item.key))
             unique.append(item)
     return unique
-
-
-def _size(size: int) -> str:
-    return f"{size} bytes" if size < 1024 * 1024 else f"{size / (1024 * 1024):.1f} MB"
