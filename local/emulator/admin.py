@@ -56,6 +56,10 @@ def requests_log(emu: Emulator, body: dict[str, Any] | None, args: dict[str, Any
     return {"requests": entries}, 200
 
 
+def activity(emu: Emulator, body: dict[str, Any] | None, args: dict[str, Any]) -> Payload:
+    return emu.activity(), 200
+
+
 def reset(emu: Emulator, body: dict[str, Any] | None, args: dict[str, Any]) -> Payload:
     emu.reset()
     return {"ok": True}, 200

@@ -89,6 +89,8 @@ class Emulator:
         self.swapper = Swapper(self.fetcher, self.own_netlocs, self.crops.get, config.max_faces)
         self.webhooks = WebhookDispatcher(config, self.lock, lambda: self.mode, self.jobs.live)
         self._queue: queue.Queue[str | None] = queue.Queue()
+        self._unfinished = 0  # submitted jobs a worker has not finished with (under self.lock)
+        self._held = 0  # jobs a worker holds for realistic mode's queue or processing time (under self.lock)
         self._stop = threading.Event()
         self._workers = [
             threading.Thread(target=self._work, name=f"akool-emu-worker-{i}", daemon=True)
@@ -209,6 +211,7 @@ class Emulator:
             self._credits -= self.config.credits_per_job
             job.reorder = self.faults.take_reorder()
             self.jobs.add(job)
+            self._unfinished += 1
         self._queue.put(job.id)
         return job
 
@@ -232,24 +235,51 @@ class Emulator:
                 return Fetched(*found)
         return None
 
+    def activity(self) -> dict[str, Any]:
+        """What the emulator still has to do on its own: `quiet` when no job is queued or being worked on
+        and no callback is scheduled or being sent, so nothing more happens until it is asked."""
+        with self.lock:
+            unfinished, held = self._unfinished, self._held
+        pending = self.webhooks.pending()
+        return {
+            "quiet": unfinished == 0 and pending == 0,
+            "jobs_unfinished": unfinished,
+            "jobs_held": held,
+            "webhooks_pending": pending,
+        }
+
     def _realistic_wait(self, deadline: float) -> bool:
         """Wait until `deadline` (time.monotonic()) while in realistic mode; switching to instant mode ends
         the wait early. False when the emulator is stopping."""
-        while self.mode == "realistic" and (left := deadline - time.monotonic()) > 0:
-            if self._stop.wait(min(left, 0.1)):
-                return False
-        return not self._stop.is_set()
+        holding = False
+        try:
+            while self.mode == "realistic" and (left := deadline - time.monotonic()) > 0:
+                if not holding:
+                    holding = True
+                    with self.lock:
+                        self._held += 1
+                if self._stop.wait(min(left, 0.1)):
+                    return False
+            return not self._stop.is_set()
+        finally:
+            if holding:
+                with self.lock:
+                    self._held -= 1
 
     def _work(self) -> None:
         while (job_id := self._queue.get()) is not None:
-            job = self.jobs.get(job_id)
-            if job is None:
-                continue
             try:
-                self._process(job)
-            except Exception:  # a worker must survive anything a job does
-                log.exception("emulator job %s crashed", job_id)
-                self._finish(job, FAILED, "internal emulator error (see the emulator log)", None)
+                job = self.jobs.get(job_id)
+                if job is None:
+                    continue
+                try:
+                    self._process(job)  # its callbacks are queued before this returns
+                except Exception:  # a worker must survive anything a job does
+                    log.exception("emulator job %s crashed", job_id)
+                    self._finish(job, FAILED, "internal emulator error (see the emulator log)", None)
+            finally:
+                with self.lock:
+                    self._unfinished -= 1
 
     def _process(self, job: Job) -> None:
         queued_for = time.time() - job.created_at

@@ -23,6 +23,8 @@ Admin API under /_emulator/ (no AKOOL auth; see ADMIN.md for bodies and answers)
     GET  /_emulator/health                 liveness and the emulator's URL
     GET  /_emulator/config                 mode, engine, credits and the other settings (no API key)
     GET  /_emulator/requests[?path=...]    request log: method, path, query, JSON body, auth kind, answer
+    GET  /_emulator/activity               quiet (nothing queued, running or to send), jobs unfinished and
+                                           held by realistic mode, callback attempts pending
     POST /_emulator/reset                  clear the log, jobs, results, crops, pending webhooks and
                                            faults; restore the configured credits, mode and engine
     GET  /_emulator/faults                 current faults
@@ -79,6 +81,7 @@ _ADMIN: dict[tuple[str, str], admin.AdminHandler] = {
     ("health", "GET"): admin.health,
     ("config", "GET"): admin.config,
     ("requests", "GET"): admin.requests_log,
+    ("activity", "GET"): admin.activity,
     ("reset", "POST"): admin.reset,
     ("faults", "GET"): admin.get_faults,
     ("faults", "POST"): admin.set_faults,

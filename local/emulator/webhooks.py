@@ -73,6 +73,7 @@ class WebhookDispatcher:
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int, Delivery]] = []
         self._seq = itertools.count()
+        self._sending = 0  # attempts popped from the heap and not finished (retries already rescheduled)
         self._stopping = False
         self._threads = [
             threading.Thread(target=self._loop, name=f"akool-emu-webhook-{i}", daemon=True)
@@ -94,6 +95,16 @@ class WebhookDispatcher:
     def clear(self) -> None:
         with self._cond:
             self._heap.clear()
+
+    def pending(self) -> int:
+        """Attempts scheduled (delayed and retries included) or being sent: 0 when nothing more will go out
+        unless a job's status changes."""
+        with self._cond:
+            return len(self._heap) + self._sending
+
+    def senders_alive(self) -> int:
+        """Sender threads still running (0 once stop() has ended them all)."""
+        return sum(t.is_alive() for t in self._threads)
 
     def schedule(self, delivery: Delivery, delay: float | None = None) -> None:
         """Queue an attempt after `delay` seconds, or (first attempts) at the delivery's not_before."""
@@ -120,6 +131,7 @@ class WebhookDispatcher:
                     due = self._heap[0][0]
                     now = time.monotonic()
                     if due <= now:
+                        self._sending += 1
                         return heapq.heappop(self._heap)[2]
                     self._cond.wait(due - now)
                 else:
@@ -128,7 +140,11 @@ class WebhookDispatcher:
 
     def _loop(self) -> None:
         while (delivery := self._next()) is not None:
-            self._attempt(delivery)
+            try:
+                self._attempt(delivery)  # a retry or the next chained callback is scheduled in here
+            finally:
+                with self._cond:
+                    self._sending -= 1
 
     def _backoff(self, attempts: int) -> float:
         if self._mode() == "instant":

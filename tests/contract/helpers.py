@@ -179,6 +179,13 @@ class Akool:
     def faults(self, **faults: Any) -> None:
         self.admin("POST", "faults", faults)
 
+    def wait_quiet(self, timeout: float = 20.0) -> dict[str, Any]:
+        """Wait until the emulator is quiet (GET /_emulator/activity): no job queued or being worked on, no
+        callback scheduled or being sent, so whatever it was going to do on its own has been done. Wait for
+        this before asserting that something did NOT happen."""
+        found: dict[str, Any] = wait_for(lambda: (a := self.admin("GET", "activity"))["quiet"] and a, timeout)
+        return found
+
     def admin_job(self, job_id: str) -> dict[str, Any]:
         job: dict[str, Any] = self.admin("GET", f"jobs/{job_id}")["job"]
         return job

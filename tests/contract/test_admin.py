@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,18 @@ import pytest
 import requests
 
 from local.emulator import EmulatorConfig, RunningEmulator
-from tests.contract.helpers import CLIENT_ID, KEY_32, LIST, QUOTA, TOKEN, V4, Akool, ImageServer, wait_for
+from tests.contract.helpers import (
+    CLIENT_ID,
+    KEY_32,
+    LIST,
+    QUOTA,
+    TOKEN,
+    V4,
+    Akool,
+    ImageServer,
+    WebhookReceiver,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -130,13 +140,36 @@ def test_realistic_mode_keeps_jobs_queued_until_switched_to_instant(
     # Given a realistic-mode emulator with a long queue time and a submitted job
     _, akool = make_emulator(mode="realistic", queue_seconds=30, processing_seconds=30)
     job_id = akool.submit(V4, pro_job(images))["data"]["_id"]
-    time.sleep(0.3)
+    # Waited for: a worker holding the job for its realistic queue time (instant mode would have run it)
+    wait_for(lambda: akool.admin("GET", "activity")["jobs_held"] == 1)
     queued = akool.job(job_id)
     # When the emulator is switched to instant mode
     akool.admin("POST", "mode", {"mode": "instant"})
     # Then the job was in queue, and now finishes at engine speed
     assert queued is not None and queued["faceswap_status"] == 1
     assert akool.wait_final(job_id, timeout=10)["faceswap_status"] == 3
+
+
+def test_activity_is_quiet_only_once_nothing_is_left_to_send(
+    akool: Akool, images: ImageServer, receiver: WebhookReceiver
+) -> None:
+    # Given an idle emulator, and callbacks held back for a minute before their first attempt
+    assert akool.admin("GET", "activity") == {
+        "quiet": True, "jobs_unfinished": 0, "jobs_held": 0, "webhooks_pending": 0
+    }
+    akool.faults(webhook_delay_seconds=60)
+    # When a job with a webhook finishes
+    job_id = akool.submit(V4, {**pro_job(images), "webhookUrl": receiver.hook_url})["data"]["_id"]
+    akool.wait_final(job_id)
+    # Then the emulator is not quiet: the processing callback waits (the final one is queued behind it)
+    busy = wait_for(lambda: (a := akool.admin("GET", "activity"))["jobs_unfinished"] == 0 and a)
+    assert busy == {"quiet": False, "jobs_unfinished": 0, "jobs_held": 0, "webhooks_pending": 1}
+    assert [(w["status"], w["state"], w["attempts"]) for w in akool.admin_job(job_id)["webhooks"]] == [
+        (2, "pending", []), (3, "pending", [])
+    ]
+    # And once the pending callbacks are forgotten (reset), it is quiet again
+    akool.admin("POST", "reset")
+    assert akool.wait_quiet() == {"quiet": True, "jobs_unfinished": 0, "jobs_held": 0, "webhooks_pending": 0}
 
 
 def test_unknown_routes_and_methods(akool: Akool) -> None:

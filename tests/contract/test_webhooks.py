@@ -160,7 +160,8 @@ def test_retries_are_bounded(
     # (both callbacks: the final one only exists once the engine is done, which may be after the first
     # one has used up its retries)
     wait_for(lambda: [d["state"] for d in deliveries(akool, job_id)] == ["failed", "failed"])
-    time.sleep(0.3)  # room for any (wrong) extra attempt
+    # Waited for: the emulator quiet (no attempt scheduled or being sent), so an extra attempt would have come
+    akool.wait_quiet()
     # Then each callback was tried exactly 1 + 2 times and given up
     assert len(receiver.received()) == 6
     assert all(len(d["attempts"]) == 3 for d in deliveries(akool, job_id))
@@ -205,7 +206,8 @@ def test_dropped_webhooks_never_arrive(akool: Akool, images: ImageServer, receiv
     # When a job runs to the end
     job_id = akool.submit(V4, pro_job(images, receiver.hook_url))["data"]["_id"]
     assert akool.wait_final(job_id)["faceswap_status"] == 3
-    time.sleep(0.3)
+    # Waited for: the emulator quiet (job done, no callback scheduled or being sent): a sent one has arrived
+    akool.wait_quiet()
     # Then nothing reached the receiver (polling listbyids is the only way to learn the result)
     assert receiver.received() == []
     assert [d["state"] for d in deliveries(akool, job_id)] == ["dropped", "dropped"]
@@ -222,7 +224,8 @@ def test_duplicated_webhooks_arrive_twice(
     # When a job runs to the end
     akool.submit(V4, pro_job(images, receiver.hook_url))
     wait_for(lambda: len(receiver.received()) >= 4)
-    time.sleep(0.2)
+    # Waited for: the emulator quiet (no callback scheduled or being sent), so a fifth one would have arrived
+    akool.wait_quiet()
     # Then each callback came twice, identical
     calls = receiver.received()
     assert sorted(statuses(receiver)) == [2, 2, 3, 3]
@@ -241,7 +244,8 @@ def test_reordered_webhooks_send_final_before_processing(
     # When a job runs to the end
     akool.submit(V4, pro_job(images, receiver.hook_url))
     wait_for(lambda: len(receiver.received()) >= len(expected))
-    time.sleep(0.1)
+    # Waited for: the emulator quiet (no callback scheduled or being sent), so every callback has arrived
+    akool.wait_quiet()
     # Then the final callback arrives before the processing one
     assert statuses(receiver) == expected
 
@@ -278,7 +282,8 @@ def test_no_webhook_url_means_no_callback(
     # When it runs to the end
     job_id = akool.submit(V4, pro_job(images, hook))["data"]["_id"]
     akool.wait_final(job_id)
-    time.sleep(0.2)
+    # Waited for: the emulator quiet (job done, no callback scheduled or being sent): a sent one has arrived
+    akool.wait_quiet()
     # Then no callback is made
     assert receiver.received() == []
     assert deliveries(akool, job_id) == []
@@ -314,7 +319,8 @@ def test_stop_ends_retries(
     running.stop()
     stopped_after = time.monotonic() - started
     count = len(receiver.received())
-    time.sleep(0.8)
+    # Waited for: every webhook sender thread of the stopped emulator has ended, so none can send again
+    wait_for(lambda: running.emulator.webhooks.senders_alive() == 0)
     # Then it stops promptly and no further callback is attempted
     assert stopped_after < 5
     assert len(receiver.received()) == count

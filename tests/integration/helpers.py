@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import requests
 
 from devkit import photos
 from dropswap.adapters.slot_store import SLOTS_ITEM_ID
+from local import events_feed
 from local.stack import LocalStack
 
 # The stack's AkoolMaxJobsInFlight parameter in the integration tests (conftest.py).
@@ -196,12 +198,40 @@ class User:
 
     # -- queues --------------------------------------------------------------------------------
     def queue_depth(self, output: str) -> int:
-        """Messages in the queue a stack output names (e.g. SubmitDLQUrl), visible or in flight."""
-        attrs = self.stack.client("sqs").get_queue_attributes(
-            QueueUrl=self.stack.outputs[output],
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+        """Messages in the queue a stack output names (e.g. SubmitDLQUrl), visible, in flight or delayed."""
+        return self._depth(self.stack.outputs[output])
+
+    def _depth(self, queue_url: str) -> int:
+        attrs = self.stack.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ])["Attributes"]
+        return sum(int(attrs.get(name, "0")) for name in (
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ))
+
+    def wait_at_rest(self, timeout: float = 180.0) -> None:
+        """Wait until the pipeline has finished with everything handed to it so far, stage by stage as each
+        feeds the next: the SubmitQueue drained (each message handled and deleted), the AKOOL emulator quiet
+        (no job unfinished, no callback scheduled or being sent: GET /_emulator/activity; WebhookFunction
+        queues AKOOL's word before it answers), the FinaliseQueue drained, then the queue of the local
+        events feed drained (each event written to events.jsonl before it is deleted). Wait for this, not a
+        fixed time, before asserting that something did NOT happen. The reconciler is not waited for: the
+        tests run it themselves."""
+        events_queue = self.stack.client("sqs").get_queue_url(QueueName=events_feed.QUEUE)["QueueUrl"]
+        stages: list[tuple[str, Callable[[], bool]]] = [
+            ("SubmitQueue drained", lambda: self.queue_depth("SubmitQueueUrl") == 0),
+            ("AKOOL emulator quiet", lambda: bool(self.admin("GET", "activity")["quiet"])),
+            ("FinaliseQueue drained", lambda: self.queue_depth("FinaliseQueueUrl") == 0),
+            ("events queue drained", lambda: self._depth(events_queue) == 0),
+        ]
+        deadline = time.monotonic() + timeout
+        for what, done in stages:
+            while not done():
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"pipeline not at rest within {timeout}s: waiting for {what}")
+                time.sleep(0.3)
 
 
 def _logged_at(record: dict[str, Any]) -> datetime:

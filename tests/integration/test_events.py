@@ -53,7 +53,9 @@ def test_given_a_photo_dropped_with_metadata_then_one_schema_valid_event_carryin
     data = event["detail"]["data"]
     assert event["source"] == "dropswap" and data["status"] == report["status"] == "SUCCEEDED"
     assert data["job_id"] == report["job_id"] and data["metadata"] == METADATA == report["metadata"]
-    time.sleep(3)  # no second event arrives for the same job
+    # And no second event arrives for the same job. Waited for: the pipeline at rest (AKOOL quiet: both
+    # callbacks answered; finalise queue drained; events queue drained into events.jsonl)
+    user.wait_at_rest()
     assert len(_events_for(stack, image)) == 1
 
 

@@ -138,7 +138,11 @@ def test_given_lost_webhook_when_reconciler_runs_then_job_completes(user: User) 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not user.submissions():
         time.sleep(0.2)
-    time.sleep(2.0)
+    # Waited for: the pipeline at rest (submit queue drained, AKOOL quiet, finalise queue drained), so a
+    # callback that got through would have been finalised into a report by now
+    user.wait_at_rest()
+    [akool_job] = user.admin("GET", "jobs")["jobs"]
+    assert akool_job["status"] == 3 and [w["state"] for w in akool_job["webhooks"]] == ["dropped"] * 2
     assert user.report(image) is None
     # When the scheduled reconciler runs
     deadline = time.monotonic() + 60

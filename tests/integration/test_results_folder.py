@@ -82,8 +82,11 @@ def test_given_old_sidecar_job_finishing_late_then_public_names_untouched(user: 
     user.put(image, ASTRONAUT)
     user.put_sidecar(image, ONE_SWAP)
     [old] = _until(lambda: user.submissions())
-    _until(lambda: all(j["status"] == 3 for j in user.admin("GET", "jobs")["jobs"]) or None)
-    time.sleep(1.0)
+    # Waited for: the pipeline at rest (submit queue drained, AKOOL quiet: its callbacks dropped, not pending;
+    # finalise queue drained), so clearing the fault cannot let a callback through and the table is final
+    user.wait_at_rest()
+    [akool_job] = user.admin("GET", "jobs")["jobs"]
+    assert akool_job["status"] == 3 and [w["state"] for w in akool_job["webhooks"]] == ["dropped"] * 2
     user.admin("DELETE", "faults")
     assert _job(user, image, old["job_id"])["status"] in ("SUBMITTED", "PROCESSING")
     # When a changed sidecar's job succeeds, and then the reconciler finishes the old job late
@@ -100,7 +103,9 @@ def test_given_old_sidecar_job_finishing_late_then_public_names_untouched(user: 
     # Then the old job ended SUPERSEDED in the table, and the report and image are the newer job's
     ended = _job(user, image, old["job_id"])
     assert ended["status"] == "FAILED" and ended["error"]["code"]["S"] == "SUPERSEDED", ended
-    time.sleep(1.0)
+    # Waited for: the pipeline at rest (every finalise message the reconciler queued for the old job
+    # handled), so a late write of its report or image would have happened
+    user.wait_at_rest()
     assert user.report(image) == newer and user.result_bytes(newer) == result
 
 

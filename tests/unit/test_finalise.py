@@ -231,7 +231,8 @@ def test_given_upload_fails_then_error_raised_lease_released_job_still_open(reso
 
 
 def test_given_duplicate_status_3_callbacks_racing_then_result_downloaded_and_stored_once(resources) -> None:
-    # Given a slow result download and five identical status-3 deliveries at the same moment
+    # Given five identical status-3 deliveries at the same moment, and a result download held open until
+    # the other four have returned
     job = make_job()
     stored: list[str] = []
 
@@ -256,9 +257,12 @@ def test_given_duplicate_status_3_callbacks_racing_then_result_downloaded_and_st
     fin = Finaliser(store(), Sink(), fetcher, lease_seconds=600)
     outcomes: list[Action] = []
     lock = threading.Lock()
+    others_back = threading.Event()  # four deliveries have returned
+    held_open: list[bool] = []  # per download: did the other four return while it was open
 
     def slow(_request: Any) -> tuple[int, dict[str, str], bytes]:
-        time.sleep(0.3)
+        # Waited for: the four other deliveries to return, so each of them ran while this download was open
+        held_open.append(others_back.wait(timeout=30))
         return 200, {"Content-Type": "image/jpeg"}, JPEG
 
     with responses.RequestsMock() as rsps:
@@ -268,14 +272,17 @@ def test_given_duplicate_status_3_callbacks_racing_then_result_downloaded_and_st
             outcome = fin.apply(job, _truth(3))
             with lock:
                 outcomes.append(outcome.action)
+                if len(outcomes) == 4:
+                    others_back.set()
 
         threads = [threading.Thread(target=deliver) for _ in range(5)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-    # Then exactly one downloaded and stored; the others did nothing
+    # Then exactly one downloaded and stored, while the others came and did nothing
     assert fetcher.calls == 1 and stored == [RESULT_KEY]
+    assert held_open == [True]
     assert outcomes.count(Action.SUCCEEDED) == 1
     assert set(outcomes) <= {Action.SUCCEEDED, Action.BUSY, Action.ALREADY_FINAL}
     assert get_job().status is Status.SUCCEEDED
