@@ -17,7 +17,7 @@ from botocore.exceptions import (
 )
 from rich.console import Console
 
-from dropswap_cli import __version__, doctor, faces, stack, status, swap, sync
+from dropswap_cli import __version__, doctor, faces, plan, stack, status, swap, sync
 from dropswap_cli.errors import USAGE, CliError
 
 _BAD_CREDENTIALS = {"InvalidAccessKeyId", "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken",
@@ -39,7 +39,7 @@ def parser() -> argparse.ArgumentParser:
         prog="dropswap", description="Face-swap photos with a dropswap stack: upload, wait, download.")
     top.add_argument("--version", action="version", version=f"dropswap {__version__}")
     commands = top.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for module in (swap, faces, status, sync, doctor):
+    for module in (swap, faces, plan, status, sync, doctor):
         module.add_parser(commands, common)
     return top
 

@@ -3,13 +3,16 @@
 Drops these into the drop bucket exactly as a user would (boto3 against the local endpoint):
 1. a single-face Pro swap (Grace Hopper's face onto the astronaut), the sidecar uploaded first;
 2. a two-face v3 swap in one collage (the two faces exchanged);
-3. a deliberately wrong manifest (a point that is on no face), which must be REJECTED with a message;
+3. a deliberately wrong manifest (a plain-http source and an unknown engine: both named in one REJECTED
+   report; its "Largest" is read as "largest");
 4. a faces preview (`"mode": "faces"`) of the collage: its faces numbered, no swap;
 5. a folder manifest over three photos, two uploaded before it and one after: one job and report each.
-Waits with a progress line, collects each ended job's completion event (the stack's events feed), writes
-demo-out/index.html (before/after side by side, the faces preview inline, the events per photo) and the
-result files, prints a summary and exits non-zero if any photo did not end as it should or did not get
-exactly one event.
+Before any upload, `dropswap plan` runs over the same files (the stack's own checks, no AKOOL call) and
+its table is printed; after, each photo's outcome is compared with the plan. Waits with a progress line,
+collects each ended job's completion event (the stack's events feed), writes demo-out/index.html
+(before/after side by side, the faces preview inline, the events per photo) and the result files, prints a
+summary and exits non-zero if any photo did not end as it should, did not get exactly one event, or ended
+otherwise than the plan said.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import argparse
 import html
 import json
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,15 +30,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.console import Console
 
 from devkit import photos
 from devkit.template import ROOT
 from dropswap.domain import keys
-from dropswap_cli import layout
+from dropswap_cli import layout, plan
+from dropswap_cli.plan import PlannedJob
 from local.native_stderr import native_stderr_to
 from local.stack import LocalStack, StackConfig
 
 OUT = ROOT / "demo-out"
+# How each outcome of `dropswap plan` ends: a swap or a faces preview succeeds (the demo's photos all have
+# the faces their manifests ask for), a rejection is a REJECTED report.
+PLAN_ENDS = {"SWAP": "SUCCEEDED", "FACES": "SUCCEEDED", "REJECTED": "REJECTED", "WAITING": "WAITING"}
 PREFIX = "inbox/demo/"
 
 
@@ -87,9 +96,11 @@ JOBS = [
         photo="collage",
     ),
     DemoJob(
-        "A wrong manifest: the point (5, 5) is on no face",
+        "A wrong manifest: a plain-http source and an unknown engine, both reported at once "
+        "(\"Largest\" is fine: keywords are read in any case)",
         PREFIX + "wrong.jpg",
-        {"version": 1, "swaps": [{"source": "faces/hopper.jpg", "target": {"x": 5, "y": 5}}]},
+        {"version": 1, "swaps": [{"source": "http://example.com/face.jpg", "target": "Largest"}],
+         "engine": "turbo"},
         "REJECTED",
     ),
 ]
@@ -141,35 +152,35 @@ def expected() -> dict[str, str]:
     return found
 
 
-def upload_inputs(stack: LocalStack) -> dict[str, bytes]:
-    s3 = stack.client("s3")
+def demo_files() -> list[tuple[str, bytes, str]]:
+    """Every file of the demo as (key, bytes, content type), in the order the demo uploads them."""
     encoded = {name: photos.jpeg_bytes(make()) for name, make in PHOTOS.items()}
-    images = {
-        PREFIX + "faces/hopper.jpg": encoded["hopper"],
-        PREFIX + "faces/astronaut.jpg": encoded["astronaut"],
-        **{job.image_key: encoded[job.photo] for job in JOBS},
-        **{FOLDER.folder + name: encoded[photo] for name, photo in (*FOLDER.before, *FOLDER.after)},
-    }
-
-    def put(key: str, body: bytes, ctype: str = "image/jpeg") -> None:
-        s3.put_object(Bucket=stack.bucket, Key=key, Body=body, ContentType=ctype)
-
-    for key in (PREFIX + "faces/hopper.jpg", PREFIX + "faces/astronaut.jpg"):
-        put(key, images[key])
+    files = [(PREFIX + "faces/hopper.jpg", encoded["hopper"], "image/jpeg"),
+             (PREFIX + "faces/astronaut.jpg", encoded["astronaut"], "image/jpeg")]
     for job in JOBS:
-        sidecar = json.dumps(job.manifest, indent=2).encode()
-        uploads = [(job.image_key, images[job.image_key], "image/jpeg"),
-                   (job.sidecar_key, sidecar, "application/json")]
-        if job.sidecar_first:
-            uploads.reverse()
-        for key, body, ctype in uploads:
-            put(key, body, ctype)
-    for name, _ in FOLDER.before:
-        put(FOLDER.folder + name, images[FOLDER.folder + name])
-    put(FOLDER.manifest_key, json.dumps(FOLDER.manifest, indent=2).encode(), "application/json")
-    for name, _ in FOLDER.after:
-        put(FOLDER.folder + name, images[FOLDER.folder + name])
-    return images
+        pair = [(job.image_key, encoded[job.photo], "image/jpeg"),
+                (job.sidecar_key, json.dumps(job.manifest, indent=2).encode(), "application/json")]
+        files += reversed(pair) if job.sidecar_first else pair
+    files += [(FOLDER.folder + name, encoded[photo], "image/jpeg") for name, photo in FOLDER.before]
+    files.append((FOLDER.manifest_key, json.dumps(FOLDER.manifest, indent=2).encode(), "application/json"))
+    files += [(FOLDER.folder + name, encoded[photo], "image/jpeg") for name, photo in FOLDER.after]
+    return files
+
+
+def plan_files(files: list[tuple[str, bytes, str]], bucket: str, folder: Path) -> list[PlannedJob]:
+    """`dropswap plan` over the demo's files, laid out in `folder` as they will be under inbox/."""
+    for key, body, _ in files:
+        path = folder / key.removeprefix(keys.INBOX)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+    return plan.plan(plan.LocalDrop(folder, keys.INBOX), plan.Limits(bucket=bucket))
+
+
+def upload_inputs(stack: LocalStack, files: list[tuple[str, bytes, str]]) -> dict[str, bytes]:
+    s3 = stack.client("s3")
+    for key, body, ctype in files:
+        s3.put_object(Bucket=stack.bucket, Key=key, Body=body, ContentType=ctype)
+    return {key: body for key, body, ctype in files if ctype.startswith("image/")}
 
 
 def wait_for_reports(stack: LocalStack, timeout: float) -> dict[str, dict[str, Any]]:
@@ -331,14 +342,20 @@ def wait_for_events(
 
 def run(
     stack: LocalStack, timeout: float, out: Path = OUT
-) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]], Path]:
-    """Drop every demo input on a running stack, wait for the reports and their events, write the page."""
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]], Path, list[PlannedJob]]:
+    """Plan the demo's inputs, drop them on a running stack, wait for the reports and their events, write
+    the page."""
+    files = demo_files()
+    with tempfile.TemporaryDirectory(prefix="dropswap-plan-") as folder:
+        planned = plan_files(files, stack.bucket, Path(folder))
+    print()
+    plan.show(planned, f"the demo's {len(files)} files, before upload", Console(width=110))
     since = datetime.now(UTC)
-    images = upload_inputs(stack)
+    images = upload_inputs(stack, files)
     print(f"  uploaded {len(expected())} photos with their manifests to s3://{stack.bucket}/{PREFIX}")
     reports = wait_for_reports(stack, timeout)
     events = wait_for_events(stack, list(reports), since, timeout=20.0)
-    return reports, events, write_page(stack, images, reports, events, out)
+    return reports, events, write_page(stack, images, reports, events, out), planned
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -352,16 +369,19 @@ def main(argv: list[str] | None = None) -> int:
     config = StackConfig(mode="instant" if args.mode == "instant" else "realistic")
     with native_stderr_to(config.state_dir / "logs" / "demo-stderr.log"), LocalStack(config) as stack:
         print(f"  stack up in {time.monotonic() - started:.1f}s; AKOOL emulator at {stack.akool_url}")
-        reports, events, page = run(stack, args.timeout)
+        reports, events, page, planned = run(stack, args.timeout)
+    said = {job.photo: PLAN_ENDS[job.outcome] for job in planned}
     print("\nSummary:")
     ok = True
     for image_key, expect in expected().items():
         report = reports.get(image_key, {})
         status = report.get("status", "NO REPORT")
         received = len(events.get(image_key, []))
-        good = status == expect and received == 1  # one completion event per ended job
+        # one completion event per ended job, and the end `dropswap plan` said before the upload
+        good = status == expect and received == 1 and said.get(image_key) == status
         ok &= good
-        line = f"  {'ok ' if good else 'BAD'} {status:<10} {image_key} ({received} event(s))"
+        line = (f"  {'ok ' if good else 'BAD'} {status:<10} {image_key} ({received} event(s), "
+                f"plan: {said.get(image_key, 'no job')})")
         if report.get("error"):
             line += f"\n        {report['error'].get('message')}"
         print(line)

@@ -1,6 +1,7 @@
-"""`pip install .` installs the dropswap command and only its package; nothing deployed imports it.
+"""`pip install .` installs the dropswap command, its package and the layer's pure domain (for `dropswap
+plan`), nothing else; nothing deployed imports the CLI.
 
-The install uses the dev venv's build backend (flit_core, pinned in requirements-dev.txt) with no build
+The install uses the dev venv's build backend (hatchling, pinned in requirements-dev.txt) with no build
 isolation and no index, so it reaches no network."""
 
 from __future__ import annotations
@@ -25,19 +26,25 @@ def _imports(path: Path) -> set[str]:
     return {name.split(".")[0] for name in names}
 
 
-def test_given_pyproject_when_read_then_it_packages_only_the_cli_with_a_dropswap_command() -> None:
+def test_given_pyproject_when_read_then_it_packages_the_cli_and_the_domain_with_a_dropswap_command() -> None:
     # Given pyproject.toml
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    # Then its build packages the one module dropswap_cli, with boto3 and rich, and `dropswap` runs its main
-    assert project["tool"]["flit"]["module"]["name"] == "dropswap_cli"
-    assert sorted(d.split(">")[0] for d in project["project"]["dependencies"]) == ["boto3", "rich"]
+    # Then its wheel packages dropswap_cli and the layer's package less its flows, adapters, composition root
+    # and settings, with what they import, and `dropswap` runs its main
+    wheel = project["tool"]["hatch"]["build"]["targets"]["wheel"]
+    assert wheel["packages"] == ["dropswap_cli", "layers/dropswap/dropswap"]
+    layer = "layers/dropswap/dropswap/"
+    left_out = {f"{layer}adapters", f"{layer}flows", f"{layer}app", f"{layer}settings.py"}
+    assert left_out <= set(wheel["exclude"])
+    assert sorted(d.split(">")[0] for d in project["project"]["dependencies"]) == [
+        "boto3", "fastjsonschema", "idna", "rich"]
     module, _, function = project["project"]["scripts"]["dropswap"].partition(":")
     assert callable(getattr(importlib.import_module(module), function))
 
 
 def test_given_the_cli_package_when_its_imports_are_read_then_only_stdlib_boto3_rich_and_itself() -> None:
     # Given every module of dropswap_cli, When its imports are read
-    allowed = set(sys.stdlib_module_names) | {"boto3", "botocore", "rich", "dropswap_cli"}
+    allowed = set(sys.stdlib_module_names) | {"boto3", "botocore", "rich", "dropswap_cli", "dropswap"}
     used = {name for path in PACKAGE.glob("*.py") for name in _imports(path)}
     # Then it needs nothing that is not installed with it (the layer, local/, tests/)
     assert used - allowed == set()
@@ -58,17 +65,19 @@ def test_given_a_fresh_venv_when_pip_installs_the_repository_then_only_the_cli_a
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
     # When the repository is installed into it (dependencies left out: they come from the dev venv below)
-    # (the wheel is built by the dev venv's flit_core, offline; then installed as `pip install .` would)
+    # (the wheel is built by the dev venv's hatchling, offline; then installed as `pip install .` would)
     wheels = tmp_path / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-index",
                     "--no-build-isolation", "-w", str(wheels), str(ROOT)], check=True, timeout=300)
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
                     "--no-index", *map(str, wheels.glob("*.whl"))], check=True, timeout=300)
-    # Then its site-packages holds the CLI package and its metadata only
+    # Then its site-packages holds the CLI package, the layer's domain and the metadata only
     site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                                capture_output=True, text=True, check=True).stdout.strip())
     assert sorted(p.name for p in site.iterdir() if not p.name.startswith("_")) == [
-        "dropswap-0.1.0.dist-info", "dropswap_cli"]
+        "dropswap", "dropswap-0.1.0.dist-info", "dropswap_cli"]
+    assert sorted(p.name for p in (site / "dropswap").iterdir() if p.name != "__pycache__") == [
+        "__init__.py", "domain", "schemas"]
     # And the `dropswap` command runs (boto3 and rich from the dev venv)
     env = {**os.environ, "PYTHONPATH": sysconfig.get_path("purelib")}
     done = subprocess.run([str(venv / "bin" / "dropswap"), "--version"], capture_output=True, text=True,

@@ -18,9 +18,15 @@ def test_given_the_demo_drop_then_every_photo_ends_as_expected_and_the_page_show
 ) -> None:
     # Given the demo's inputs dropped on the local stack (sidecar jobs, a faces preview, a folder manifest)
     # When their reports are in and the page is written
-    reports, events, page = demo.run(user.stack, timeout=240.0, out=tmp_path)
+    reports, events, page, planned = demo.run(user.stack, timeout=240.0, out=tmp_path)
     # Then every photo ended as expected: the folder manifest made one job per photo of its folder
     assert {k: r["status"] for k, r in reports.items()} == demo.expected()
+    # And as `dropswap plan` said before the upload, with one credit for each swap job (5), none for the
+    # faces preview or the rejection, whose two problems were both named
+    assert {j.photo: demo.PLAN_ENDS[j.outcome] for j in planned} == demo.expected()
+    assert sum(j.credits for j in planned) == sum(j.outcome == "SWAP" for j in planned) == 5
+    wrong = reports[demo.PREFIX + "wrong.jpg"]["error"]["message"]
+    assert "plain http is not accepted" in wrong and 'engine: "turbo" is not valid' in wrong
     # And each ended job's one completion event was received, shown on the page with its metadata
     assert {k: [e["detail"]["data"]["job_id"] for e in found] for k, found in events.items()} == {
         k: [r["job_id"]] for k, r in reports.items()
