@@ -30,7 +30,8 @@ def dropswap(stack: LocalStack, *args: str, cwd: Path, env: dict[str, str] | Non
     """`dropswap ARGS` in a process, as installed (the package from the checkout), with no AWS_* settings
     of the developer's: the local stack comes from its local.json unless `env` says otherwise."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DROPSWAP_"))}
-    base.update(PYTHONPATH=str(ROOT), COLUMNS="250",
+    # The checkout's CLI and the layer's domain, as `pip install .` installs them side by side.
+    base.update(PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "layers" / "dropswap")]), COLUMNS="250",
                 DROPSWAP_LOCAL=str(stack.config.state_dir / "local.json"), **(env or {}))
     return subprocess.run([sys.executable, "-m", "dropswap_cli", *args], cwd=cwd, env=base,
                           capture_output=True, text=True, timeout=timeout)
