@@ -181,3 +181,7 @@ def test_given_the_environment_then_the_budget_settings_are_read_and_checked(
     monkeypatch.setenv("AKOOL_CREDITS_PER_SWAP", "0")
     with pytest.raises(SettingsError, match="AKOOL_CREDITS_PER_SWAP"):
         load_settings()
+    # And so does a budget too small for a single swap (every job would wait for good)
+    monkeypatch.setenv("AKOOL_CREDITS_PER_SWAP", "6")
+    with pytest.raises(SettingsError, match="less than one swap's"):
+        load_settings()

@@ -140,6 +140,17 @@ class Settings:
 
 
 def load_settings() -> Settings:
+    s = _load()
+    if 0 < s.akool_credit_budget_per_day < s.akool_credits_per_swap:
+        # Not one swap would ever fit: every job would wait for good.
+        raise SettingsError(
+            f"AKOOL_CREDIT_BUDGET_PER_DAY ({s.akool_credit_budget_per_day}) is less than one swap's "
+            f"AKOOL_CREDITS_PER_SWAP ({s.akool_credits_per_swap}); raise it, or 0 for unlimited"
+        )
+    return s
+
+
+def _load() -> Settings:
     env = os.environ
     return Settings(
         drop_bucket=env.get("DROP_BUCKET", ""),
