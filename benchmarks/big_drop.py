@@ -418,7 +418,9 @@ def run(opts: Options) -> tuple[dict[str, Any], str]:
     }
     print(f"big drop '{opts.label}': starting the local stack (realistic AKOOL, passthrough engine)…",
           flush=True)
-    stack = LocalStack(StackConfig(mode="realistic", engine="passthrough", state_dir=state))
+    # No credit budget: the drop's photos would outrun the template's default.
+    stack = LocalStack(StackConfig(mode="realistic", engine="passthrough", state_dir=state,
+                                   credit_budget_per_day=0))
     monitor = Monitor(min_available_mib=opts.min_available_mib)
     try:
         stack.start()

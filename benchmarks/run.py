@@ -49,7 +49,10 @@ BIG_DROP_BEFORE = ROOT / "benchmarks" / "big_drop_before.json"
 UPLOAD_THREADS = 8
 # Template parameters of the bench's stacks: AKOOL pacing off, as the emulator's account limits are (see
 # Driver.reset_emulator): these figures are the pipeline's own; benchmarks/big_drop.py measures the pacing.
-BENCH_PARAMETERS = {"AkoolMaxJobsInFlight": "0", "AkoolMaxRequestsPerSecond": "0"}
+# No credit budget either: the bench's hundreds of jobs would outrun the template's default.
+BENCH_PARAMETERS = {
+    "AkoolMaxJobsInFlight": "0", "AkoolMaxRequestsPerSecond": "0", "AkoolCreditBudgetPerDay": "0",
+}
 # SubmitFunction's concurrency (the SubmitQueue event source's MaximumConcurrency) in the throughput runs,
 # one fresh stack each: the template's default, then more.
 SUBMIT_CONCURRENCY = (2, 8)

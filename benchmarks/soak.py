@@ -195,8 +195,9 @@ def soak(jobs: int = JOBS, seed: int | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="dropswap-soak-") as state:
         # The reconciler is run by the soak itself, every RECONCILE_EVERY seconds (the template's schedule,
         # every 5 minutes, runs too).
+        # No credit budget: the soak's hundreds of jobs would outrun the template's default.
         config = StackConfig(mode="instant", engine="passthrough", record_aws_requests=True,
-                             reconcile_after_seconds=2, state_dir=Path(state))
+                             reconcile_after_seconds=2, state_dir=Path(state), credit_budget_per_day=0)
         with LocalStack(config) as stack:
             d = Driver(stack)
             rec = CallRecorder(stack)

@@ -94,6 +94,17 @@ def describe(report: dict[str, Any] | None) -> str:
     return f"{error.get('code')}: {error.get('message')}" if isinstance(error, dict) else ""
 
 
+def budget_wait(report: Mapping[str, Any]) -> str:
+    """For a job the daily credit budget holds back (`waiting_for` "credit budget"): a line saying until
+    when; "" for any other report."""
+    if report.get("waiting_for") != "credit budget":
+        return ""
+    budget = report.get("budget")
+    resets = budget.get("resets_at") if isinstance(budget, Mapping) else None
+    return "waiting for the credit budget" + (f" (resets {resets}, or raise AkoolCreditBudgetPerDay)"
+                                              if resets else "")
+
+
 def missing(report: Mapping[str, Any]) -> list[str]:
     """The inputs a WAITING report names (`waiting_for`: {field, key, message, hint}), each with the first
     line of its hint when it has one."""

@@ -142,7 +142,9 @@ class FolderSync:
         if status == "SUCCEEDED" and result and result.startswith(layout.RESULTS + self.folder):
             detail = f"→ {self.results / result[len(layout.RESULTS + self.folder):]}"
         else:
-            detail = reports.describe(report) or (f"missing {waiting}" if waiting else "")
+            detail = reports.describe(report) or (
+                f"missing {waiting}" if waiting else reports.budget_wait(report)
+            )
         icon = ICONS.get(status, "[yellow]…[/]")
         self.out.print(f"{icon} {photo} {status} ", end="", highlight=False)
         self.out.print(detail, markup=False, highlight=False)

@@ -7,7 +7,9 @@ This is what `sam build` + `sam deploy` do, for this machine:
   ContentUri point there (what `sam package` writes);
 - the stack is created with parameters; the only values that differ from a deployment are the AKOOL
   endpoints, the secret's ARN, LocalStackLoopbackResults (the emulator serves results on 127.0.0.1), and
-  the timing parameters a caller passes for tests.
+  the timing parameters a caller passes for tests;
+- `update_parameters` is what a redeploy with changed parameters is (`sam deploy --parameter-overrides`,
+  or `aws cloudformation update-stack --use-previous-template`): e.g. a raised AkoolCreditBudgetPerDay.
 """
 
 from __future__ import annotations
@@ -118,20 +120,59 @@ def deploy(cfn: Any, s3: Any, stack_name: str, layer: Path, parameters: dict[str
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
+    stack, status = _wait(cfn, stack_name, timeout)
+    if status != "CREATE_COMPLETE":
+        raise DeployError(f"stack {stack_name} ended {status}: " + "; ".join(_failures(cfn, stack_name)))
+    return _deployed(cfn, stack_name, stack)
+
+
+def update_parameters(cfn: Any, stack_name: str, changes: dict[str, str], timeout: float = 120.0) -> Deployed:
+    """Update the deployed stack's parameters named in `changes`, keeping the template and every other
+    parameter (UsePreviousValue), as a redeploy with --parameter-overrides does; the functions whose
+    environment changes get it at their next cold start."""
+    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    current = {p["ParameterKey"]: p.get("ParameterValue") for p in stack.get("Parameters", [])}
+    unknown = set(changes) - set(current)
+    if unknown:
+        raise DeployError(f"stack {stack_name} has no parameter(s) {sorted(unknown)}")
+    if all(current[k] == v for k, v in changes.items()):
+        return _deployed(cfn, stack_name, stack)  # CloudFormation refuses an update that changes nothing
+    cfn.update_stack(
+        StackName=stack_name,
+        UsePreviousTemplate=True,
+        Parameters=[
+            {"ParameterKey": k, "ParameterValue": changes[k]} if k in changes
+            else {"ParameterKey": k, "UsePreviousValue": True}
+            for k in current
+        ],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+    )
+    stack, status = _wait(cfn, stack_name, timeout)
+    if status != "UPDATE_COMPLETE":
+        raise DeployError(f"stack {stack_name} ended {status}: " + "; ".join(_failures(cfn, stack_name)))
+    return _deployed(cfn, stack_name, stack)
+
+
+def _wait(cfn: Any, stack_name: str, timeout: float) -> tuple[dict[str, Any], str]:
     deadline = time.monotonic() + timeout
     while True:
-        stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+        stack: dict[str, Any] = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
         status = str(stack["StackStatus"])
         if not status.endswith("_IN_PROGRESS"):
-            break
+            return stack, status
         if time.monotonic() > deadline:
             raise DeployError(f"stack {stack_name} still {status} after {timeout:.0f}s")
         time.sleep(0.25)
-    if status != "CREATE_COMPLETE":
-        events = cfn.describe_stack_events(StackName=stack_name)["StackEvents"]
-        reasons = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}"
-                   for e in events if "FAILED" in str(e.get("ResourceStatus"))]
-        raise DeployError(f"stack {stack_name} ended {status}: " + "; ".join(reasons or ["no reason given"]))
+
+
+def _failures(cfn: Any, stack_name: str) -> list[str]:
+    events = cfn.describe_stack_events(StackName=stack_name)["StackEvents"]
+    reasons = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}"
+               for e in events if "FAILED" in str(e.get("ResourceStatus"))]
+    return reasons or ["no reason given"]
+
+
+def _deployed(cfn: Any, stack_name: str, stack: dict[str, Any]) -> Deployed:
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     resources = {r["LogicalResourceId"]: r["PhysicalResourceId"]
                  for r in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]}

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from dropswap_cli.reports import missing
+from dropswap_cli.reports import budget_wait, missing
 
 REPORT_SUFFIX = ".result.json"
 INBOX = "inbox/"
@@ -60,6 +60,7 @@ def outcome_line(report_key: str, report: object, clock: str) -> str:
     waiting = missing(report)
     if waiting:
         parts.append("missing " + ", ".join(waiting))
+    parts.append(budget_wait(report))
     result = _key_of(report.get("result"))
     parts.append("→ " + (result or report_key))
     return " ".join(p for p in parts if p)

@@ -56,6 +56,8 @@ class StackConfig:
     state_dir: Path = STATE_DIR
     # Template parameter ReconcileAfterSeconds (None: the template's default). Tests shorten it.
     reconcile_after_seconds: int | None = None
+    # Template parameter AkoolCreditBudgetPerDay (None: the template's default; 0 = unlimited).
+    credit_budget_per_day: int | None = None
     # Other template parameters to deploy with (e.g. AkoolMaxJobsInFlight); the template's defaults else.
     parameters: dict[str, str] = field(default_factory=dict)
     aws_port: int = 0
@@ -151,6 +153,8 @@ class LocalStack:
         }
         if self.config.reconcile_after_seconds is not None:
             parameters["ReconcileAfterSeconds"] = str(self.config.reconcile_after_seconds)
+        if self.config.credit_budget_per_day is not None:
+            parameters["AkoolCreditBudgetPerDay"] = str(self.config.credit_budget_per_day)
         parameters.update(self.config.parameters)
         deployed = deploy.deploy(
             self.client("cloudformation"), self.client("s3"), STACK_NAME, layer, parameters
@@ -165,6 +169,13 @@ class LocalStack:
         }
         # What AKOOL is told (the template's execute-api URL) and where that is on this machine.
         self.webhook_base_url = route_url(self.outputs["WebhookBaseUrl"], self.aws_endpoint)
+
+    def redeploy(self, parameters: dict[str, str]) -> None:
+        """Change template parameters of the running stack, as a redeploy does on AWS (`sam deploy
+        --parameter-overrides`): e.g. {"AkoolCreditBudgetPerDay": "500"} raises the credit budget."""
+        deployed = deploy.update_parameters(self.client("cloudformation"), STACK_NAME, parameters)
+        self.outputs = deployed.outputs
+        _coerce_scaling_config(self.client("lambda"))
 
     def client(self, service: str) -> Any:
         """A boto3 client as the account's administrator, on the local endpoint, trusting the local CA."""
@@ -323,11 +334,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--watch", type=Path, default=None,
                         help="sync a local folder: files dropped in it go to inbox/, results come back")
     parser.add_argument("--mode", choices=["realistic", "instant"], default="realistic")
+    parser.add_argument("--credit-budget", type=int, default=None, metavar="N",
+                        help="AKOOL credits the stack may spend per UTC day (template parameter "
+                             "AkoolCreditBudgetPerDay; default: the template's, 0 = unlimited)")
     parser.add_argument("--state-dir", type=Path, default=STATE_DIR,
                         help="where local.json, the CA and the functions' logs go (default .dropswap/)")
     args = parser.parse_args(argv)
     mode: Mode = "instant" if args.mode == "instant" else "realistic"
-    stack = LocalStack(StackConfig(mode=mode, watch_dir=args.watch, state_dir=args.state_dir, console=True))
+    if args.credit_budget is not None and args.credit_budget < 0:
+        parser.error("--credit-budget must be 0 (unlimited) or more")
+    stack = LocalStack(StackConfig(mode=mode, watch_dir=args.watch, state_dir=args.state_dir, console=True,
+                                   credit_budget_per_day=args.credit_budget))
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

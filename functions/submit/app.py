@@ -34,6 +34,8 @@ _METRIC_FOR: dict[OutcomeKind, str] = {
     "SUCCEEDED": "JobsSucceeded",  # "mode": "faces" jobs end here
     "REJECTED": "JobsRejected",
     "WAITING": "JobsWaiting",
+    # Held back by the daily AKOOL credit budget (alarmed: CreditBudgetSpentAlarm in template.yaml).
+    "OVER_BUDGET": "JobsOverBudget",
     "FAILED": "JobsFailed",
 }
 

@@ -20,6 +20,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         # Paced below the emulator's default account limit (4 jobs), so tests can show the pacing hold
         # with the emulator's limits on; a parameter a deployment may set the same way.
         parameters={"AkoolMaxJobsInFlight": str(AKOOL_MAX_JOBS_IN_FLIGHT)},
+        # Unlimited, so the session's many jobs never meet the template's default budget; the credit
+        # budget's own test sets one by redeploying, as a user would (test_credit_budget.py).
+        credit_budget_per_day=0,
         state_dir=tmp_path_factory.mktemp("dropswap-state"),
     )
     with LocalStack(config) as running:

@@ -17,7 +17,9 @@ from urllib.parse import urlsplit
 import requests
 
 from devkit import photos
+from dropswap.adapters.credit_store import credits_item_id
 from dropswap.adapters.slot_store import SLOTS_ITEM_ID
+from dropswap.domain.credits import utc_day
 from local import events_feed
 from local.stack import LocalStack
 
@@ -184,6 +186,14 @@ class User:
             TableName=self.stack.table, Key={"job_id": {"S": SLOTS_ITEM_ID}}, ConsistentRead=True
         ).get("Item") or {}
         return sorted(item.get("holders", {}).get("SS", []))
+
+    def credits_spent_today(self) -> int:
+        """The AKOOL credits the stack has counted on today's UTC day (its credit budget's item)."""
+        item = self.stack.client("dynamodb").get_item(
+            TableName=self.stack.table, Key={"job_id": {"S": credits_item_id(utc_day(time.time()))}},
+            ConsistentRead=True,
+        ).get("Item") or {}
+        return int(item.get("spent", {}).get("N", "0"))
 
     def settle(self, timeout: float = 120.0) -> None:
         """Wait until no job holds an AKOOL slot, running the reconciler as its schedule would: a test

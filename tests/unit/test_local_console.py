@@ -70,6 +70,17 @@ def test_given_a_waiting_report_with_missing_inputs_and_more_when_formatted_then
                     " → results/party/team.jpg.result.json")
 
 
+def test_given_a_report_waiting_for_the_credit_budget_when_formatted_then_it_says_until_when() -> None:
+    # Given a WAITING report of a job the daily credit budget holds back (submission.wait_for_credit)
+    budget = {"credits_per_day": 100, "day": "2026-11-05", "spent": 100, "needed": 1,
+              "resets_at": "2026-11-06T00:00:00+00:00", "message": "m"}
+    report = _report("WAITING", waiting_for="credit budget", budget=budget)
+    # Then the line says what it waits for and when that resets, and where the report is
+    assert outcome_line(REPORT, report, "07:00:04") == (
+        "07:00:04 WAITING   inbox/party/team.jpg waiting for the credit budget (resets "
+        "2026-11-06T00:00:00+00:00, or raise AkoolCreditBudgetPerDay) → results/party/team.jpg.result.json")
+
+
 def test_given_a_report_without_image_or_status_when_formatted_then_photo_comes_from_the_report_key() -> None:
     line = outcome_line(REPORT, {"error": {"code": "UNSUPPORTED_TYPE"}}, "t")
     assert line == "t ?         inbox/party/team.jpg UNSUPPORTED_TYPE → results/party/team.jpg.result.json"

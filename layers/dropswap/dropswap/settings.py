@@ -39,6 +39,13 @@ def _int(name: str, default: int) -> int:
     return value
 
 
+def _at_least(name: str, default: int, minimum: int) -> int:
+    value = _int(name, default)
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
 def _float(name: str, default: float) -> float:
     raw = os.environ.get(name, "").strip()
     try:
@@ -125,9 +132,25 @@ class Settings:
     # back to the queue, and how often it looks.
     slot_wait_seconds: float = 20.0
     slot_poll_seconds: float = 0.2
+    # The daily AKOOL credit budget (credit_budget.py; template parameter AkoolCreditBudgetPerDay): 0 =
+    # unlimited (credits are counted all the same). What one swap call costs: AKOOL publishes no figure,
+    # so 1 is an assumption (docs/akool.md §9).
+    akool_credit_budget_per_day: int = 0
+    akool_credits_per_swap: int = 1
 
 
 def load_settings() -> Settings:
+    s = _load()
+    if 0 < s.akool_credit_budget_per_day < s.akool_credits_per_swap:
+        # Not one swap would ever fit: every job would wait for good.
+        raise SettingsError(
+            f"AKOOL_CREDIT_BUDGET_PER_DAY ({s.akool_credit_budget_per_day}) is less than one swap's "
+            f"AKOOL_CREDITS_PER_SWAP ({s.akool_credits_per_swap}); raise it, or 0 for unlimited"
+        )
+    return s
+
+
+def _load() -> Settings:
     env = os.environ
     return Settings(
         drop_bucket=env.get("DROP_BUCKET", ""),
@@ -168,6 +191,10 @@ def load_settings() -> Settings:
         submit_concurrency=_int("SUBMIT_CONCURRENCY", Settings.submit_concurrency),
         slot_wait_seconds=_float("SLOT_WAIT_SECONDS", Settings.slot_wait_seconds),
         slot_poll_seconds=_float("SLOT_POLL_SECONDS", Settings.slot_poll_seconds),
+        akool_credit_budget_per_day=_at_least(
+            "AKOOL_CREDIT_BUDGET_PER_DAY", Settings.akool_credit_budget_per_day, 0
+        ),
+        akool_credits_per_swap=_at_least("AKOOL_CREDITS_PER_SWAP", Settings.akool_credits_per_swap, 1),
     )
 
 

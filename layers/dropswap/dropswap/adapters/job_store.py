@@ -5,7 +5,9 @@ The job itself (record, statuses, legal transitions) is jobs.py's; this module m
 Table layout (see template.yaml):
 - key `job_id` (S);
 - GSI `open-jobs` on `open_state` + `updated_at` (sparse: only WAITING/SUBMITTED/PROCESSING jobs carry
-  `open_state`), so the reconciler never scans the table;
+  `open_state`), so the reconciler never scans the table. `open_state` is the status, except for a job the
+  credit budget holds back (WAITING for "credit budget", credits.py): `WAITING_CREDIT`, so the reconciler
+  finds those apart from the jobs waiting for an input, oldest first, and only when the budget has room;
 - GSI `waiting-for` on `waiting_for` (sparse, KEYS_ONLY): the first input a WAITING job still needs, so an
   upload of that key finds the jobs it unblocks;
 - `ttl` (epoch seconds) for DynamoDB's TTL;
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from dropswap.domain.credits import CREDIT_BUDGET
 from dropswap.domain.jobs import ALLOWED_FROM, TERMINAL, Job, Status, TransitionResult, iso_time
 
 if TYPE_CHECKING:
@@ -32,6 +35,8 @@ if TYPE_CHECKING:
 
 OPEN_JOBS_INDEX = "open-jobs"
 WAITING_FOR_INDEX = "waiting-for"
+# The open-jobs partition of the jobs the credit budget holds back.
+CREDIT_WAIT_STATE = "WAITING_CREDIT"
 
 # DynamoDB's size limits on index key attributes a caller may set (bytes of UTF-8): a GSI partition key at
 # most 2048. (open_state and updated_at, the other index keys, are short values this module writes itself.)
@@ -114,13 +119,26 @@ class JobStore:
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     def open_jobs(self, status: Status, updated_before: str, limit: int = 500) -> Iterator[Job]:
-        """Jobs in a non-terminal status whose last update is older than `updated_before` (ISO time)."""
+        """Jobs in a non-terminal status whose last update is older than `updated_before` (ISO time); for
+        WAITING, those waiting for an input (jobs_waiting_for_credit lists the others)."""
+        return self._open(status.value, updated_before, limit)
+
+    def jobs_waiting_for_credit(self, limit: int) -> Iterator[Job]:
+        """Jobs the credit budget holds back, the longest waiting first."""
+        return self._open(CREDIT_WAIT_STATE, None, limit)
+
+    def _open(self, state: str, updated_before: str | None, limit: int) -> Iterator[Job]:
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": OPEN_JOBS_INDEX,
-            "KeyConditionExpression": "open_state = :s AND updated_at < :t",
-            "ExpressionAttributeValues": {":s": {"S": status.value}, ":t": {"S": updated_before}},
+            "KeyConditionExpression": "open_state = :s",
+            "ExpressionAttributeValues": {":s": {"S": state}},
+            # Pages no larger than needed: a long queue of waiting jobs is not read whole each run.
+            "Limit": max(1, min(limit, 1000)),
         }
+        if updated_before is not None:
+            kwargs["KeyConditionExpression"] += " AND updated_at < :t"
+            kwargs["ExpressionAttributeValues"][":t"] = {"S": updated_before}
         seen = 0
         while seen < limit:
             resp = self._ddb.query(**kwargs)
@@ -285,7 +303,11 @@ def _transition_update(
         )
     else:
         names["#o"] = "open_state"
-        sets.append("#o = :new")
+        if new_status is Status.WAITING and fields.get("waiting_for") == CREDIT_BUDGET:
+            values[":open"] = {"S": CREDIT_WAIT_STATE}
+            sets.append("#o = :open")
+        else:
+            sets.append("#o = :new")
         if new_status is not Status.WAITING:
             # Past WAITING, the submission claim and the missing-input marker have done their job.
             removes.extend(["waiting_for", "claim_owner", "claim_until"])

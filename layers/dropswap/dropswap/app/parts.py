@@ -1,8 +1,9 @@
 """The real adapters of one invocation, built from the function's settings: AWS through boto3 (the
 clients under them are process-wide: adapters/aws.py), AKOOL through one pooled HTTP session.
 
-Only the composition root (the other modules of app/) uses this. It imports adapters and pacing (no
-flow): each function's module of app/ adds only the flow it runs, so a handler's code stays what it runs.
+Only the composition root (the other modules of app/) uses this. It imports adapters, pacing and the
+credit budget (flows/common; no flow): each function's module of app/ adds only the flow it runs, so a
+handler's code stays what it runs.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import requests
 from dropswap.adapters import aws
 from dropswap.adapters.akool_client import AkoolClient
 from dropswap.adapters.credentials import load_credentials
+from dropswap.adapters.credit_store import CreditStore
 from dropswap.adapters.event_bus import EventBus
 from dropswap.adapters.job_store import JobStore
 from dropswap.adapters.object_store import ObjectStore
@@ -22,6 +24,7 @@ from dropswap.adapters.queues import SqsQueue
 from dropswap.adapters.result_fetch import HttpResultFetcher
 from dropswap.adapters.slot_store import SlotStore
 from dropswap.domain.akool import AkoolCredentials
+from dropswap.flows.common.credit_budget import CreditBudget
 from dropswap.flows.common.pacing import Pacer, RequestSpacer
 from dropswap.settings import Settings
 
@@ -74,6 +77,14 @@ class Parts:
         return Pacer(
             self.slots, s.akool_max_jobs_in_flight, wait_seconds=s.slot_wait_seconds,
             poll_seconds=s.slot_poll_seconds, remaining_seconds=self._remaining,
+        )
+
+    def budget(self) -> CreditBudget:
+        """The day's AKOOL credit budget, counted in the Jobs table (counted even when unlimited)."""
+        s = self.settings
+        return CreditBudget(
+            CreditStore(aws.dynamodb(), s.jobs_table), s.akool_credit_budget_per_day,
+            credits_per_swap=s.akool_credits_per_swap,
         )
 
     def result_fetcher(self) -> HttpResultFetcher:

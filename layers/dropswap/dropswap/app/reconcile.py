@@ -20,5 +20,5 @@ def build(s: Settings, remaining_seconds: Callable[[], float]) -> Reconciler:
     return Reconciler(
         parts.jobs, finaliser(parts), parts.objects, parts.akool,
         Queues(submit=parts.submit_queue, finalise=parts.finalise_queue), ReconcileLimits.from_settings(s),
-        slots=parts.slots, remaining_seconds=remaining_seconds, events=parts.events,
+        slots=parts.slots, budget=parts.budget(), remaining_seconds=remaining_seconds, events=parts.events,
     )

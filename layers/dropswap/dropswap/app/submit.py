@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dropswap.app.parts import Parts
 from dropswap.domain import tokens
 from dropswap.domain.ports import BatchSink, JobEvents, SwapApi
+from dropswap.flows.common.credit_budget import CreditBudget
 from dropswap.flows.common.pacing import Pacer
 from dropswap.flows.submit.input_gate import InputGate
 from dropswap.flows.submit.submission import Submission
@@ -31,6 +32,7 @@ def submitter(
     *,
     queue: BatchSink | None = None,
     pacer: Pacer | None = None,
+    budget: CreditBudget | None = None,
     events: JobEvents | None = None,
     lease_seconds: int = 300,
     clock: Callable[[], float] = time.time,
@@ -41,16 +43,19 @@ def submitter(
     """The Submitter over these ports. `akool` is called on first need: a rejected input never reads the
     AKOOL secret."""
     pacer = pacer or Pacer.unlimited()
+    budget = budget or CreditBudget.uncounted()
     gate = InputGate(
         objects, store, bucket=s.drop_bucket, max_image_bytes=s.max_image_bytes,
         extra_source_buckets=s.extra_source_buckets, allowed_source_hosts=s.allowed_source_hosts,
     )
     holder = Submission(
-        store, objects, akool, s, pacer=pacer, clock=clock, new_token=new_token, events=events
+        store, objects, akool, s, pacer=pacer, clock=clock, new_token=new_token, events=events,
+        budget=budget,
     )
     return Submitter(
         store, objects, gate, holder, bucket=s.drop_bucket, queue=queue, list_page_size=list_page_size,
-        pacer=pacer, clock=clock, lease_seconds=lease_seconds, new_owner=new_owner, events=events,
+        pacer=pacer, budget=budget, clock=clock, lease_seconds=lease_seconds, new_owner=new_owner,
+        events=events,
     )
 
 
@@ -60,7 +65,8 @@ def build(s: Settings, remaining_seconds: Callable[[], float]) -> tuple[Submitte
     parts = Parts(s, remaining_seconds=remaining_seconds)
     return submitter(
         s, parts.jobs, parts.objects, parts.submit_akool, queue=parts.submit_queue, pacer=parts.pacer(),
-        events=parts.events, lease_seconds=int(remaining_seconds()) + LEASE_MARGIN_SECONDS,
+        budget=parts.budget(), events=parts.events,
+        lease_seconds=int(remaining_seconds()) + LEASE_MARGIN_SECONDS,
     ), parts
 
 

@@ -59,6 +59,19 @@ class AkoolSlots(Protocol):
     def release(self, job_id: str) -> None: ...
 
 
+class CreditCounter(Protocol):
+    """AKOOL credits counted per UTC day (credit_store.CreditStore): one conditional write per swap call."""
+
+    def spent(self, day: str) -> int: ...
+
+    def spend(self, day: str, credits: int, per_day: int) -> bool:
+        """Count `credits` on `day` if they fit in `per_day` (0: no limit, always counted); False: they
+        do not fit, nothing was counted."""
+        ...
+
+    def refund(self, day: str, credits: int) -> None: ...
+
+
 class WaitingIndex(Protocol):
     def jobs_waiting_for(self, key: str) -> list[str]: ...
 

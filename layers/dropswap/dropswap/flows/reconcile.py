@@ -10,6 +10,10 @@ Run on a schedule. Each run, oldest first, within its time budget:
   may have arrived without an event, e.g. in another bucket), so there is one path to AKOOL's submit;
   WAITING jobs older than `max_waiting_age_seconds` are REJECTED here (INPUT_NEVER_ARRIVED, under the
   submission claim) with a report naming the missing input;
+- WAITING jobs the credit budget holds back (credit_budget.py): while the day's budget is spent, nothing
+  (they cost no message, no write, and never expire: the budget resets every UTC day); once it has room
+  (a new day, or a redeploy that raised it), a recheck message for as many of them as it admits, the
+  longest waiting first;
 - AKOOL slots (pacing.py) held by a job that can no longer be at AKOOL (ended, or WAITING with no live
   claim: its holder crashed between taking the slot and recording the submission) are given back.
 """
@@ -24,12 +28,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from dropswap.domain import messages
+from dropswap.domain import credits, messages
 from dropswap.domain.akool import AkoolError, AkoolLookup, AkoolTruth
 from dropswap.domain.error_codes import ErrorCode, job_error
 from dropswap.domain.jobs import Job, Status, iso_time
 from dropswap.domain.latest import superseded_by
 from dropswap.domain.ports import AkoolSlots, JobEvents, JobReader, MessageSink, ResultsFolder, SubmitClaims
+from dropswap.flows.common.credit_budget import CreditBudget
 from dropswap.flows.common.finaliser import Action, Finaliser, FinaliseStore, Outcome
 from dropswap.flows.common.job_end import Hold, Refused, end_job, under_claim
 from dropswap.settings import Settings
@@ -40,6 +45,8 @@ class ReconcileStore(FinaliseStore, SubmitClaims, JobReader, Protocol):
     """What the reconciler needs of the job store: the finaliser's port plus queries and claims."""
 
     def open_jobs(self, status: Status, updated_before: str, limit: int = 500) -> Iterator[Job]: ...
+
+    def jobs_waiting_for_credit(self, limit: int) -> Iterator[Job]: ...
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,7 @@ class Reconciler:
         limits: ReconcileLimits,
         *,
         slots: AkoolSlots | None = None,
+        budget: CreditBudget | None = None,
         clock: Callable[[], float] = time.time,
         remaining_seconds: Callable[[], float] | None = None,
         new_owner: Callable[[], str] = lambda: uuid.uuid4().hex,
@@ -146,6 +154,7 @@ class Reconciler:
         self._akool: AkoolLookup | None = None
         self._queues = queues
         self._slots = slots
+        self._budget = budget or CreditBudget.uncounted()
         self._limits = limits
         self._clock = clock
         self._remaining = remaining_seconds
@@ -165,7 +174,10 @@ class Reconciler:
             for job in self._store.open_jobs(Status.WAITING, cutoff, limit=budget):
                 if self._out_of_time(summary):
                     break
+                budget -= 1
                 self._guarded(summary, job, self._reconcile_waiting, job, now, summary)
+        if budget > 0 and not summary.stopped_early:
+            self._resume_credit_waits(budget, summary)
         if not summary.stopped_early:
             self._repair_slots(now, summary)
         return summary
@@ -237,6 +249,12 @@ class Reconciler:
 
     # -- WAITING --------------------------------------------------------------------------------------
     def _reconcile_waiting(self, job: Job, now: float, summary: Summary) -> None:
+        if job.waiting_for == credits.CREDIT_BUDGET:
+            # Held back by the budget, its holder stopped mid-recheck: no input is missing, so it never
+            # expires; its recheck puts it back with the budget's waits (or submits it).
+            self._queues.submit.send(messages.recheck_body(job.job_id))
+            summary.add("rechecked")
+            return
         created = _epoch(job.created_at)
         age = now - created if created is not None else 0.0
         if age > self._limits.max_waiting_age_seconds:
@@ -275,6 +293,21 @@ class Reconciler:
             create_fields={},
         )
         return done if not isinstance(done, Refused) else False
+
+    def _resume_credit_waits(self, limit: int, summary: Summary) -> None:
+        """Recheck as many jobs held back by the credit budget as it now admits (none while it is spent).
+        A recheck that finds the budget spent again (another job took the credit first) waits again."""
+        room = self._budget.remaining()  # None: unlimited (the budget was raised to 0)
+        if room == 0:
+            return
+        for job in self._store.jobs_waiting_for_credit(limit if room is None else min(room, limit)):
+            if self._out_of_time(summary):
+                return
+            self._guarded(summary, job, self._recheck_credit_wait, job, summary)
+
+    def _recheck_credit_wait(self, job: Job, summary: Summary) -> None:
+        self._queues.submit.send(messages.recheck_body(job.job_id))
+        summary.add("credit_rechecked")
 
     # -- AKOOL slots ----------------------------------------------------------------------------------
     def _repair_slots(self, now: float, summary: Summary) -> None:

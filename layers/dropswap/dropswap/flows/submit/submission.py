@@ -5,6 +5,10 @@
   (akool_swap.py), record SUBMITTED with the hash of the webhook token; a bad input found on the way →
   REJECTED, a final AKOOL refusal → FAILED, a retryable one (or an input replaced meanwhile) is raised
   (the claim is given back, job_end.under_claim);
+- the credit budget (credit_budget.py): the swap's credits are counted right before AKOOL's swap call; a
+  job they do not fit waits (`wait_for_credit`: WAITING for "credit budget", its report, a `Job Waiting`
+  event, the claim given back; the reconciler rechecks it once the budget has room), and the credits of a
+  call AKOOL refused before accepting it are given back;
 - `faces_only` (`"mode": "faces"`): detect and write the faces and their preview (faces_mode.py), then
   SUCCEEDED at once; no swap is sent, so no AKOOL slot is taken;
 - `reject` / `fail` / `close_superseded`: end the job (job_end.py), with its report except for a
@@ -19,10 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
-from dropswap.domain import keys, tokens
+from dropswap.domain import credits, keys, tokens
 from dropswap.domain.akool import AkoolError
 from dropswap.domain.error_codes import ErrorCode, akool_refusal, job_error
 from dropswap.domain.faces import FaceSelectionError
+from dropswap.domain.job_events import waiting_event
 from dropswap.domain.jobs import Job, JobRef, Status, iso_time
 from dropswap.domain.manifest import Manifest, ManifestError, Source
 from dropswap.domain.planning import Plan
@@ -33,9 +38,12 @@ from dropswap.domain.ports import (
     JobTransitions,
     ResultsFolder,
     Staging,
+    SubmitClaims,
     SwapApi,
 )
-from dropswap.flows.common.job_end import Hold, end_job
+from dropswap.domain.report import build_report
+from dropswap.flows.common.credit_budget import CreditBudget
+from dropswap.flows.common.job_end import Hold, end_job, publish_report
 from dropswap.flows.common.pacing import Pacer
 from dropswap.flows.submit import akool_swap, faces_mode, input_gate, staging
 from dropswap.settings import Settings
@@ -44,7 +52,7 @@ log = logging.getLogger(__name__)
 
 # What happened to one job for one event (the handler turns these into metrics).
 OutcomeKind = Literal[
-    "SUBMITTED", "SUCCEEDED", "REJECTED", "WAITING", "FAILED", "DUPLICATE", "BUSY", "IGNORED"
+    "SUBMITTED", "SUCCEEDED", "REJECTED", "WAITING", "OVER_BUDGET", "FAILED", "DUPLICATE", "BUSY", "IGNORED"
 ]
 
 InputError = ManifestError | FaceSelectionError
@@ -61,10 +69,13 @@ class Outcome:
 class SubmitObjects(InputReader, InputContent, Staging, ResultsFolder, faces_mode.PreviewFiles, Protocol): ...
 
 
+class HolderStore(JobTransitions, SubmitClaims, Protocol): ...
+
+
 class Submission:
     def __init__(
         self,
-        store: JobTransitions,
+        store: HolderStore,
         objects: SubmitObjects,
         akool: Callable[[], SwapApi],
         settings: Settings,
@@ -73,11 +84,13 @@ class Submission:
         clock: Callable[[], float] = time.time,
         new_token: Callable[[], str] = tokens.new_token,
         events: JobEvents | None = None,
+        budget: CreditBudget | None = None,
     ) -> None:
         self._store = store
         self._objects = objects
         self._events = events
         self._pacer = pacer or Pacer.unlimited()
+        self._budget = budget or CreditBudget.uncounted()
         # Built on first need: a rejected manifest never reads the AKOOL secret.
         self._akool_factory = akool
         self._akool: SwapApi | None = None
@@ -107,14 +120,21 @@ class Submission:
             token = self._new_token()
             # The slot is taken only now, with the plan ready: AKOOL's slot is not idle while we detect.
             self._pacer.take(ref.job_id)
+            # The credit gate: counted now, right before the call that spends it (never over the budget).
+            charge = self._budget.spend()
+            if charge is None:
+                self._pacer.release(ref.job_id)
+                return self.wait_for_credit(ref, job, hold)
             try:
                 result = akool_swap.send(
                     akool, plan, image_url, face_enhance=manifest.face_enhance,
                     webhook_url=self._webhook_url(ref, token),
                 )
-            except BaseException:
+            except BaseException as exc:
                 # Not accepted (or, after a timeout, maybe accepted: AKOOL's 1005 is the backstop).
                 self._pacer.release(ref.job_id)
+                if isinstance(exc, AkoolError) and credits.refused_before_acceptance(exc):
+                    self._budget.refund(charge)  # AKOOL took no credit; unsure: it stays counted
                 raise
         except (ManifestError, FaceSelectionError) as exc:
             return self.reject(ref, job, hold, exc, akool=_detect_cost(detector))
@@ -158,6 +178,38 @@ class Submission:
             },
         )
         return Outcome("SUBMITTED", ref.sidecar_key, ref.job_id, plan.engine)
+
+    def wait_for_credit(self, ref: JobRef, job: Job, hold: Hold) -> Outcome:
+        """Hold the job back for the credit budget: its WAITING report and (once per job) its `Job Waiting`
+        event, then WAITING for "credit budget" and the claim given back. The reconciler's recheck brings
+        it back once the budget has room (reconcile.py)."""
+        state = self._budget.state()
+        first = job.waiting_for != credits.CREDIT_BUDGET
+        if first:
+            # Report and event before the record (as job_end does): a crash in between is repaired by the
+            # retry, which writes them again (the event under the same id).
+            report = build_report(job, status=Status.WAITING)
+            report["waiting_for"] = credits.CREDIT_BUDGET
+            report["budget"] = state.as_dict()
+            publish_report(self._objects, ref.image_key, Status.WAITING, report)
+            bus = self._events  # the JobEvents port (not a boto3 client)
+            if bus is not None:
+                bus.publish(*waiting_event(
+                    job, at=self._now(), waiting_for=credits.CREDIT_BUDGET, budget=state.as_dict()
+                ))
+        # Also for a job already waiting: its claim moved it into the input waits' part of the open-jobs
+        # index, and this puts it back with the budget's (job_store.py).
+        res = self._store.transition(
+            ref.job_id, Status.WAITING,
+            set_fields={**ref.fields(), "waiting_for": credits.CREDIT_BUDGET}, expect_owner=hold.owner,
+        )
+        if res.applied:
+            self._store.release(ref.job_id, hold.owner)
+        log.warning(
+            "job waiting for the credit budget",
+            extra={"job_id": ref.job_id, "spent": state.spent, "per_day": state.per_day, "day": state.day},
+        )
+        return Outcome("OVER_BUDGET", ref.sidecar_key, ref.job_id, credits.CREDIT_BUDGET)
 
     def faces_only(self, ref: JobRef, job: Job, hold: Hold) -> Outcome:
         try:

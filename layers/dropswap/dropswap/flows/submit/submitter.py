@@ -39,6 +39,7 @@ from dropswap.domain.ports import (
     SubmitClaims,
     WaitingIndex,
 )
+from dropswap.flows.common.credit_budget import CreditBudget
 from dropswap.flows.common.job_end import Hold, Refused, under_claim
 from dropswap.flows.common.pacing import NoRoom, Pacer
 from dropswap.flows.submit.input_gate import UNKNOWN, InputGate, Unknown
@@ -70,6 +71,7 @@ class Submitter:
         queue: BatchSink | None = None,
         list_page_size: int = 1000,
         pacer: Pacer | None = None,
+        budget: CreditBudget | None = None,
         clock: Callable[[], float] = time.time,
         lease_seconds: int = 300,
         new_owner: Callable[[], str] = lambda: uuid.uuid4().hex,
@@ -85,6 +87,7 @@ class Submitter:
         self._page_size = list_page_size
         self._gate = gate
         self._pacer = pacer or Pacer.unlimited()
+        self._budget = budget or CreditBudget.uncounted()
         self._holder = holder
         # Longer than one invocation can run, so a live holder never loses its claim; a crashed
         # holder's claim lapses and the reconciler's recheck_waiting takes the job over.
@@ -337,8 +340,14 @@ class Submitter:
             return Outcome(kind, ref.sidecar_key, ref.job_id, not_ready.detail)
         # Before the claim and any AKOOL call: with every AKOOL slot in use this raises NoRoom, and the
         # message comes back shortly (the job stays WAITING, claimable by that delivery). A faces-only
-        # job sends no swap, so it needs no slot.
+        # job sends no swap, so it needs no slot and no credit.
         if manifest.mode != "faces":
+            if not self._budget.has_room():
+                # Today's credits are spent (a read): wait for the budget without staging or detecting.
+                return self._claimed(
+                    ref, lambda held, hold: self._holder.wait_for_credit(ref, held, hold),
+                    manifest.metadata_json,
+                )
             self._pacer.wait_for_room()
         return self._claimed(
             ref, lambda held, hold: self._holder.submit(ref, held, hold, manifest), manifest.metadata_json
