@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from dropswap.domain import image_header, keys
+from dropswap.domain import credits, image_header, keys
 from dropswap.domain.image_header import HEAD_BYTES, TAIL_BYTES, ImageProblem
 from dropswap.domain.manifest import MAX_MANIFEST_BYTES, Manifest, ManifestError, parse_manifest
 from dropswap_cli import layout
@@ -36,9 +37,6 @@ from dropswap_cli.errors import CliError
 from dropswap_cli.stack import Stack
 
 Outcome = Literal["SWAP", "FACES", "REJECTED", "WAITING"]
-# What one swap job costs in AKOOL credits. AKOOL publishes no per-image price: one credit per swap call
-# is this project's assumption (docs/akool.md), and a job makes one swap call whatever its engine.
-CREDITS_PER_SWAP = 1
 # The stack's defaults (template.yaml MaxImagePixels, MAX_IMAGE_BYTES); a deployed stack's parameters win.
 DEFAULT_MAX_IMAGE_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_IMAGE_PIXELS = 50_000_000
@@ -93,16 +91,52 @@ def run(args: argparse.Namespace, connect: Callable[[], Stack], out: Console, er
         prefix = layout.INBOX + layout.folder(args.target)
         drop = BucketDrop(stack.s3, stack.bucket, prefix)
         where = f"s3://{stack.bucket}/{prefix}"
-    jobs = plan(drop, Limits.of(stack))
+    limits = Limits.of(stack)
+    jobs = plan(drop, limits)
+    budget = Budget.of(stack, limits)
     if args.json:
-        found = {"where": where, "jobs": [asdict(j) for j in jobs], "totals": totals(jobs)}
+        found = {"where": where, "jobs": [asdict(j) for j in jobs], "totals": totals(jobs),
+                 "budget": asdict(budget) if budget else None}
         out.print_json(json.dumps(found))
     else:
-        show(jobs, where, out)
+        show(jobs, where, out, budget)
     return 0
 
 
-def show(jobs: list[PlannedJob], where: str, out: Console) -> None:
+@dataclass(frozen=True)
+class Budget:
+    """The stack's credit budget today: `per_day` (0: unlimited) and what the day has spent so far."""
+
+    per_day: int
+    day: str
+    spent: int
+    resets_at: str
+
+    @property
+    def left(self) -> int | None:
+        return None if self.per_day <= 0 else max(0, self.per_day - self.spent)
+
+    @classmethod
+    def of(cls, stack: Stack, limits: Limits) -> Budget | None:
+        """Read from the stack's parameter and the day's count in its Jobs table; None when the caller may
+        not read them (the plan is still made)."""
+        table = stack.outputs.get("JobsTableName")
+        if stack.session is None or not table or limits.credits_per_day is None:
+            return None
+        now = time.time()
+        day = credits.utc_day(now)
+        try:
+            item = stack.client("dynamodb").get_item(
+                TableName=table, Key={"job_id": {"S": credits.credits_item_id(day)}},
+                ProjectionExpression="spent",
+            ).get("Item", {})
+        except (ClientError, BotoCoreError):
+            return None
+        spent = int(item.get("spent", {}).get("N", "0"))
+        return cls(limits.credits_per_day, day, spent, credits.resets_at(now))
+
+
+def show(jobs: list[PlannedJob], where: str, out: Console, budget: Budget | None = None) -> None:
     """The plan as a table and a summary line (the demo prints it this way too)."""
     table = Table("photo", "plan", "faces", "credits", "detail", title=plain(f"dropswap plan: {where}"))
     for job in jobs:
@@ -111,6 +145,8 @@ def show(jobs: list[PlannedJob], where: str, out: Console) -> None:
                       job.faces, str(job.credits), Text(plain(job.detail)))
     out.print(table)
     out.print(Text(plain(_summary_line(totals(jobs)))))
+    if budget is not None:
+        out.print(Text(plain(_budget_line(totals(jobs)["credits"], budget))))
 
 
 @dataclass(frozen=True)
@@ -120,6 +156,8 @@ class Limits:
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
     extra_source_buckets: tuple[str, ...] = ()
     allowed_source_hosts: tuple[str, ...] = ()
+    credits_per_swap: int = credits.DEFAULT_CREDITS_PER_SWAP
+    credits_per_day: int | None = None  # the stack's AkoolCreditBudgetPerDay (0: unlimited); None: unknown
 
     @classmethod
     def of(cls, stack: Stack) -> Limits:
@@ -136,12 +174,17 @@ class Limits:
         def listed(name: str) -> tuple[str, ...]:
             return tuple(x.strip() for x in params.get(name, "").split(",") if x.strip())
 
-        pixels = params.get("MaxImagePixels", "")
+        def number(name: str) -> int | None:
+            value = params.get(name, "")
+            return int(value) if value.isdigit() else None
+
         return cls(
             bucket=stack.bucket,
-            max_image_pixels=int(pixels) if pixels.isdigit() else DEFAULT_MAX_IMAGE_PIXELS,
+            max_image_pixels=number("MaxImagePixels") or DEFAULT_MAX_IMAGE_PIXELS,
             extra_source_buckets=listed("ExtraSourceBuckets"),
             allowed_source_hosts=listed("AllowedSourceHosts"),
+            credits_per_swap=number("AkoolCreditsPerSwap") or credits.DEFAULT_CREDITS_PER_SWAP,
+            credits_per_day=number("AkoolCreditBudgetPerDay"),
         )
 
 
@@ -197,7 +240,7 @@ def _photo_job(drop: Drop, present: set[str], limits: Limits, photo: str, manife
         return job("REJECTED", str(problem), code=str(problem.code))
     if missing:
         return job("WAITING", f"for {', '.join(missing)}")
-    return job("SWAP", _swap_detail(manifest), faces=_faces(manifest), credits=CREDITS_PER_SWAP)
+    return job("SWAP", _swap_detail(manifest), faces=_faces(manifest), credits=limits.credits_per_swap)
 
 
 def _inputs(photo: str, manifest: Manifest, bucket: str) -> Iterator[tuple[str, str | None]]:
@@ -262,10 +305,21 @@ def totals(jobs: list[PlannedJob]) -> dict[str, int]:
     return out
 
 
+def _budget_line(needed: int, budget: Budget) -> str:
+    if budget.left is None:
+        return f"credit budget: unlimited (AkoolCreditBudgetPerDay 0); {budget.spent} spent today (UTC)"
+    line = (f"credit budget: {budget.left} of {budget.per_day} left today (UTC day {budget.day}, "
+            f"resets {budget.resets_at})")
+    if needed > budget.left:
+        line += (f"; this drop needs up to {needed}: the jobs past {budget.left} credits would wait "
+                 "(WAITING, waiting_for \"credit budget\") until it resets or is raised")
+    return line
+
+
 def _summary_line(t: dict[str, int]) -> str:
     return (f"{t['jobs']} jobs: {t['swap']} swaps, {t['faces']} faces previews, {t['rejected']} rejected, "
-            f"{t['waiting']} waiting; at most {t['credits']} credits (one a swap, an assumption: "
-            "docs/akool.md)")
+            f"{t['waiting']} waiting; at most {t['credits']} credits (a swap job's "
+            "price is the stack's AkoolCreditsPerSwap, an assumption: docs/akool.md)")
 
 
 class LocalDrop:

@@ -134,3 +134,34 @@ def _limits() -> Any:
     from dropswap_cli.plan import Limits
 
     return Limits(bucket=BUCKET)
+
+
+def test_given_a_budget_with_two_credits_left_when_a_drop_needs_three_then_the_plan_says_some_would_wait(
+    s3: Any,
+) -> None:
+    # Given a stack whose budget is 5 credits a day, 3 of them spent today (the Jobs table's day item)
+    import time
+
+    import boto3
+
+    from dropswap.domain import credits
+    from dropswap_cli.plan import Budget, Limits, _budget_line
+    from dropswap_cli.stack import Stack
+    from tests.conftest import REGION
+
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    ddb.create_table(TableName="jobs", KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST")
+    day = credits.utc_day(time.time())
+    ddb.put_item(TableName="jobs", Item={"job_id": {"S": credits.credits_item_id(day)}, "spent": {"N": "3"}})
+    stack = Stack("a stack", BUCKET, s3, name="s", outputs={"JobsTableName": "jobs"},
+                  session=boto3.Session(region_name=REGION))
+    # When the plan reads the budget
+    budget = Budget.of(stack, Limits(bucket=BUCKET, credits_per_day=5))
+    # Then 2 are left, and a drop needing 3 is told that the jobs past 2 credits would wait
+    assert budget is not None and (budget.spent, budget.left) == (3, 2)
+    line = _budget_line(3, budget)
+    assert "2 of 5 left today" in line and 'would wait (WAITING, waiting_for "credit budget")' in line
+    assert "would wait" not in _budget_line(2, budget)
+    assert "unlimited" in _budget_line(9, Budget(0, day, 7, "tomorrow"))

@@ -17,9 +17,8 @@ from urllib.parse import urlsplit
 import requests
 
 from devkit import photos
-from dropswap.adapters.credit_store import credits_item_id
 from dropswap.adapters.slot_store import SLOTS_ITEM_ID
-from dropswap.domain.credits import utc_day
+from dropswap.domain.credits import credits_item_id, utc_day
 from local import events_feed
 from local.stack import LocalStack
 

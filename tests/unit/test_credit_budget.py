@@ -10,9 +10,10 @@ from typing import Any
 import boto3
 import pytest
 
-from dropswap.adapters.credit_store import CreditStore, credits_item_id
+from dropswap.adapters.credit_store import CreditStore
 from dropswap.domain import credits
 from dropswap.domain.akool import AkoolError
+from dropswap.domain.credits import credits_item_id
 from dropswap.flows.common.credit_budget import CreditBudget
 from dropswap.settings import SettingsError, load_settings
 from tests.conftest import REGION, TABLE

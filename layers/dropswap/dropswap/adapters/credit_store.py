@@ -20,16 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from dropswap.domain.credits import credits_item_id
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-CREDITS_ITEM_PREFIX = "akool-credits#"
 # How long a day's count is kept (for the operator's look back), then DynamoDB's TTL removes it.
 KEEP_DAYS = 35
-
-
-def credits_item_id(day: str) -> str:
-    return CREDITS_ITEM_PREFIX + day
 
 
 def _condition_failed(exc: ClientError) -> bool:

@@ -28,6 +28,15 @@ CREDIT_BUDGET = "credit budget"
 DEFAULT_CREDITS_PER_SWAP = 1
 
 
+# The day's count is an item of the Jobs table under this id (adapters/credit_store.py keeps it; `dropswap
+# plan` reads it to show what is left).
+CREDITS_ITEM_PREFIX = "akool-credits#"
+
+
+def credits_item_id(day: str) -> str:
+    return CREDITS_ITEM_PREFIX + day
+
+
 def utc_day(epoch: float) -> str:
     """The UTC day a credit spent at `epoch` counts on: "2026-11-05"."""
     return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%d")
