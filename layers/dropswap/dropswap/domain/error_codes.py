@@ -16,6 +16,7 @@ class ErrorCode(StrEnum):
     LIMIT = "LIMIT"
     INVALID_SOURCE = "INVALID_SOURCE"
     UNSUPPORTED_TYPE = "UNSUPPORTED_TYPE"
+    OUTPUT_NAME = "OUTPUT_NAME"  # named like the stack's own output (keys.is_own_output): never a photo
     NOT_AN_IMAGE = "NOT_AN_IMAGE"
     EMPTY_IMAGE = "EMPTY_IMAGE"
     TOO_LARGE = "TOO_LARGE"

@@ -5,6 +5,7 @@ inbox/<path>/team.jpg.faceswap.json    its sidecar manifest
 inbox/<path>/_folder.faceswap.json    the folder manifest: for every photo directly in <path>/ without a
                                        sidecar of its own (a sidecar wins)
 inbox/<path>/team.gif(.faceswap.json)  UNSUPPORTED: a file that is not a supported image, or its sidecar
+inbox/<path>/team.swapped.jpg(...)     OUTPUT: named like one of the stack's own outputs, so never a photo
 results/<path>/team.swapped.jpg        the swapped image
 results/<path>/team.jpg.result.json    the status report (every terminal state)
 results/<path>/team.faces.json         the faces found ("mode": "faces"), and team.faces.html, their preview
@@ -29,6 +30,13 @@ OTHER_IMAGE_EXTENSIONS = frozenset(
 )
 
 
+# The stack's own output names (results/…/<name>.swapped.<ext>, <name>[.<ext>].faces.json|html,
+# <name>.<ext>.result.json). Uploaded back to inbox/ (a client globbing `*.jpg` beside its downloads) such a
+# file is a result, not a photo: swapping it again would spend a credit nobody meant to spend.
+OUTPUT_STEM_SUFFIX = ".swapped"
+OUTPUT_SUFFIXES = (".faces.json", ".faces.html", ".result.json")
+
+
 class KeyKind(Enum):
     IMAGE = "image"
     SIDECAR = "sidecar"
@@ -36,6 +44,9 @@ class KeyKind(Enum):
     # Under inbox/, not a supported image: a stray file, or one meant for processing if it has a sidecar
     # (then it gets an UNSUPPORTED_TYPE report), or the sidecar of such a file
     UNSUPPORTED = "unsupported"
+    # Under inbox/, named like the stack's own output (is_own_output), or the sidecar of such a file: never
+    # swapped; it gets an OUTPUT_NAME report when a manifest applies to it
+    OUTPUT = "output"
     OTHER = "other"
 
 
@@ -55,11 +66,25 @@ def classify(key: str) -> KeyKind:
         return KeyKind.FOLDER_MANIFEST
     if key.endswith(SIDECAR_SUFFIX):
         image = key[: -len(SIDECAR_SUFFIX)]
+        if is_own_output(image):
+            return KeyKind.OUTPUT
         return KeyKind.SIDECAR if extension(image) in IMAGE_EXTENSIONS else KeyKind.UNSUPPORTED
+    if is_own_output(key):
+        return KeyKind.OUTPUT
     if extension(key) in IMAGE_EXTENSIONS:
         return KeyKind.IMAGE
     # Other JSON files are no photos; a sidecar's name always ends with .faceswap.json
     return KeyKind.OTHER if extension(key) == "json" else KeyKind.UNSUPPORTED
+
+
+def is_own_output(key: str) -> bool:
+    """Whether a key's name is one the stack writes its outputs under: `<name>.swapped.<image ext>`, or a
+    faces list, faces preview or report (any case: `A.SWAPPED.JPG` too)."""
+    name = posixpath.basename(key).lower()
+    stem = posixpath.splitext(name)[0]
+    return (extension(name) in IMAGE_EXTENSIONS and stem.endswith(OUTPUT_STEM_SUFFIX)) or name.endswith(
+        OUTPUT_SUFFIXES
+    )
 
 
 def looks_like_an_image(key: str) -> bool:

@@ -52,6 +52,9 @@ __all__ = ["Outcome", "OutcomeKind", "Submitter"]
 
 log = logging.getLogger(__name__)
 
+# Files a manifest may name but that are never swapped: each gets a report saying why (_not_a_photo).
+_NOT_PHOTOS = (keys.KeyKind.UNSUPPORTED, keys.KeyKind.OUTPUT)
+
 
 class SubmitStore(JobReader, JobTransitions, SubmitClaims, WaitingIndex, Protocol): ...
 
@@ -107,7 +110,7 @@ class Submitter:
             outcomes.append(done[1] if done else Outcome("IGNORED", key, detail="sidecar no longer exists"))
         elif kind is keys.KeyKind.FOLDER_MANIFEST:
             outcomes.append(self._fan_out(key))
-        elif kind is keys.KeyKind.UNSUPPORTED:
+        elif kind in _NOT_PHOTOS:
             unsupported = self._unsupported_upload(key)
             if unsupported is not None:
                 outcomes.append(unsupported)
@@ -142,7 +145,7 @@ class Submitter:
         photo = self._objects.head(image_key)
         if photo is None:
             return Outcome("IGNORED", image_key, detail="the photo no longer exists")
-        if manifest is not None and keys.classify(image_key) is keys.KeyKind.UNSUPPORTED:
+        if manifest is not None and keys.classify(image_key) in _NOT_PHOTOS:
             return self._report_unsupported(manifest_key, manifest, image_key, photo)
         if manifest is not None:
             done = self._process(manifest_key, image_key, manifest, photo)
@@ -262,8 +265,9 @@ class Submitter:
         return ref, self._run(ref, manifest.data, photo, again=again)
 
     def _unsupported_upload(self, key: str) -> Outcome | None:
-        """An upload of a file that is not a supported image, or of its sidecar: a report if the file is
-        meant for processing (it has a sidecar, or it is an image in a folder with a folder manifest)."""
+        """An upload of a file that is not a supported image or is named like the stack's own output, or of
+        its sidecar: a report if the file is meant for processing (it has a sidecar, or it is an image in a
+        folder with a folder manifest)."""
         image_key = keys.image_key_for_sidecar(key) if key.endswith(keys.SIDECAR_SUFFIX) else key
         sidecar_key = keys.sidecar_key_for_image(image_key)
         manifest = self._objects.read_small(sidecar_key, MAX_MANIFEST_BYTES)
@@ -280,30 +284,27 @@ class Submitter:
     def _report_unsupported(
         self, manifest_key: str, manifest: SmallObject, image_key: str, photo: ObjectInfo | None = None
     ) -> Outcome:
-        """An UNSUPPORTED_TYPE report for a file a manifest applies to, once: under the claim of the job id
-        it would have had (so a second upload event of the file or its sidecar is a DUPLICATE). It carries
-        the manifest's metadata, unless that is invalid (the manifest is read for it, not judged)."""
+        """An UNSUPPORTED_TYPE (or OUTPUT_NAME) report for a file a manifest applies to, once: under the
+        claim of the job id it would have had (so a second upload event of the file or its sidecar is a
+        DUPLICATE). It carries the manifest's metadata, unless that is invalid (the manifest is read for it,
+        not judged). Never a credit: nothing reaches AKOOL."""
         photo = photo or self._objects.head(image_key)
         version = photo.version if photo else ""
         ref = JobRef.of(self._bucket, manifest_key, manifest.info.version, version, image_key)
         try:
-            metadata_json = self._gate.manifest(ref, manifest.data).metadata_json
+            parsed = self._gate.manifest(ref, manifest.data)
         except ManifestError as exc:
-            metadata_json = exc.metadata_json
-        ext = keys.extension(image_key)
-        supported = ", ".join(f".{e}" for e in sorted(keys.IMAGE_EXTENSIONS))
-        name = "to the same folder" if keys.is_folder_manifest(manifest_key) else (
-            "with its sidecar named after the new file"
-        )
-        unsupported = ManifestError(
-            "image",
-            f"{image_key} is not a supported image type ({f'.{ext}' if ext else 'no extension'}); dropswap"
-            f" swaps faces in {supported} photos: convert it, and upload it {name}",
-            code=ErrorCode.UNSUPPORTED_TYPE,
-        )
-        log.info("unsupported file type", extra={"job_id": ref.job_id, "key": image_key})
+            metadata_json, sources = exc.metadata_json, set()
+        else:
+            metadata_json = parsed.metadata_json
+            sources = {s.source.key for s in parsed.swaps if s.source.bucket == self._bucket}
+        if keys.is_folder_manifest(manifest_key) and image_key in sources:
+            # A face the folder manifest swaps in, kept beside the photos (as in _run): an input, not a photo.
+            return Outcome("IGNORED", image_key, ref.job_id, "a source of its folder manifest")
+        refused = _not_a_photo(manifest_key, image_key)
+        log.info("not a photo to swap", extra={"job_id": ref.job_id, "key": image_key, "code": refused.code})
         return self._claimed(
-            ref, lambda held, hold: self._holder.reject(ref, held, hold, unsupported), metadata_json
+            ref, lambda held, hold: self._holder.reject(ref, held, hold, refused), metadata_json
         )
 
     # -- one job --------------------------------------------------------------------------------
@@ -371,3 +372,26 @@ class Submitter:
         log.info("job already being handled", extra={"job_id": ref.job_id, "status": str(current)})
         kind: OutcomeKind = "BUSY" if current is Status.WAITING else "DUPLICATE"
         return Outcome(kind, ref.sidecar_key, ref.job_id, str(current))
+
+
+def _not_a_photo(manifest_key: str, image_key: str) -> ManifestError:
+    """Why a file a manifest applies to is not swapped, and what to do about it."""
+    name = "to the same folder" if keys.is_folder_manifest(manifest_key) else (
+        "with its sidecar named after the new file"
+    )
+    if keys.is_own_output(image_key):
+        return ManifestError(
+            "image",
+            f"{image_key} is named like one of dropswap's own outputs (*.swapped.<ext>, *.faces.json|html, "
+            f"*.result.json), so it is a result, not a photo, and is never swapped again (no credit spent); "
+            f"to swap it anyway, rename it without that suffix and upload it {name}",
+            code=ErrorCode.OUTPUT_NAME,
+        )
+    ext = keys.extension(image_key)
+    supported = ", ".join(f".{e}" for e in sorted(keys.IMAGE_EXTENSIONS))
+    return ManifestError(
+        "image",
+        f"{image_key} is not a supported image type ({f'.{ext}' if ext else 'no extension'}); dropswap"
+        f" swaps faces in {supported} photos: convert it, and upload it {name}",
+        code=ErrorCode.UNSUPPORTED_TYPE,
+    )
