@@ -18,9 +18,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from dropswap_cli import layout, manifests, objects, reports
+from dropswap_cli import drop_folder, layout, manifests, objects, reports
 from dropswap_cli.errors import JOBS_FAILED, CliError
 from dropswap_cli.local_files import check_photo
+from dropswap_cli.printable import line
 from dropswap_cli.stack import Stack
 
 # The preview is written after the faces list: once the list is there, wait this long for it too.
@@ -41,6 +42,9 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, connect: Callable[[], Stack], out: Console, err: Console) -> int:
     photo: Path = check_photo(args.photo)
+    if layout.is_output_name(photo.name) or drop_folder.in_synced_results(photo):
+        raise CliError(f"{photo} is one of dropswap's own outputs ({', '.join(layout.OUTPUT_PATTERNS)}), "
+                       f"which the stack never takes as a photo: copy it under another name first")
     folder = (layout.folder(args.prefix) if args.prefix is not None
               else layout.default_folder(photo.resolve().parent.name))
     if not folder:
@@ -85,10 +89,11 @@ def run(args: argparse.Namespace, connect: Callable[[], Stack], out: Console, er
                 raise CliError(f"no faces list for {photo} after {args.timeout:.0f}s (report status: "
                                f"{status}); try again later with a longer --timeout", JOBS_FAILED)
             reports.pause(1.0)
-    saved = [objects.download(s3, bucket, key, photo.parent / posixpath.basename(key)) for key in wanted]
+    dests = {key: drop_folder.result_beside(photo.parent, posixpath.basename(key)) for key in wanted}
+    saved = [objects.download(s3, bucket, key, dest) for key, dest in dests.items()]
     _print_faces(saved, out)
     preview = next((p for p in saved if p.suffix.lower() == ".html"), None)
-    out.print(f"faces preview: {preview or saved[0]}", highlight=False, markup=False)
+    out.print(line(f"faces preview: {preview or saved[0]}"))
     return 0
 
 
@@ -118,5 +123,5 @@ def _print_faces(saved: list[Path], out: Console) -> None:
     table = Table("index", "box")
     for i, face in enumerate(faces):
         if isinstance(face, dict):
-            table.add_row(str(face.get("index", i)), json.dumps(face.get("box")))
+            table.add_row(line(str(face.get("index", i))), line(json.dumps(face.get("box"))))
     out.print(table)

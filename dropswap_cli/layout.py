@@ -11,6 +11,7 @@ Paths here are relative to inbox/ and results/ ("party/team.jpg"), the way a use
 
 from __future__ import annotations
 
+import fnmatch
 import posixpath
 import re
 from pathlib import Path
@@ -25,6 +26,15 @@ REPORT_SUFFIX = ".result.json"
 # The photo types the stack takes (ARCHITECTURE §4).
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "bmp")
 TERMINAL = ("SUCCEEDED", "FAILED", "REJECTED")
+# What the stack writes (and the CLI saves locally): never uploaded again, whatever glob named it, since
+# the stack would take a swapped photo for a new photo and spend a credit on it.
+OUTPUT_PATTERNS = ("*.swapped.*", "*.faces.*", "*.result.json")
+
+
+def is_output_name(name: str) -> bool:
+    """Whether a file's name is one of the stack's output names (any case: `A.SWAPPED.JPG` too)."""
+    lowered = name.lower()
+    return any(fnmatch.fnmatchcase(lowered, pattern) for pattern in OUTPUT_PATTERNS)
 
 
 def local_path(root: Path, rel: str) -> Path:

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -87,12 +88,22 @@ def get_json(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
 
 
 def download(s3: Any, bucket: str, key: str, dest: Path) -> Path:
-    """Download to dest through a temporary file beside it, so dest is never half-written."""
+    """Download to dest through a temporary file beside it, so dest is never half-written (and a symlink at
+    dest is replaced, never written through)."""
+    return _replace(dest, lambda tmp: s3.download_file(bucket, key, tmp))
+
+
+def save(dest: Path, data: bytes) -> Path:
+    """Write bytes to dest as `download` does: whole or not at all, never through a symlink."""
+    return _replace(dest, lambda tmp: Path(tmp).write_bytes(data))
+
+
+def _replace(dest: Path, fill: Callable[[str], object]) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     os.close(fd)
     try:
-        s3.download_file(bucket, key, tmp)
+        fill(tmp)
         os.replace(tmp, dest)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -15,9 +15,10 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Column, Table
 
-from dropswap_cli import layout, manifests, objects, reports
+from dropswap_cli import drop_folder, layout, manifests, objects, reports
 from dropswap_cli.errors import JOBS_FAILED, CliError
 from dropswap_cli.local_files import check_photo
+from dropswap_cli.printable import line
 from dropswap_cli.stack import Stack
 
 
@@ -44,7 +45,7 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, connect: Callable[[], Stack], out: Console, err: Console) -> int:
-    photos: list[Path] = [check_photo(p) for p in args.photos]
+    photos: list[Path] = [check_photo(p) for p in _without_outputs(args.photos, err)]
     face: Path = check_photo(args.face, "face")
     repeated = sorted(name for name, n in Counter(p.name for p in photos).items() if n > 1)
     if repeated:
@@ -87,11 +88,25 @@ def run(args: argparse.Namespace, connect: Callable[[], Stack], out: Console, er
     uploads += [(key, manifest) for key in manifest_keys]
     _upload(stack, [(key, data) for key, data in uploads if not objects.same(inbox.get(key), data)], err)
 
-    err.print(f"{len(photos)} photo(s) in s3://{bucket}/{layout.INBOX}{folder} on {stack.description}",
-              markup=False, highlight=False)
+    err.print(line(f"{len(photos)} photo(s) in s3://{bucket}/{layout.INBOX}{folder} on {stack.description}"))
     watched = reports.Reports(s3, bucket, folder, [folder + p.name for p in photos], stale)
     reports.wait(watched, args.timeout, err)
     return _bring_back(stack, photos, folder, watched, args.timeout, out)
+
+
+def _without_outputs(paths: list[Path], err: Console) -> list[Path]:
+    """The photos given, less the ones this tool or `dropswap sync` saved (a second `swap party/*.jpg` names
+    the `*.swapped.jpg` beside the photos): they would come back as new jobs, each a credit. Said once."""
+    outputs = [p for p in paths if layout.is_output_name(p.name) or drop_folder.in_synced_results(p)]
+    if outputs:
+        err.print(line(("skipped", "yellow"), f" {len(outputs)} file(s) that are dropswap's own outputs "
+                       f"({', '.join(layout.OUTPUT_PATTERNS)}, or under a synced results/ folder): "
+                       f"never uploaded"))
+    kept = [p for p in paths if p not in outputs]
+    if not kept:
+        raise CliError("nothing to swap: every file given is one of dropswap's own outputs; name the "
+                       "original photos")
+    return kept
 
 
 def _upload(stack: Stack, uploads: list[tuple[str, bytes | Path]], err: Console) -> None:
@@ -113,16 +128,19 @@ def _bring_back(stack: Stack, photos: list[Path], folder: str, watched: reports.
         rel = folder + photo.name
         report = watched.latest.get(rel)
         status = watched.status(rel) or "NO REPORT"
-        if report is not None:
-            saved = photo.parent / (photo.name + layout.REPORT_SUFFIX)
-            saved.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         detail = _detail(report, status, timeout)
-        if status == "SUCCEEDED" and report is not None:
-            key = layout.key_of(str(report.get("result") or ""), stack.bucket) or layout.swapped(rel)
-            saved = objects.download(stack.s3, stack.bucket, key, photo.parent / posixpath.basename(key))
-            detail = str(saved)
-            ok += 1
-        table.add_row(str(photo), status, detail)
+        try:
+            if report is not None:
+                saved = drop_folder.result_beside(photo.parent, photo.name + layout.REPORT_SUFFIX)
+                objects.save(saved, (json.dumps(report, indent=2) + "\n").encode())
+            if status == "SUCCEEDED" and report is not None:
+                key = layout.key_of(str(report.get("result") or ""), stack.bucket) or layout.swapped(rel)
+                dest = drop_folder.result_beside(photo.parent, posixpath.basename(key))
+                detail = str(objects.download(stack.s3, stack.bucket, key, dest))
+                ok += 1
+        except CliError as exc:
+            detail = str(exc)
+        table.add_row(line(str(photo)), line(status), line(detail))
     out.print(table)
     out.print(f"{ok} of {len(photos)} succeeded", highlight=False)
     return 0 if ok == len(photos) else JOBS_FAILED
