@@ -19,6 +19,7 @@ from rich.console import Console
 
 from dropswap_cli import __version__, doctor, faces, plan, stack, status, swap, sync
 from dropswap_cli.errors import USAGE, CliError
+from dropswap_cli.printable import printable
 
 _BAD_CREDENTIALS = {"InvalidAccessKeyId", "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken",
                     "ExpiredTokenException", "UnrecognizedClientException", "AuthFailure"}
@@ -96,7 +97,8 @@ def explain(exc: Exception) -> str:
 
 
 def _fail(message: str) -> None:
-    print(f"dropswap: error: {message}", file=sys.stderr)
+    # Messages may quote a key or a report (printable.py).
+    print(f"dropswap: error: {printable(message)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from rich.progress import (
 )
 
 from dropswap_cli import layout, objects
+from dropswap_cli.printable import printable
 
 Signature = tuple[str, datetime | None]
 FIRST_INTERVAL, MAX_INTERVAL = 0.5, 5.0
@@ -72,15 +73,16 @@ def wait(reports: Reports, timeout: float, console: Console) -> None:
     """Poll until every photo's report is final or `timeout` seconds passed, with a progress bar."""
     deadline = time.monotonic() + timeout
     interval = FIRST_INTERVAL
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
+    # The description holds the reports' statuses: text, never markup.
+    columns = (SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(),
+               MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("waiting for the stack", total=len(reports.photos))
         while True:
             reports.poll()
             counts = reports.counts()
             done = sum(n for status, n in counts.items() if status in layout.TERMINAL)
-            summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+            summary = printable(", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
             progress.update(task, completed=done, description=summary)
             if not reports.pending() or time.monotonic() >= deadline:
                 return

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Column, Table
 
 from dropswap_cli import layout, objects
+from dropswap_cli.printable import line
 from dropswap_cli.stack import Stack
 
 READERS = 8  # reports read at once
@@ -55,9 +56,9 @@ def run(args: argparse.Namespace, connect: Callable[[], Stack], out: Console, er
         detail = (f"{error.get('code')}: {error.get('message')}" if isinstance(error, dict)
                   else layout.key_of(str(report.get("result") or ""), stack.bucket) or "")
         finished = str((report.get("timings") or {}).get("finished_at") or "")
-        table.add_row(job["photo"], str(report.get("status")), detail, finished)
+        # Keys and messages are the uploader's: shown as text, never read as markup (printable.py).
+        table.add_row(*(line(cell) for cell in (job["photo"], str(report.get("status")), detail, finished)))
     out.print(table)
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no jobs"
-    out.print(f"{len(jobs)} job(s) under s3://{stack.bucket}/{layout.RESULTS}{folder}: {summary}",
-              highlight=False, markup=False)
+    out.print(line(f"{len(jobs)} job(s) under s3://{stack.bucket}/{layout.RESULTS}{folder}: {summary}"))
     return 0

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from dropswap_cli.printable import printable
+
 QUEUE = "dropswap-local-events"
 RULE = "dropswap-local-events"
 
@@ -53,7 +55,8 @@ class EventsFeed:
             fh.write(json.dumps(event, ensure_ascii=True) + "\n")
         data = event.get("detail", {}).get("data", {})
         meta = event.get("detail", {}).get("metadata", {})
-        self._console(
+        # The key and the metadata are the uploader's (printable.py).
+        self._console(printable(
             f"[event] {event.get('detail-type')}: {data.get('image', {}).get('key')} "
             f"(id {meta.get('id')}, metadata {json.dumps(data.get('metadata'), ensure_ascii=False)})"
-        )
+        ))

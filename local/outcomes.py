@@ -6,7 +6,8 @@ public contract). With `--watch DIR`, `dropswap sync`'s own lines are shown inst
     07:12:06 WAITING   inbox/party/kid.jpg missing inbox/party/me.jpg → results/party/kid.jpg.result.json
 
 The formatter reads only what it knows (status, image, result, error, missing inputs) and ignores the rest,
-so fields a report gains later do not break the console.
+so fields a report gains later do not break the console. Keys and messages are the uploader's: every line
+goes through `printable` (dropswap_cli/printable.py), so no control character reaches the terminal.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from dropswap_cli.printable import printable
 from dropswap_cli.reports import budget_wait, missing
 
 REPORT_SUFFIX = ".result.json"
@@ -49,7 +51,7 @@ def outcome_line(report_key: str, report: object, clock: str) -> str:
     """The console line for one report: time, status, photo, error code and message, missing inputs, and
     where to look (the swapped image for a result, else the report)."""
     if not isinstance(report, Mapping):
-        return f"{clock} ?         {report_key}: not a report object"
+        return printable(f"{clock} ?         {report_key}: not a report object")
     status = str(report.get("status") or "?")
     photo = _key_of(report.get("image")) or INBOX + report_key[len(RESULTS): -len(REPORT_SUFFIX)]
     parts = [clock, f"{status:<9}", photo]
@@ -63,7 +65,7 @@ def outcome_line(report_key: str, report: object, clock: str) -> str:
     parts.append(budget_wait(report))
     result = _key_of(report.get("result"))
     parts.append("→ " + (result or report_key))
-    return " ".join(p for p in parts if p)
+    return printable(" ".join(p for p in parts if p))
 
 
 class OutcomePrinter:
@@ -88,7 +90,7 @@ class OutcomePrinter:
         try:
             report: object = json.loads(body)
         except ValueError as exc:
-            self.out(f"{self.clock()} ?         {report_key}: not JSON ({exc})")
+            self.out(printable(f"{self.clock()} ?         {report_key}: not JSON ({exc})"))
             return
         outcome = _outcome_identity(report)
         if self._shown.get(report_key) == outcome:

@@ -30,6 +30,7 @@ import boto3
 from botocore.config import Config
 
 from devkit.template import ROOT
+from dropswap_cli.printable import printable
 from local import deploy
 from local.emulator.config import EngineKind, Mode, route_url
 from local.events_feed import EventsFeed
@@ -257,7 +258,7 @@ class LocalStack:
         try:
             return self.invoke(function, event)
         except RuntimeError as exc:
-            print(f"[local] {exc}", file=sys.stderr)
+            print(printable(f"[local] {exc}"), file=sys.stderr)
             return None
 
     # -- info ----------------------------------------------------------------------------------
@@ -296,7 +297,8 @@ class LocalStack:
 
 
 def _console(line: str) -> None:
-    print(line, flush=True)
+    # The last guard: the lines quote keys, reports and events, which the uploader chooses (printable.py).
+    print(printable(line), flush=True)
 
 
 def _quiet(line: str) -> None:

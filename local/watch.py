@@ -16,6 +16,7 @@ from typing import Any
 from rich.console import Console
 
 from dropswap_cli import stack
+from dropswap_cli.printable import printable
 from dropswap_cli.sync import INTERVAL_SECONDS, SETTLE_SECONDS, FolderSync
 from local.outcomes import OutcomePrinter, is_report
 
@@ -95,12 +96,12 @@ class BucketWatcher:
         try:
             changes = self.feed.changes()
         except Exception as exc:  # e.g. the local AWS busy: the next round tries again
-            self.out(f"[watch] {exc}")
+            self.out(printable(f"[watch] {exc}"))
             return
         for key, etag in changes:
             try:
                 self.printer.show(key)
             except Exception as exc:
-                self.out(f"[watch] {key}: {exc}")
+                self.out(printable(f"[watch] {key}: {exc}"))
                 continue
             self.feed.handled(key, etag)

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,9 @@ import pytest
 from moto import mock_aws
 from rich.console import Console
 
+from dropswap_cli.stack import Stack
 from dropswap_cli.sync import SETTLE_SECONDS, FolderSync
+from local.events_feed import EventsFeed
 from local.native_stderr import native_stderr_to
 from local.outcomes import MAX_MESSAGE, OutcomePrinter, outcome_line
 from local.watch import BucketWatcher, DropFolderLoop, ResultsFeed, bucket_watch, drop_folder_sync
@@ -209,6 +212,80 @@ def test_given_make_up_when_it_watches_the_bucket_then_one_printer_speaks(
         assert isinstance(loop, DropFolderLoop) and loop.sync.root == folder
     else:
         assert isinstance(loop, BucketWatcher)
+
+
+# -- what others chose, on make up's console (issue 18 item 4) -------------------------------------------
+# A key with invalid rich markup, ESC (a colour change), BEL, a C1 CSI and a line separator.
+NASTY = "a[/]b\x1b[31mred\x07\x9b2J\u2028x.jpg"
+UNSAFE = ("\x1b", "\x07", "\x9b", "\u2028")
+
+
+def test_given_a_report_with_control_characters_when_watched_then_its_line_shows_them_escaped(
+    s3: Any,
+) -> None:
+    # Given a report under a nasty key, whose message carries an OSC title sequence
+    lines: list[str] = []
+    error = {"code": "NO_FACE", "message": "no face\x1b]0;owned\x07"}
+    _put(s3, f"results/{NASTY}.result.json", {"job_id": "j", "status": "REJECTED", "error": error})
+    # When make up (no --watch) prints its outcome
+    _watcher(s3, lines).once()
+    # Then one line, with every control character escaped and the markup-like text as it is
+    [shown] = lines
+    assert "inbox/a[/]b\\x1b[31mred\\x07\\x9b2J\\u2028x.jpg NO_FACE: no face\\x1b]0;owned\\x07" in shown
+    assert not any(c in shown for c in UNSAFE)
+
+
+def test_given_an_event_with_control_characters_in_its_key_and_metadata_when_fed_then_escaped(
+    tmp_path: Path, aws_env: None
+) -> None:
+    # Given make up's events feed, and a Job Rejected event for a nasty key with nasty metadata
+    with mock_aws():
+        events, sqs = boto3.client("events"), boto3.client("sqs")
+        events.create_event_bus(Name="bus")
+        lines: list[str] = []
+        stop = threading.Event()
+
+        def console(text: str) -> None:
+            lines.append(text)
+            stop.set()
+
+        feed = EventsFeed(events, sqs, "bus", tmp_path / "events.jsonl", console)
+        event = {"detail-type": "Job Rejected", "detail": {"metadata": {"id": "e1"}, "data": {
+            "image": {"key": f"inbox/{NASTY}"}, "metadata": {"note": "\x9b31m\x7f"}}}}
+        sqs.send_message(QueueUrl=feed.queue_url, MessageBody=json.dumps(event))
+        # When the feed runs until it printed the event
+        feed.run(stop)
+    # Then its line shows the key and the metadata with each control character escaped
+    [shown] = lines
+    assert shown.startswith("[event] Job Rejected: inbox/a[/]b\\x1b[31mred")
+    assert '"note": "\\x9b31m\\x7f"' in shown and not any(c in shown for c in (*UNSAFE, "\x7f"))
+
+
+def test_given_a_markup_key_and_control_characters_when_make_up_watches_a_drop_folder_then_the_loop_goes_on(
+    tmp_path: Path, s3: Any
+) -> None:
+    # Given make up's --watch loop (its console as make up builds it) and two reports: one under a nasty
+    # key, and an ordinary one
+    _put(s3, f"results/{NASTY}.result.json", {"job_id": "j", "status": "FAILED", "error": None})
+    _put(s3, "results/ok.jpg.result.json", {"job_id": "k", "status": "FAILED", "error": None})
+    out = io.StringIO()
+    console = Console(file=out, soft_wrap=True, highlight=False)
+    stack = Stack("the local stack", BUCKET, s3)
+    loop = DropFolderLoop(FolderSync(stack, tmp_path / "drop", "", console, settle=0.0))
+    (tmp_path / "drop").mkdir()
+    rounds: list[float] = []
+
+    class TwoRounds(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            rounds.append(timeout or 0.0)
+            return len(rounds) > 2
+
+    # When the loop runs two passes
+    loop.run(TwoRounds())
+    # Then both outcomes are printed, the nasty key as text with control characters escaped, no pass failed
+    shown = out.getvalue()
+    assert "✗ a[/]b\\x1b[31mred\\x07\\x9b2J\\u2028x.jpg FAILED" in shown and "✗ ok.jpg FAILED" in shown
+    assert "sync pass failed" not in shown and not any(c in shown for c in UNSAFE)
 
 
 # -- native stderr ---------------------------------------------------------------------------------------
