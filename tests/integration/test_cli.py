@@ -164,3 +164,81 @@ def test_given_two_photos_when_dropswap_swap_with_a_folder_manifest_then_one_man
     assert [o["Key"] for o in listed if o["Key"].endswith(".faceswap.json")] == [
         f"inbox/{prefix}_folder.faceswap.json"
     ]
+
+
+def _jobs_under(user: User, prefix: str) -> list[str]:
+    """The image keys of every job in the Jobs table under inbox/<prefix> (one scan, as an operator would)."""
+    pages = user.stack.client("dynamodb").get_paginator("scan").paginate(TableName=user.stack.table)
+    keys = [item.get("image_key", {}).get("S", "") for page in pages for item in page["Items"]]
+    return sorted(k for k in keys if k.startswith(f"inbox/{prefix}"))
+
+
+def test_given_a_glob_run_twice_when_dropswap_swap_then_three_jobs_not_six(
+    stack: LocalStack, user: User, tmp_path: Path,
+) -> None:
+    # Given three photos and a face, swapped once with the README's glob (the shell expands party/*.jpg)
+    folder = tmp_path / "party"
+    folder.mkdir()
+    third = photos.jpeg_bytes(photos.resize_long_side(photos.astronaut_bgr(), 400))
+    for name, data in (("alpha.jpg", HOPPER), ("bravo.jpg", COLLAGE), ("charlie.jpg", third)):
+        (folder / name).write_bytes(data)
+    (tmp_path / "alice.jpg").write_bytes(ASTRONAUT)
+    prefix = f"glob-{uuid.uuid4().hex[:8]}/"
+
+    def swap_glob() -> subprocess.CompletedProcess[str]:
+        glob = [str(p.relative_to(tmp_path)) for p in sorted(folder.glob("*.jpg"))]
+        return dropswap(stack, "swap", *glob, "--face", "alice.jpg", "--prefix", prefix, "--timeout", "240",
+                        cwd=tmp_path)
+
+    first = swap_glob()
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert (folder / "alpha.swapped.jpg").is_file()
+    # When the same command runs again, its glob now naming the swapped photos beside them too
+    second = swap_glob()
+    # Then it exits 0 having skipped the three outputs, saying so once, and the stack holds 3 jobs, not 6
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert second.stderr.count("skipped 3 file(s) that are dropswap's own outputs") == 1
+    assert "3 of 3 succeeded" in second.stdout
+    assert _jobs_under(user, prefix) == [f"inbox/{prefix}{n}.jpg" for n in ("alpha", "bravo", "charlie")]
+    inbox = user.s3.list_objects_v2(Bucket=user.bucket, Prefix=f"inbox/{prefix}").get("Contents", [])
+    assert [o["Key"] for o in inbox if "swapped" in o["Key"]] == []
+    assert not (folder / "alpha.swapped.swapped.jpg").exists()
+
+
+def test_given_a_swapped_photo_uploaded_back_with_a_sidecar_then_the_stack_rejects_it_without_a_swap(
+    stack: LocalStack, user: User,
+) -> None:
+    # Given a result uploaded back to inbox/ with a sidecar (as an older CLI or `aws s3 sync` would)
+    image = f"{user.prefix}team.swapped.jpg"
+    user.put(f"{user.prefix}faces/alice.jpg", ASTRONAUT)
+    user.put(image, HOPPER)
+    user.put_sidecar(image, {"version": 1, "swaps": [{"source": "faces/alice.jpg", "target": "largest"}]})
+    # When the stack has handled it
+    report = user.wait_report(image)
+    # Then its report is REJECTED OUTPUT_NAME, and AKOOL was asked nothing for it
+    assert report["status"] == "REJECTED" and report["error"]["code"] == "OUTPUT_NAME", report
+    assert all(s["job_id"] != report["job_id"] for s in user.submissions())
+
+
+def test_given_symlinks_out_of_the_drop_folder_when_synced_then_nothing_is_sent_or_written_outside(
+    stack: LocalStack, user: User, tmp_path: Path,
+) -> None:
+    # Given a drop folder with a photo, a symlink to a private file outside it, and DIR/results/party linked
+    # to a folder outside it, and a result for party/ in the bucket
+    drop, outside, prefix = tmp_path / "drop", tmp_path / "outside", f"links-{uuid.uuid4().hex[:8]}/"
+    (drop / "results").mkdir(parents=True)
+    outside.mkdir()
+    secret = tmp_path / "id_rsa.jpg"
+    secret.write_bytes(HOPPER)
+    (drop / "me.jpg").write_bytes(HOPPER)
+    (drop / "key.jpg").symlink_to(secret)
+    (drop / "results" / "party").symlink_to(outside, target_is_directory=True)
+    user.put(f"results/{prefix}party/x.jpg.result.json", b'{"status": "SUCCEEDED"}', "application/json")
+    # When the folder is synced
+    done = dropswap(stack, "sync", str(drop), "--once", "--prefix", prefix, cwd=tmp_path)
+    # Then only the photo went up, the link is one skipped line, and nothing was written outside
+    assert done.returncode == 0, done.stdout + done.stderr
+    inbox = user.s3.list_objects_v2(Bucket=user.bucket, Prefix=f"inbox/{prefix}").get("Contents", [])
+    assert [o["Key"] for o in inbox] == [f"inbox/{prefix}me.jpg"]
+    assert f"skipped key.jpg: a symlink out of {drop}, never followed" in done.stdout
+    assert "leads out of" in done.stdout and list(outside.iterdir()) == []
