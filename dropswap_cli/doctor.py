@@ -29,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
 from dropswap_cli.errors import CliError
+from dropswap_cli.printable import printable
 from dropswap_cli.stack import Stack
 
 Status = Literal["ok", "warn", "FAIL"]
@@ -50,11 +51,6 @@ class Check:
     detail: str
 
 
-def plain(text: str) -> str:
-    """Text from AWS answers with C0/C1 control characters and DEL escaped (never raw to the terminal)."""
-    return "".join(c if c.isprintable() or c == " " else f"\\x{ord(c):02x}" for c in text)
-
-
 def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     p = commands.add_parser(
         "doctor", parents=[common], help="check that a deployed (or the local) stack is wired as it should",
@@ -74,11 +70,11 @@ def run(args: argparse.Namespace, connect: Callable[[], Stack], out: Console, er
     if args.json:
         out.print_json(json.dumps({"stack": stack.name, "checks": [asdict(c) for c in checks]}))
     else:
-        out.print(f"dropswap doctor: {plain(stack.description)}", markup=False, highlight=False)
+        out.print(f"dropswap doctor: {printable(stack.description)}", markup=False, highlight=False)
         for c in checks:
             style = {"ok": "green", "warn": "yellow", "FAIL": "bold red"}[c.status]
             out.print(f"[{style}]{c.status:<4}[/{style}] ", end="")
-            out.print(f"{c.name}: {plain(c.detail)}", markup=False, highlight=False)
+            out.print(f"{c.name}: {printable(c.detail)}", markup=False, highlight=False)
         failed = sum(c.status == "FAIL" for c in checks)
         warned = sum(c.status == "warn" for c in checks)
         out.print(f"{len(checks)} checks: {failed} failed, {warned} warnings", markup=False, highlight=False)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -31,9 +30,9 @@ from rich.text import Text
 from dropswap.domain import credits, image_header, keys
 from dropswap.domain.image_header import HEAD_BYTES, TAIL_BYTES, ImageProblem
 from dropswap.domain.manifest import MAX_MANIFEST_BYTES, Manifest, ManifestError, parse_manifest
-from dropswap_cli import layout
-from dropswap_cli.doctor import plain
+from dropswap_cli import drop_folder, layout
 from dropswap_cli.errors import CliError
+from dropswap_cli.printable import printable
 from dropswap_cli.stack import Stack
 
 Outcome = Literal["SWAP", "FACES", "REJECTED", "WAITING"]
@@ -138,15 +137,16 @@ class Budget:
 
 def show(jobs: list[PlannedJob], where: str, out: Console, budget: Budget | None = None) -> None:
     """The plan as a table and a summary line (the demo prints it this way too)."""
-    table = Table("photo", "plan", "faces", "credits", "detail", title=plain(f"dropswap plan: {where}"))
+    title = Text(printable(f"dropswap plan: {where}"))  # a folder the user named: text, not markup
+    table = Table("photo", "plan", "faces", "credits", "detail", title=title)
     for job in jobs:
         style = {"SWAP": "green", "FACES": "cyan", "REJECTED": "bold red", "WAITING": "yellow"}[job.outcome]
-        table.add_row(Text(plain(job.photo.removeprefix(layout.INBOX))), Text(job.outcome, style=style),
-                      job.faces, str(job.credits), Text(plain(job.detail)))
+        table.add_row(Text(printable(job.photo.removeprefix(layout.INBOX))), Text(job.outcome, style=style),
+                      job.faces, str(job.credits), Text(printable(job.detail)))
     out.print(table)
-    out.print(Text(plain(_summary_line(totals(jobs)))))
+    out.print(Text(printable(_summary_line(totals(jobs)))))
     if budget is not None:
-        out.print(Text(plain(_budget_line(totals(jobs)["credits"], budget))))
+        out.print(Text(printable(_budget_line(totals(jobs)["credits"], budget))))
 
 
 @dataclass(frozen=True)
@@ -208,6 +208,12 @@ def plan(drop: Drop, limits: Limits) -> list[PlannedJob]:
                 supported = ", ".join(sorted(keys.IMAGE_EXTENSIONS))
                 why = f"{key} is not a supported image (.{keys.extension(key)}); use one of: {supported}"
                 jobs.append(PlannedJob(key, manifest_key, "REJECTED", 0, "", why, "UNSUPPORTED_TYPE"))
+        elif kind is keys.KeyKind.OUTPUT and keys.looks_like_an_image(key):
+            # In the bucket only: a local drop never sends its outputs (LocalDrop, drop_folder.scan).
+            manifest_key = _manifest_for(key, present)
+            if manifest_key is not None:
+                why = f"{key} is named like one of dropswap's own outputs: a result, never swapped again"
+                jobs.append(PlannedJob(key, manifest_key, "REJECTED", 0, "", why, "OUTPUT_NAME"))
     return sorted(jobs, key=lambda j: j.photo)
 
 
@@ -323,22 +329,15 @@ def _summary_line(t: dict[str, int]) -> str:
 
 
 class LocalDrop:
-    """A local folder standing for `prefix` (inbox/…). Symlinks are never followed (a link in the folder
-    could name any file of the machine); hidden files and DIR/results/ are not part of the drop."""
+    """A local folder standing for `prefix` (inbox/…): the files `dropswap sync` would send (drop_folder.scan:
+    no symlink out of the folder, no hidden or partial file, nothing of DIR/results/, none of dropswap's own
+    outputs)."""
 
     def __init__(self, root: Path, prefix: str) -> None:
         self._root = root
         self._prefix = prefix
-        self._files: dict[str, Path] = {}
-        # os.walk without followlinks never enters a symlinked folder; a symlinked file is skipped below.
-        for folder, dirs, files in os.walk(root):
-            here = Path(folder)
-            dirs[:] = sorted(d for d in dirs if not d.startswith(".")
-                             and not (here == root and d == "results") and not (here / d).is_symlink())
-            for name in sorted(files):
-                path = here / name
-                if not name.startswith(".") and not path.is_symlink() and path.is_file():
-                    self._files[prefix + path.relative_to(root).as_posix()] = path
+        sent = drop_folder.scan(root).files
+        self._files = {prefix + path.relative_to(root).as_posix(): path for path in sent}
 
     def keys(self) -> list[str]:
         return list(self._files)

@@ -165,3 +165,22 @@ def test_given_a_budget_with_two_credits_left_when_a_drop_needs_three_then_the_p
     assert "2 of 5 left today" in line and 'would wait (WAITING, waiting_for "credit budget")' in line
     assert "would wait" not in _budget_line(2, budget)
     assert "unlimited" in _budget_line(9, Budget(0, day, 7, "tomorrow"))
+
+
+def test_given_outputs_in_a_drop_when_planned_then_local_ones_are_not_sent_and_bucket_ones_are_rejected(
+    s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a swapped photo with a sidecar of its own, in a local drop folder and in a folder of the bucket
+    sidecar = {"version": 1, "swaps": [{"source": "faces/alice.jpg", "target": 0}]}
+    root = _write(tmp_path / "drop", {"faces/alice.jpg": FACE, "team.swapped.jpg": FACE,
+                                      "team.swapped.jpg.faceswap.json": sidecar})
+    for key, body in (("inbox/p/faces/alice.jpg", FACE), ("inbox/p/team.swapped.jpg", FACE),
+                      ("inbox/p/team.swapped.jpg.faceswap.json", json.dumps(sidecar).encode())):
+        s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    # When each is planned
+    local, bucket = _plan_json(capsys, str(root)), _plan_json(capsys, "inbox/p/")
+    # Then the local one is no job (`sync` never sends it), and the bucket's is REJECTED as the stack does it
+    assert local["jobs"] == []
+    [job] = bucket["jobs"]
+    assert (job["photo"], job["outcome"], job["code"], job["credits"]) == (
+        "inbox/p/team.swapped.jpg", "REJECTED", "OUTPUT_NAME", 0)
