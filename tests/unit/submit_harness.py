@@ -21,7 +21,7 @@ from dropswap.domain.jobs import Job, job_id_for
 from dropswap.flows.submit.submitter import Outcome, Submitter
 from dropswap.settings import Settings, load_settings
 from tests.conftest import BUCKET, REGION, TABLE
-from tests.unit.akool_fake import BASE, DETECT, FakeAkool
+from tests.unit.akool_fake import BASE, DETECT, FakeAkool, face
 
 CREDS = AkoolCredentials(client_id=TEST_CLIENT_ID, api_key=TEST_API_KEY)
 
@@ -99,3 +99,13 @@ def make_harness(akool: FakeAkool, **overrides: Any) -> Harness:
     base = load_settings()
     settings = Settings(**{**base.__dict__, **overrides})
     return Harness(akool, settings)
+
+
+def hopper_harness(akool: FakeAkool, photos: str) -> Harness:
+    """A harness whose AKOOL finds one face in the photos under `photos` (a key prefix below inbox/, or a
+    photo's) and one in the face source inbox/faces/hopper.jpg, which is uploaded."""
+    akool.faces[photos] = [face(120, 80, 90, 110)]
+    akool.faces["faces/hopper.jpg"] = [face(20, 30, 120, 140)]
+    harness = make_harness(akool)
+    harness.put("inbox/faces/hopper.jpg")
+    return harness

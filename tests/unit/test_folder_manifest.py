@@ -20,7 +20,7 @@ from dropswap.flows.submit.submitter import Outcome, Submitter
 from tests.conftest import BUCKET, REGION, load_event
 from tests.unit.akool_fake import FakeAkool, face, fake_akool
 from tests.unit.queue_support import depth
-from tests.unit.submit_harness import S3_CONFIG, Harness, make_harness
+from tests.unit.submit_harness import S3_CONFIG, Harness, hopper_harness
 
 FOLDER = "inbox/trip/"
 MANIFEST = FOLDER + "_folder.faceswap.json"
@@ -34,11 +34,7 @@ def akool(resources: dict[str, str]) -> Iterator[FakeAkool]:
 
 @pytest.fixture
 def h(akool: FakeAkool) -> Harness:
-    akool.faces["trip/"] = [face(120, 80, 90, 110)]
-    akool.faces["faces/hopper.jpg"] = [face(20, 30, 120, 140)]
-    harness = make_harness(akool)
-    harness.put("inbox/faces/hopper.jpg")
-    return harness
+    return hopper_harness(akool, "trip/")
 
 
 @pytest.fixture

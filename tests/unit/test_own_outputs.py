@@ -13,8 +13,8 @@ import pytest
 from dropswap.adapters.queues import SqsQueue
 from dropswap.domain import keys, messages
 from tests.conftest import REGION
-from tests.unit.akool_fake import FakeAkool, face, fake_akool
-from tests.unit.submit_harness import Harness, make_harness
+from tests.unit.akool_fake import FakeAkool, fake_akool
+from tests.unit.submit_harness import Harness, hopper_harness
 
 FOLDER = "inbox/party/"
 SWAPPED = FOLDER + "team.swapped.jpg"
@@ -28,11 +28,7 @@ def akool(resources: dict[str, str]) -> Iterator[FakeAkool]:
 
 @pytest.fixture
 def h(akool: FakeAkool) -> Harness:
-    akool.faces["party/"] = [face(120, 80, 90, 110)]
-    akool.faces["faces/hopper.jpg"] = [face(20, 30, 120, 140)]
-    harness = make_harness(akool)
-    harness.put("inbox/faces/hopper.jpg")
-    return harness
+    return hopper_harness(akool, "party/")
 
 
 @pytest.mark.parametrize(
