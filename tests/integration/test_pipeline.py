@@ -355,3 +355,30 @@ def test_given_akool_limits_on_when_a_drop_exceeds_them_then_paced_no_job_lost_a
     # And the pacing, not AKOOL's 1005, kept the jobs within AKOOL's limit on jobs in flight
     assert limits["refused"]["concurrent_jobs"] == 0, limits
     print(f"1005s by limit: {limits['refused']}")
+
+
+def test_given_a_manifest_with_three_mistakes_then_one_report_names_all_three(user: User) -> None:
+    # Given a manifest with three schema mistakes (wrong version, a negative index, an unknown engine)
+    _faces(user)
+    image = user.prefix + "three.jpg"
+    user.put(image, ASTRONAUT)
+    user.put_sidecar(image, {"version": 2, "swaps": [{"source": "faces/hopper.jpg", "target": -1}],
+                             "engine": "fast"})
+    # Then one REJECTED report lists the three, each at its JSON path, and AKOOL is never asked to swap
+    report = user.wait_report(image)
+    assert report["status"] == "REJECTED"
+    message = report["error"]["message"]
+    for path in ("version: 2", "swaps[0].target: -1", 'engine: "fast"'):
+        assert path in message, message
+    assert user.submissions() == []
+
+
+def test_given_keywords_in_capitals_then_the_job_runs_as_if_written_in_lower_case(user: User) -> None:
+    # Given "Largest" and "PRO" where the schema spells "largest" and "pro"
+    _faces(user)
+    image = user.prefix + "caps.jpg"
+    user.put(image, ASTRONAUT)
+    user.put_sidecar(image, {"version": 1, "swaps": [{"source": "faces/hopper.jpg", "target": "Largest"}],
+                             "engine": "PRO"})
+    # Then the job succeeds
+    assert user.wait_report(image)["status"] == "SUCCEEDED"
