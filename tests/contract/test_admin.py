@@ -153,8 +153,9 @@ def test_realistic_mode_keeps_jobs_queued_until_switched_to_instant(
 def test_activity_is_quiet_only_once_nothing_is_left_to_send(
     akool: Akool, images: ImageServer, receiver: WebhookReceiver
 ) -> None:
-    # Given an idle emulator, and callbacks held back for a minute before their first attempt
-    assert akool.admin("GET", "activity") == {
+    # Given an idle emulator (waited for: a job of the previous test may still be finishing after the
+    # reset), and callbacks held back for a minute before their first attempt
+    assert akool.wait_quiet() == {
         "quiet": True, "jobs_unfinished": 0, "jobs_held": 0, "webhooks_pending": 0
     }
     akool.faults(webhook_delay_seconds=60)
