@@ -573,10 +573,12 @@ def test_given_detector_down_then_error_raised_for_retry_and_nothing_final(h: Ha
 def test_given_one_largest_swap_then_the_photo_detected_and_pro_without_opts(h: Harness) -> None:
     sidecar = _ready(h, _manifest(("faces/alice.jpg", "largest"), face_enhance=True), ALICE)
     h.event(sidecar)
-    # The photo is detected (a photo without a face must not cost a swap); the source is not.
-    [detection] = h.akool.detections()
-    assert detection.body is not None and _presigned_key(detection.body["url"]).endswith(IMAGE)
-    assert (h.job(IMAGE).request_summary or {})["detect_calls"] == 1
+    # The photo is detected first, then the source (an image without a face must not cost a swap), though
+    # Pro needs the landmarks of neither
+    photo, source = h.akool.detections()
+    assert photo.body is not None and _presigned_key(photo.body["url"]).endswith(IMAGE)
+    assert source.body is not None and _presigned_key(source.body["url"]).endswith(ALICE)
+    assert (h.job(IMAGE).request_summary or {})["detect_calls"] == 2
     [call] = h.akool.submissions()
     body = call.body
     assert body is not None and call.path.endswith("/api/open/v4/faceswap/faceswapByImage")
@@ -594,7 +596,7 @@ def test_given_one_indexed_face_then_pro_with_that_face_landmarks_as_target_opts
     assert body is not None and pro_problems(body) == []
     assert body["targetImage"] == [{"path": body["targetImage"][0]["path"], "opts": landmarks_str(RIGHT)}]
     assert "opts" not in body["sourceImage"][0]  # 1x1: optional, and Pro picks the source's face itself
-    assert len(h.akool.detections()) == 1  # the target only
+    assert len(h.akool.detections()) == 2  # the target, and the source (it must show a face)
     summary = h.job(IMAGE).request_summary
     assert summary and summary["pairs"] == [
         {"swap": 0, "source": "faces/alice.jpg", "face": 1, "region": [300, 95, 88, 104]}
@@ -655,6 +657,7 @@ def test_given_https_source_then_passed_as_is(h: Harness) -> None:
 
 def test_given_s3_source_elsewhere_in_inbox_then_presigned(h: Harness) -> None:
     h.put("inbox/people/bob.png")
+    h.akool.faces["people/bob.png"] = [face(5, 5, 60, 70)]
     sidecar = _ready(h, _manifest((f"s3://{BUCKET}/inbox/people/bob.png", "largest")))
     h.event(sidecar)
     body = h.akool.submissions()[0].body

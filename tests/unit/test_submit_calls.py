@@ -70,10 +70,30 @@ def test_given_ready_job_when_sidecar_arrives_then_each_needed_call_once(h: Harn
     # Then: one GET of the sidecar (content and version together, no HEAD before it), the dedupe read,
     # one HEAD per input (the photo's, made first for its version, is not made again), one ranged GET
     # per small input (its first 64 KiB hold its header and its end), one pinned copy per input, the
-    # claim and the SUBMITTED write; no waiting-for query (nothing waits for a sidecar)
+    # claim, the face's detection looked up in the cache of source versions (a miss) and kept there, the
+    # job's detections kept on it (a retry detects nothing again) and the SUBMITTED write; no waiting-for
+    # query (nothing waits for a sidecar)
     assert counting.calls == Counter(
-        {"GetObject": 3, "GetItem": 1, "HeadObject": 2, "CopyObject": 2, "UpdateItem": 2}
+        {"GetObject": 3, "GetItem": 2, "HeadObject": 2, "CopyObject": 2, "UpdateItem": 4}
     )
+
+
+def test_given_a_second_photo_with_the_same_face_then_the_face_is_read_from_the_cache(h: Harness) -> None:
+    # Given a job submitted with the face, and a second photo with a sidecar naming the same face
+    h.put(ALICE)
+    h.put(IMAGE)
+    Counting(h).event(h.put_manifest(IMAGE, ONE_SWAP))
+    other = "inbox/party/other.jpg"
+    h.akool.faces["party/other.jpg"] = [face(120, 80, 90, 110)]
+    h.put(other)
+    counting = Counting(h)
+    # When the second sidecar's event is processed
+    assert counting.event(h.put_manifest(other, ONE_SWAP)) == ["SUBMITTED"]
+    # Then the face's detection is one cache read (a hit: nothing written there), the photo's is AKOOL's
+    assert counting.calls == Counter(
+        {"GetObject": 3, "GetItem": 2, "HeadObject": 2, "CopyObject": 2, "UpdateItem": 3}
+    )
+    assert len(h.akool.detections()) == 3
 
 
 def test_given_image_before_its_sidecar_then_one_read_and_one_query(h: Harness) -> None:
@@ -93,11 +113,12 @@ def test_given_sidecar_first_when_image_arrives_then_the_sidecar_is_read_once(h:
     h.put(IMAGE)
     assert counting.event(IMAGE) == ["SUBMITTED", "IGNORED"]
     # The sidecar once (no HEAD and GET of it), the job once, each input once (HEAD, one ranged GET, one
-    # pinned copy), claim + SUBMITTED, and
+    # pinned copy), claim + detections kept (on the job, and the face's in the cache after one cache
+    # read) + SUBMITTED, and
     # the waiting-for query, which finds the job made while the photo was missing: read once, and
     # closed as superseded (claim + REJECTED) without reading the sidecar or the photo again
     assert counting.calls == Counter(
-        {"GetObject": 3, "GetItem": 2, "HeadObject": 2, "CopyObject": 2, "UpdateItem": 4, "Query": 1}
+        {"GetObject": 3, "GetItem": 3, "HeadObject": 2, "CopyObject": 2, "UpdateItem": 6, "Query": 1}
     )
 
 

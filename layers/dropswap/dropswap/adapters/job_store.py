@@ -13,14 +13,17 @@ Table layout (see template.yaml):
 - `ttl` (epoch seconds) for DynamoDB's TTL;
 - `claim_owner`/`claim_until`: the submission claim (WAITING only); `finaliser`/`finalise_until`: the
   finalisation lease (SUBMITTED/PROCESSING only: the finaliser). Both go when the job turns terminal.
+- `faces#<digest>` items (detections.source_cache_id): the faces found in one version of a source image,
+  shared by the jobs that use it (`cached_faces`/`cache_faces`). They carry no index attribute and a `ttl`.
 
 A refused transition is not an error: it returns the job as it is (ReturnValuesOnConditionCheckFailure).
 """
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +31,8 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from dropswap.domain.credits import CREDIT_BUDGET
+from dropswap.domain.detections import faces_from_data, faces_to_data
+from dropswap.domain.faces import DetectedFace
 from dropswap.domain.jobs import ALLOWED_FROM, TERMINAL, Job, Status, TransitionResult, iso_time
 
 if TYPE_CHECKING:
@@ -67,6 +72,7 @@ _FIELDS = (
     "finished_at",
     "request_summary",
     "metadata_json",
+    "detections_json",
 )
 
 
@@ -150,6 +156,34 @@ class JobStore:
             if "LastEvaluatedKey" not in resp:
                 return
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    # -- the detections of source versions (detections.py) ---------------------------------------
+    def cached_faces(self, cache_id: str) -> list[DetectedFace] | None:
+        """The faces kept for a source version; None when none are kept (or unreadable: detect again).
+        An eventually consistent read is enough: a miss only costs one detection."""
+        resp = self._ddb.get_item(TableName=self._table, Key={"job_id": {"S": cache_id}})
+        text = resp.get("Item", {}).get("faces_json", {}).get("S")
+        if not text:
+            return None
+        try:
+            return faces_from_data(json.loads(text))
+        except ValueError:
+            return None
+
+    def cache_faces(self, cache_id: str, faces: Sequence[DetectedFace], *, source: str) -> None:
+        """Keep the faces of a source version (an idempotent overwrite: the same bytes, the same faces)."""
+        ttl = int(self._clock()) + self._ttl_seconds
+        self._ddb.update_item(
+            TableName=self._table,
+            Key={"job_id": {"S": cache_id}},
+            UpdateExpression="SET #f = :f, #s = :s, #ttl = :ttl",
+            ExpressionAttributeNames={"#f": "faces_json", "#s": "source", "#ttl": "ttl"},
+            ExpressionAttributeValues={
+                ":f": {"S": json.dumps(faces_to_data(faces), separators=(",", ":"))},
+                ":s": {"S": source},
+                ":ttl": {"N": str(ttl)},
+            },
+        )
 
     def _current(self, job_id: str, item: Mapping[str, Any] | None) -> Job | None:
         # The item returned with a failed condition; re-read if it is partial (seen with emulators).

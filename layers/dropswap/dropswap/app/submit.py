@@ -50,7 +50,7 @@ def submitter(
     )
     holder = Submission(
         store, objects, akool, s, pacer=pacer, clock=clock, new_token=new_token, events=events,
-        budget=budget,
+        budget=budget, cache=store,
     )
     return Submitter(
         store, objects, gate, holder, bucket=s.drop_bucket, queue=queue, list_page_size=list_page_size,

@@ -84,6 +84,9 @@ class Job:
     request_summary: dict[str, Any] | None = None
     # The manifest's `metadata` as JSON text: DynamoDB cannot hold the floats a user's object may have.
     metadata_json: str | None = None
+    # What AKOOL's detector found in the job's images, as JSON (detections.Detections): a retry of the
+    # job asks it nothing again.
+    detections_json: str | None = None
     # The store's own attributes (claim and lease holders, index keys, ttl), as they were read.
     extra: dict[str, Any] = field(default_factory=dict)
 

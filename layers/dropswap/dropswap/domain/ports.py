@@ -76,6 +76,14 @@ class WaitingIndex(Protocol):
     def jobs_waiting_for(self, key: str) -> list[str]: ...
 
 
+class DetectionCache(Protocol):
+    """The faces found in one version of a source image, for every job that uses it (detections.py)."""
+
+    def cached_faces(self, cache_id: str) -> list[DetectedFace] | None: ...
+
+    def cache_faces(self, cache_id: str, faces: Sequence[DetectedFace], *, source: str) -> None: ...
+
+
 # -- the object store -----------------------------------------------------------------------------
 class ReportSink(Protocol):
     def put_json(self, key: str, document: Any) -> None: ...

@@ -1,7 +1,8 @@
 """What the holder of a job's submission claim does with it (submitter.py takes the claim first).
 
 - `submit`: check each input's bytes (input_gate.check_contents), stage pinned copies of them and presign
-  those (staging.py), plan (the photo's faces are always detected first) and send the swap
+  those (staging.py), plan (the photo's faces, then every source's, detected first, each once: the job
+  keeps its detections, and source versions share theirs: detections.py) and send the swap
   (akool_swap.py), record SUBMITTED with the hash of the webhook token; a bad input found on the way →
   REJECTED, a final AKOOL refusal → FAILED, a retryable one (or an input replaced meanwhile) is raised
   (the claim is given back, job_end.under_claim);
@@ -17,21 +18,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
-from dropswap.domain import credits, keys, tokens
+from dropswap.domain import credits, detections, keys, tokens
 from dropswap.domain.akool import AkoolError
+from dropswap.domain.detections import Detections, ImageRef
 from dropswap.domain.error_codes import ErrorCode, akool_refusal, job_error
 from dropswap.domain.faces import FaceSelectionError
 from dropswap.domain.job_events import waiting_event
 from dropswap.domain.jobs import Job, JobRef, Status, iso_time
-from dropswap.domain.manifest import Manifest, ManifestError, Source
+from dropswap.domain.manifest import Manifest, ManifestError
 from dropswap.domain.planning import Plan
 from dropswap.domain.ports import (
+    DetectionCache,
     InputContent,
     InputReader,
     JobEvents,
@@ -85,10 +89,12 @@ class Submission:
         new_token: Callable[[], str] = tokens.new_token,
         events: JobEvents | None = None,
         budget: CreditBudget | None = None,
+        cache: DetectionCache | None = None,
     ) -> None:
         self._store = store
         self._objects = objects
         self._events = events
+        self._cache = cache  # faces per source version, shared by every job (detections.py)
         self._pacer = pacer or Pacer.unlimited()
         self._budget = budget or CreditBudget.uncounted()
         # Built on first need: a rejected manifest never reads the AKOOL secret.
@@ -113,10 +119,9 @@ class Submission:
             )
             staged = staging.stage(self._objects, ref.job_id, checked, s.presign_ttl_seconds)
             image_url = staged[(ref.bucket, ref.image_key)]
-            source_urls = {sw.index: self._source_url(sw.source, staged) for sw in manifest.swaps}
             akool = self._client()
-            detector = akool_swap.Detector(akool)
-            plan = akool_swap.plan_swap(detector, manifest, image_url, source_urls)
+            detector = akool_swap.Detector(akool, Detections.from_json(job.detections_json), self._cache)
+            plan = self._plan(ref, hold, detector, manifest, image_url, _sources(manifest, staged, checked))
             token = self._new_token()
             # The slot is taken only now, with the plan ready: AKOOL's slot is not idle while we detect.
             self._pacer.take(ref.job_id)
@@ -281,16 +286,54 @@ class Submission:
             self._akool = self._akool_factory()
         return self._akool
 
-    def _source_url(self, source: Source, staged: dict[tuple[str, str], str]) -> str:
-        if source.bucket is not None and source.key is not None:
-            return staged[(source.bucket, source.key)]
-        return str(source.url)
+    def _plan(
+        self, ref: JobRef, hold: Hold, detector: akool_swap.Detector, manifest: Manifest, image_url: str,
+        sources: dict[int, ImageRef],
+    ) -> Plan:
+        """Detect and plan; what was detected is kept on the job (under its claim) before anything can
+        send the job back to the queue (no slot, AKOOL busy, a retryable detect error): its retry asks
+        AKOOL's detector nothing again."""
+        try:
+            plan = akool_swap.plan_swap(detector, manifest, detections.photo(image_url), sources)
+        except AkoolError:
+            with contextlib.suppress(Exception):  # the AKOOL error is the one to report
+                self._keep_detections(ref, hold, detector)
+            raise
+        self._keep_detections(ref, hold, detector)
+        return plan
+
+    def _keep_detections(self, ref: JobRef, hold: Hold, detector: akool_swap.Detector) -> None:
+        kept = detector.kept.to_json() if detector.changed else None
+        if kept is None:
+            return  # nothing new, or too large to keep (the retry detects again)
+        # WAITING → WAITING, only while this holder holds the claim (a refusal means it lost it, and the
+        # SUBMITTED write will find that out).
+        self._store.transition(
+            ref.job_id, Status.WAITING, set_fields={"detections_json": kept}, expect_owner=hold.owner
+        )
 
     def _webhook_url(self, ref: JobRef, token: str) -> str:
         return f"{self._settings.webhook_base_url}/webhooks/akool/{ref.job_id}?token={token}"
 
     def _now(self) -> str:
         return iso_time(self._clock())
+
+
+def _sources(
+    manifest: Manifest, staged: dict[tuple[str, str], str], checked: list[input_gate.CheckedInput]
+) -> dict[int, ImageRef]:
+    """Each swap's source as the detector is asked about it: an S3 source by its staged copy's URL and the
+    version checked (detections are shared per version), an https URL as the manifest gives it."""
+    etags = {(c.item.bucket, c.item.key): c.etag for c in checked}
+    out: dict[int, ImageRef] = {}
+    for swap in manifest.swaps:
+        src = swap.source
+        if src.bucket is not None and src.key is not None:
+            where = (src.bucket, src.key)
+            out[swap.index] = detections.s3_source(staged[where], src.bucket, src.key, etags[where])
+        else:
+            out[swap.index] = detections.url_source(str(src.url))
+    return out
 
 
 def _detect_cost(detector: akool_swap.Detector | None) -> dict[str, Any] | None:

@@ -32,6 +32,7 @@ from dropswap.domain.jobs import Job, JobRef, Status
 from dropswap.domain.manifest import MAX_MANIFEST_BYTES, ManifestError
 from dropswap.domain.ports import (
     BatchSink,
+    DetectionCache,
     FolderListing,
     JobEvents,
     JobReader,
@@ -56,7 +57,7 @@ log = logging.getLogger(__name__)
 _NOT_PHOTOS = (keys.KeyKind.UNSUPPORTED, keys.KeyKind.OUTPUT)
 
 
-class SubmitStore(JobReader, JobTransitions, SubmitClaims, WaitingIndex, Protocol): ...
+class SubmitStore(JobReader, JobTransitions, SubmitClaims, WaitingIndex, DetectionCache, Protocol): ...
 
 
 class SubmitterObjects(SubmitObjects, FolderListing, Protocol): ...
