@@ -70,7 +70,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                 )
             else:
                 logger.info("object created", extra={"bucket": item.bucket, "key": item.key})
-                outcomes.extend(submitter.handle_object_created(item.bucket, item.key))
+                outcomes.extend(submitter.handle_object_created(item.bucket, item.key, item.version))
 
     response = queue_batch.process_batch(event, context, work, parts.submit_queue)
     _count(outcomes)

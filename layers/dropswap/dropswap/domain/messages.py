@@ -2,7 +2,8 @@
 
 SubmitQueue carries:
 - S3 event notifications for inbox/ (what S3 sends: `{"Records": [{"s3": {"bucket": {"name"}, "object":
-  {"key"}}}, ...]}`, keys URL-encoded), and S3's `s3:TestEvent` when the notification is set up (ignored);
+  {"key", "eTag", "versionId"?}}}, ...]}`, keys URL-encoded), and S3's `s3:TestEvent` when the
+  notification is set up (ignored);
 - the reconciler's recheck of a WAITING job: `{"dropswap": "recheck", "job_id": "<job id>"}`;
 - one photo of a folder manifest's folder, sent when the manifest arrives (the submitter lists the folder):
   `{"dropswap": "folder_photo", "manifest": {"key", "version"}, "key": "<photo key>"}`.
@@ -34,6 +35,9 @@ class MalformedMessage(ValueError):
 class ObjectCreated:
     bucket: str
     key: str  # URL-decoded
+    # The version the event is of (ObjectInfo.version: its version id, else its ETag); None if the record
+    # names neither. It outlives the object: a folder manifest deleted before its event is handled.
+    version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,13 @@ def _object_created(record: Any) -> ObjectCreated:
     key = s3.get("object", {}).get("key") if isinstance(s3, dict) else None
     if not isinstance(bucket, str) or not isinstance(key, str) or not bucket or not key:
         raise MalformedMessage("an S3 record without bucket name and object key")
-    return ObjectCreated(bucket, keys.decode_event_key(key))
+    obj = s3.get("object", {}) if isinstance(s3, dict) else {}
+    version_id, etag = obj.get("versionId"), obj.get("eTag")
+    version = (
+        version_id if isinstance(version_id, str) and version_id and version_id != "null"
+        else etag.strip('"') if isinstance(etag, str) and etag.strip('"') else None
+    )
+    return ObjectCreated(bucket, keys.decode_event_key(key), version)
 
 
 def _folder_photo(data: Mapping[str, Any]) -> FolderPhoto:

@@ -5,7 +5,8 @@
   keeps its detections, and source versions share theirs: detections.py) and send the swap
   (akool_swap.py), record SUBMITTED with the hash of the webhook token; a bad input found on the way →
   REJECTED, a final AKOOL refusal → FAILED, a retryable one (or an input replaced meanwhile) is raised
-  (the claim is given back, job_end.under_claim);
+  (the claim is given back, job_end.under_claim). A folder manifest's job whose photo has got a sidecar
+  of its own by the time of its swap is closed as superseded instead (the sidecar wins);
 - the credit budget (credit_budget.py): the swap's credits are counted right before AKOOL's swap call; a
   job they do not fit waits (`wait_for_credit`: WAITING for "credit budget", its report, a `Job Waiting`
   event, the claim given back; the reconciler rechecks it once the budget has room), and the credits of a
@@ -125,6 +126,8 @@ class Submission:
             token = self._new_token()
             # The slot is taken only now, with the plan ready: AKOOL's slot is not idle while we detect.
             self._pacer.take(ref.job_id)
+            if not self._still_the_photos_job(ref):
+                return self.close_superseded(ref, job, hold)
             # The credit gate: counted now, right before the call that spends it (never over the budget).
             charge = self._budget.spend()
             if charge is None:
@@ -311,6 +314,23 @@ class Submission:
         self._store.transition(
             ref.job_id, Status.WAITING, set_fields={"detections_json": kept}, expect_owner=hold.owner
         )
+
+    def _still_the_photos_job(self, ref: JobRef) -> bool:
+        """Right before a folder manifest's job is counted and sent (its slot held): False when the photo's
+        own sidecar has come since the job was made (uploaded with the photo, its event not handled yet),
+        which wins (README: Folder manifest). The slot is given back then, or if the look fails."""
+        if not keys.is_folder_manifest(ref.sidecar_key):
+            return True
+        try:
+            own = self._objects.head(keys.sidecar_key_for_image(ref.image_key))
+        except BaseException:
+            self._pacer.release(ref.job_id)
+            raise
+        if own is None:
+            return True
+        self._pacer.release(ref.job_id)
+        log.info("folder job: the photo's own sidecar came, it wins", extra={"job_id": ref.job_id})
+        return False
 
     def _webhook_url(self, ref: JobRef, token: str) -> str:
         return f"{self._settings.webhook_base_url}/webhooks/akool/{ref.job_id}?token={token}"

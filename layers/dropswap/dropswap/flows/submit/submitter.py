@@ -99,8 +99,9 @@ class Submitter:
         self._new_owner = new_owner
 
     # -- entry points --------------------------------------------------------------------------
-    def handle_object_created(self, bucket: str, key: str) -> list[Outcome]:
-        """One S3 ObjectCreated record (key already URL-decoded)."""
+    def handle_object_created(self, bucket: str, key: str, version: str | None = None) -> list[Outcome]:
+        """One S3 ObjectCreated record (key already URL-decoded; `version`: the object's, as the record
+        names it)."""
         if bucket != self._bucket:
             log.warning("ignoring event from another bucket", extra={"bucket": bucket, "key": key})
             return [Outcome("IGNORED", key, detail="not the drop bucket")]
@@ -110,7 +111,7 @@ class Submitter:
             done = self._process_sidecar(key)
             outcomes.append(done[1] if done else Outcome("IGNORED", key, detail="sidecar no longer exists"))
         elif kind is keys.KeyKind.FOLDER_MANIFEST:
-            outcomes.append(self._fan_out(key))
+            outcomes.append(self._fan_out(key, version))
         elif kind in _NOT_PHOTOS:
             unsupported = self._unsupported_upload(key)
             if unsupported is not None:
@@ -158,10 +159,18 @@ class Submitter:
         return self._manifest_gone(ref)
 
     # -- a folder manifest's arrival ------------------------------------------------------------
-    def _fan_out(self, manifest_key: str) -> Outcome:
-        """One `folder_photo` message per photo directly in the folder without a sidecar of its own."""
+    def _fan_out(self, manifest_key: str, event_version: str | None = None) -> Outcome:
+        """One `folder_photo` message per photo directly in the folder without a sidecar of its own.
+
+        `event_version`: the version the upload event is of. A newer version has its own event, which
+        fans out instead. A manifest deleted before its event is handled still fans out, by the event's
+        version: each photo it covered then gets its SIDECAR_GONE outcome (report and event) in its turn,
+        as a photo does whose turn comes after the deletion (README: Folder manifest)."""
         manifest = self._objects.head(manifest_key)
-        if manifest is None:
+        if manifest is not None and event_version and manifest.version != event_version:
+            return Outcome("IGNORED", manifest_key, detail="a newer folder manifest replaced this one")
+        version = manifest.version if manifest is not None else event_version
+        if version is None:
             return Outcome("IGNORED", manifest_key, detail="folder manifest no longer exists")
         if self._queue is None:
             raise RuntimeError("a folder manifest needs the SubmitQueue to send its photos through")
@@ -172,10 +181,11 @@ class Submitter:
         photos = [
             k for k in present if keys.looks_like_an_image(k) and keys.sidecar_key_for_image(k) not in names
         ]
-        self._queue.send_batch(
-            [messages.folder_photo_body(manifest_key, manifest.version, k) for k in photos]
+        self._queue.send_batch([messages.folder_photo_body(manifest_key, version, k) for k in photos])
+        log.info(
+            "folder manifest: photos queued",
+            extra={"key": manifest_key, "photos": len(photos), "deleted": manifest is None},
         )
-        log.info("folder manifest: photos queued", extra={"key": manifest_key, "photos": len(photos)})
         return Outcome("IGNORED", manifest_key, detail=f"{len(photos)} photos queued")
 
     # -- which jobs -----------------------------------------------------------------------------
