@@ -52,9 +52,9 @@ def test_given_one_largest_swap_and_no_face_in_the_photo_then_no_face() -> None:
     assert err.value.code is ErrorCode.NO_FACE and err.value.field == "swaps[0].target"
 
 
-def test_given_one_pair_on_auto_then_pro_and_no_source_to_locate() -> None:
+def test_given_one_pair_on_auto_then_pro_and_no_source_opts() -> None:
     picked = planning.pick(_manifest(("faces/alice.jpg", 1)), [RIGHT, LEFT])
-    assert picked.engine == "pro" and not picked.needs_source_opts and picked.sources_to_locate() == []
+    assert picked.engine == "pro" and not picked.needs_source_opts
     m = _manifest(("faces/alice.jpg", 1))
     plan = planning.request(picked, IMAGE_URL, _urls(m), {})
     assert plan.targets == [{"path": IMAGE_URL, "opts": RIGHT.landmarks_str}]
@@ -65,13 +65,12 @@ def test_given_one_pair_on_auto_then_pro_and_no_source_to_locate() -> None:
     }
 
 
-def test_given_two_pairs_sharing_a_source_then_v3_and_that_source_located_once() -> None:
+def test_given_two_pairs_sharing_a_source_then_v3_and_that_sources_face_in_both() -> None:
     m = _manifest(("faces/alice.jpg", "all"))
     picked = planning.pick(m, [RIGHT, LEFT])
     assert picked.engine == "v3" and picked.needs_source_opts
-    [only] = picked.sources_to_locate()
     alice = _face(20, 30, 120, 140)
-    plan = planning.request(picked, IMAGE_URL, _urls(m), {only.source.describe(): alice})
+    plan = planning.request(picked, IMAGE_URL, _urls(m), {m.swaps[0].source.describe(): alice})
     assert [t["opts"] for t in plan.targets] == [LEFT.landmarks_str, RIGHT.landmarks_str]
     assert plan.sources == [{"path": _urls(m)[0], "opts": alice.landmarks_str}] * 2
 

@@ -1,11 +1,12 @@
 """Planning a swap: which faces, which engine, and what AKOOL is sent. Pure rules, no I/O.
 
-Detected faces come in as data (akool_swap.py asks AKOOL's detector for them; the photo is always
-detected first, so no swap credit is spent on a photo without a face), in this order:
+Detected faces come in as data (akool_swap.py asks AKOOL's detector for them: the photo first, then every
+source, so no swap credit is spent on a photo or a face image without a face), in this order:
 1. `shortcut`: one "largest" swap on Pro needs no landmarks (Pro picks the dominant face itself), only a face;
 2. `pick`: each swap's target faces (faces.select), each face replaced at most once, the engine
    (`auto`: Pro for exactly one pair, v3 otherwise) and AKOOL's limits on faces per request;
-3. `Picked.sources_to_locate` / `source_face`: whose face must be found in a source photo (the opts rule);
+3. `source_face`: the face a source gives (its largest), NO_FACE without one; `Picked.needs_source_opts`:
+   whether AKOOL is sent its landmarks (the opts rule);
 4. `request`: the target and source items AKOOL gets, and the summary kept on the job record.
 Every problem is a ManifestError or FaceSelectionError naming the manifest field (the job is REJECTED).
 """
@@ -69,21 +70,8 @@ class Picked:
     @property
     def needs_source_opts(self) -> bool:
         # The opts rule (docs/akool.md §2b): with more than one pair every item of both arrays needs
-        # opts; v3 expects them always. Then the source's face must be located too.
+        # opts; v3 expects them always. (Every source is detected anyway: it must show a face.)
         return self.engine == "v3" or len(self.pairs) > 1
-
-    def sources_to_locate(self) -> list[Swap]:
-        """The first swap of each distinct source whose face must be found, in pair order."""
-        if not self.needs_source_opts:
-            return []
-        seen: set[str] = set()
-        out: list[Swap] = []
-        for swap, _ in self.pairs:
-            where = swap.source.describe()
-            if where not in seen:
-                seen.add(where)
-                out.append(swap)
-        return out
 
 
 def shortcut(
@@ -186,8 +174,8 @@ def request(
     source_urls: Mapping[int, str],
     source_faces: Mapping[str, DetectedFace],
 ) -> Plan:
-    """The request for `picked`; `source_faces` holds the face of each source (by `describe()`) that
-    `sources_to_locate` named."""
+    """The request for `picked`; `source_faces` holds the face of each source (by `describe()`), used
+    where `picked.needs_source_opts`."""
     # opts are pixel coordinates in the image the same item's `path` points to. We send the full
     # photos (presigned S3 URLs or the user's URL) as paths, so the matching opts are the
     # detector's full-image `landmarks_str`. `crop_landmarks` would only fit AKOOL's cropped

@@ -46,7 +46,6 @@ class Detector:
         found = self._cache.cached_faces(image.cache_id) if self._cache and image.cache_id else None
         if found is None:
             self.kept.calls += 1
-            self.changed = True
             found = detect(self._akool, image.url, field)
             if self._cache is not None and image.cache_id is not None:
                 self._cache.cache_faces(image.cache_id, found, source=image.kept_as)
