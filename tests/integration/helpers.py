@@ -24,6 +24,7 @@ from local.stack import LocalStack
 
 # The stack's AkoolMaxJobsInFlight parameter in the integration tests (conftest.py).
 AKOOL_MAX_JOBS_IN_FLIGHT = 2
+DETECT_PATH = "/interface/detect-api/detect_faces"
 SUBMIT_PATHS = ("/api/open/v4/faceswap/faceswapByImage", "/api/open/v3/faceswap/highquality/specifyimage")
 TERMINAL = ("SUCCEEDED", "FAILED", "REJECTED")
 
@@ -98,6 +99,13 @@ class User:
                     items.append({k: next(iter(v.values())) for k, v in item.items()})
         return items
 
+    # -- completion events (the local stack routes DropswapEventBus to .dropswap/events.jsonl) ----
+    def events_for(self, image_key: str) -> list[dict[str, Any]]:
+        """The completion events published so far for a photo, oldest first."""
+        feed = Path(self.stack.config.state_dir) / "events.jsonl"
+        lines = feed.read_text(encoding="utf-8").splitlines() if feed.exists() else []
+        return [e for e in map(json.loads, lines) if e["detail"]["data"]["image"]["key"] == image_key]
+
     # -- AKOOL emulator ------------------------------------------------------------------------
     def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         resp = requests.request(method, f"{self.stack.akool_url}/_emulator/{path}", json=body, timeout=10,
@@ -105,6 +113,10 @@ class User:
         resp.raise_for_status()
         data: dict[str, Any] = resp.json()
         return data
+
+    def detections(self) -> list[dict[str, Any]]:
+        """AKOOL detect_faces requests the emulator received, oldest first."""
+        return [e for e in self.admin("GET", "requests")["requests"] if e.get("path") == DETECT_PATH]
 
     def submissions(self) -> list[dict[str, Any]]:
         """AKOOL submissions the emulator accepted or refused, with the job id from their webhook URL."""
