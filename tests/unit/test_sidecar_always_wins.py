@@ -13,10 +13,12 @@ from urllib.parse import quote_plus
 import boto3
 import pytest
 
+from dropswap.adapters.credit_store import CreditStore
 from dropswap.adapters.object_store import ObjectStore
 from dropswap.domain import messages
 from dropswap.domain.jobs import Status, job_id_for
-from tests.conftest import BUCKET, REGION, load_handler
+from dropswap.flows.common.credit_budget import CreditBudget
+from tests.conftest import BUCKET, REGION, TABLE, load_handler
 from tests.unit.akool_fake import FakeAkool, face, fake_akool
 from tests.unit.queue_support import depth, drain, send
 from tests.unit.submit_harness import S3_CONFIG, Harness, make_harness
@@ -89,6 +91,23 @@ def test_given_the_photos_sidecar_arriving_during_its_folder_job_then_no_swap_is
     assert own_outcome.kind == "SUBMITTED" and own_outcome.job_id == h.job_id(PHOTO)
     [submission] = h.akool.submissions()
     assert submission.body is not None and h.job_id(PHOTO) in submission.body["webhookUrl"]
+
+
+def test_given_a_budget_of_one_credit_when_the_folder_job_is_superseded_then_the_sidecars_job_gets_it(
+    h: Harness,
+) -> None:
+    # Given a credit budget of one for the day, a folder manifest and a photo whose sidecar lands while
+    # the folder job is being prepared
+    budget = CreditBudget(CreditStore(boto3.client("dynamodb", region_name=REGION), TABLE), 1)
+    _put_manifest(h)
+    h.put(PHOTO)
+    own = {"version": 1, "swaps": [{"source": "../faces/hopper.jpg", "target": "largest"}]}
+    # When the photo's event is handled, then the sidecar's
+    [folder] = h.event(PHOTO, h.submitter(objects=SidecarDuringTheJob(own), budget=budget))
+    [mine] = h.event(PHOTO + ".faceswap.json", h.submitter(budget=budget))
+    # Then the folder job took no credit (it stopped before the count), so the sidecar's job is submitted
+    assert (folder.detail, mine.kind) == ("superseded", "SUBMITTED")
+    assert len(h.akool.submissions()) == 1 and budget.state().spent == 1
 
 
 def test_given_a_folder_job_and_no_sidecar_then_it_is_submitted_after_one_more_look(h: Harness) -> None:
