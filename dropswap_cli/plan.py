@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from dropswap.domain import credits, image_header, keys
+from dropswap.domain import credits, image_header, keys, planning
 from dropswap.domain.image_header import HEAD_BYTES, TAIL_BYTES, ImageProblem
 from dropswap.domain.manifest import MAX_MANIFEST_BYTES, Manifest, ManifestError, parse_manifest
 from dropswap_cli import drop_folder, layout
@@ -298,10 +298,9 @@ def _faces(manifest: Manifest) -> str:
 
 
 def _swap_detail(manifest: Manifest) -> str:
-    engine = manifest.engine
-    if engine == "auto":
-        engine = "pro" if len(manifest.swaps) == 1 and manifest.swaps[0].target != "all" else "v3"
-    return f"engine {engine}"
+    if any(swap.target == "all" for swap in manifest.swaps) and manifest.engine == "auto":
+        return "engine auto: Pro for one face found, else v3"  # how many "all" means, only detection says
+    return f"engine {planning.engine_for(manifest.engine, len(manifest.swaps))}"
 
 
 def totals(jobs: list[PlannedJob]) -> dict[str, int]:

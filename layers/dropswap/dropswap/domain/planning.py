@@ -28,6 +28,7 @@ from dropswap.domain.faces import (
     order_faces,
     select,
 )
+from dropswap.domain.manifest import Engine as AskedEngine
 from dropswap.domain.manifest import Manifest, ManifestError, Swap
 
 # AKOOL's limits per request (docs/akool.md §2): faces v3 replaces in one image, pairs Pro takes.
@@ -96,6 +97,11 @@ def shortcut(
     return None
 
 
+def engine_for(asked: AskedEngine, pairs: int) -> Engine:
+    """The engine a job runs on: what the manifest asks, `auto` being Pro for exactly one face pair."""
+    return "pro" if asked == "pro" or (asked == "auto" and pairs == 1) else "v3"
+
+
 def pick(manifest: Manifest, detected: Sequence[DetectedFace]) -> Picked:
     """Each swap's faces among those detected in the target photo, and the engine for them."""
     ordered = order_faces(detected)
@@ -114,9 +120,7 @@ def pick(manifest: Manifest, detected: Sequence[DetectedFace]) -> Picked:
             taken[chosen.index] = swap.index
             pairs.append((swap, chosen))
 
-    engine: Engine = (
-        "pro" if manifest.engine == "pro" or (manifest.engine == "auto" and len(pairs) == 1) else "v3"
-    )
+    engine = engine_for(manifest.engine, len(pairs))
     if engine == "v3" and len(pairs) > V3_MAX_FACES:
         whole = next((s for s in manifest.swaps if s.target == "all"), None)
         if whole is not None:
