@@ -20,7 +20,7 @@ SAM       := .venvs/sam/.requirements-stamp
 CHECKOV   := .venvs/checkov/.requirements-stamp
 VENV313   := .venvs/py313/.requirements-stamp
 
-.PHONY: help venv ministack-venv build unit313 layer-test browser lint typecheck test unit integration demo up bench soak clean
+.PHONY: help venv ministack-venv envs build unit313 layer-test browser lint typecheck test unit integration demo up bench soak clean
 
 help:
 	@echo "make demo   - run the whole pipeline offline on the local stack, write demo-out/index.html"
@@ -101,11 +101,24 @@ lint: $(STAMP) $(CHECKOV)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy layers/dropswap/dropswap dropswap_cli functions local benchmarks tests devkit events
 
-# The dev venv's run: everything but the local stack's tests on both cores, then those (each xdist worker
-# would start a stack of its own).
-test: lint typecheck $(MINISTACK) unit313 layer-test browser
-	$(VENV)/bin/pytest -n 2 -m "not integration"
-	$(VENV)/bin/pytest -m integration
+# Every venv and the browser, side by side (make -j): pip and apt mostly wait on disk and unpacking, and a
+# fresh clone needs all five.
+envs: $(STAMP) $(MINISTACK) $(SAM) $(CHECKOV) $(VENV313) browser
+
+# The dev venv's run. The local stack's tests (one shared stack: each xdist worker would start its own) mostly
+# wait on the stack, so the rest of the suites run beside them on one worker, their output kept in
+# .dropswap/non-stack-tests.log and shown when both are done; make test fails if either does.
+test:
+	@$(MAKE) --no-print-directory -j4 -Otarget envs
+	@$(MAKE) --no-print-directory lint typecheck unit313 layer-test
+	@mkdir -p .dropswap
+	@echo "pytest -m 'not integration' (python3.11, in the background: .dropswap/non-stack-tests.log)"
+	@$(VENV)/bin/pytest -n 1 -m "not integration" > .dropswap/non-stack-tests.log 2>&1 & other=$$!; \
+		$(VENV)/bin/pytest -m integration --durations=8; stack=$$?; \
+		wait $$other; rest=$$?; \
+		echo "--- pytest -m 'not integration' (python3.11): .dropswap/non-stack-tests.log ---"; \
+		if test $$rest = 0; then tail -n 4 .dropswap/non-stack-tests.log; else cat .dropswap/non-stack-tests.log; fi; \
+		test $$stack = 0 && test $$rest = 0
 
 # Headless Chromium, for the test that renders the faces preview as a person sees it (Debian's package;
 # sudo when not root).
