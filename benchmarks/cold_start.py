@@ -1,4 +1,4 @@
-"""Cold start on the layer as deployed: import time of each handler on python3.13 (README: Benchmarks).
+"""Cold start on the layer as deployed: import time of each handler on python3.13 (docs/benchmarks.md).
 
 In one run, on one interpreter (.venvs/py313's python3.13), in fresh processes, interleaved:
 - each handler imported with the layer built for this machine by its make target, WITH its bytecode;

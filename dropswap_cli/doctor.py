@@ -159,7 +159,7 @@ def _queues(stack: Stack) -> Iterator[Check]:
         stuck = int(waiting["Attributes"].get("ApproximateNumberOfMessages", 0))
         if stuck:
             yield Check(label, "warn", f"{stuck} message(s) in {dlq_out.removesuffix('Url')}: work that ran "
-                                       "out of retries (README: Troubleshooting)")
+                                       "out of retries (docs/operations.md: Troubleshooting)")
         else:
             yield Check(label, "ok", f"exists, hands failures to {dlq_out.removesuffix('Url')} (empty)")
 
@@ -197,7 +197,7 @@ def _alarms(stack: Stack) -> Iterator[Check]:
     confirmed = [s for s in subscriptions if str(s.get("SubscriptionArn", "")).startswith("arn:")]
     if not confirmed:
         yield Check("alarm topic", "warn", "nobody is subscribed: subscribe an address "
-                                           "(README: Deploy, 5. Subscribe to the alarms)")
+                                           "(docs/deploy.md: 5. Subscribe to the alarms)")
     else:
         yield Check("alarm topic", "ok", f"{len(confirmed)} confirmed subscription(s)")
 

@@ -1,4 +1,4 @@
-"""The local stack's consumer of completion events (README: Use it from your workflow).
+"""The local stack's consumer of completion events (docs/events.md).
 
 What a user's rule on AWS would do, set up after the deploy through the EventBridge API (a dev-only
 consumer, so not in template.yaml): a rule on DropswapEventBus matching source "dropswap", its target a

@@ -95,7 +95,7 @@ def test_given_a_malformed_retry_base_then_the_function_fails_naming_it(env: pyt
 
 def test_given_the_layer_then_only_the_settings_module_reads_the_environment() -> None:
     # Given every module of the layer's package, When searched for environment reads,
-    # Then only settings.py has one (one typed, validated place; README: Configuration)
+    # Then only settings.py has one (one typed, validated place; docs/configuration.md)
     package = ROOT / "layers" / "dropswap" / "dropswap"
     readers = sorted(
         str(path.relative_to(package))

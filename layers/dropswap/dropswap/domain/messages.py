@@ -1,4 +1,5 @@
-"""The bodies of the two queues' messages (template.yaml: SubmitQueue, FinaliseQueue). README documents them.
+"""The bodies of the two queues' messages (template.yaml: SubmitQueue, FinaliseQueue); docs/operations.md
+documents them.
 
 SubmitQueue carries:
 - S3 event notifications for inbox/ (what S3 sends: `{"Records": [{"s3": {"bucket": {"name"}, "object":

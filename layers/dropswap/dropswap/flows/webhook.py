@@ -1,4 +1,4 @@
-"""AKOOL webhook callbacks: verify, decrypt, enqueue (docs/akool.md §5; README: Webhook).
+"""AKOOL webhook callbacks: verify, decrypt, enqueue (docs/akool.md §5; docs/security.md).
 
 Checks, in order, each one before anything is trusted or written:
 1. the job exists and the `token` query parameter matches its stored hash, in constant time: an unknown
