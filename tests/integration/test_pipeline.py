@@ -80,7 +80,8 @@ def test_given_sidecar_uploaded_before_image_then_job_waits_and_starts_once(user
         time.sleep(0.3)
         waiting = user.report(image)
     assert waiting and waiting["status"] == "WAITING", waiting
-    assert [m["key"] for m in waiting["waiting_for"]] == [f"s3://{user.bucket}/{image}"]
+    assert waiting["waiting_for"] == "input" and waiting["expires_at"]
+    assert [m["key"] for m in waiting["missing"]] == [f"s3://{user.bucket}/{image}"]
     # When the image arrives
     user.put(image, ASTRONAUT)
     # Then the job runs exactly once
