@@ -201,7 +201,7 @@ def test_given_akool_1005_when_the_message_keeps_coming_back_then_growing_delays
             QueueUrl=queue, ReceiptHandle=event["Records"][0]["receiptHandle"], VisibilityTimeout=0
         )
     # Then each hand-back waited longer (the backoff's ceilings, 10·2^(n-1) s) and the job is still
-    # WAITING, with no report: nothing failed, nothing was lost
+    # WAITING, its report QUEUED (written once, not per retry): nothing failed, nothing was lost
     assert hand_backs.delays == [10, 20, 40]
     assert _job_status() is Status.WAITING and depth(queue) == 1
     assert _keys("results/") == [REPORT] and _report()["status"] == "QUEUED"  # written once
