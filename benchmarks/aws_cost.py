@@ -196,6 +196,27 @@ _SQS_OTHER = {"ReceiveMessage", "DeleteMessage", "DeleteMessageBatch", "ChangeMe
               "ChangeMessageVisibilityBatch"}
 
 
+# What issue 18's live states add to each single-swap job, in SubmitFunction (tests/unit/test_submit_calls.py
+# counts the same): the QUEUED and PROCESSING reports (a PutObject each, each with the free DeleteObject of an
+# older job's swapped image), the two HEADs before PROCESSING (is it still the photo's latest job: latest.py)
+# and the `Job Submitted` event. No DynamoDB write: the live states ride on the job's existing writes, and
+# a job that waits for an AKOOL slot writes its WAITING once (claim, marker, release), not per retry.
+LIVE_STATE_CALLS_PER_JOB: dict[str, float] = {
+    "Submit s3:PutObject": 2.0,
+    "Submit s3:DeleteObject": 2.0,
+    "Submit s3:HeadObject": 2.0,
+    "Submit events:PutEvents": 1.0,
+}
+
+
+def with_live_states(calls_by_operation: Mapping[str, float]) -> dict[str, float]:
+    """A warm run's calls per job measured before the live states, with the calls they add."""
+    out = dict(calls_by_operation)
+    for name, n in LIVE_STATE_CALLS_PER_JOB.items():
+        out[name] = out.get(name, 0.0) + n
+    return out
+
+
 def sqs_billed_requests(payload_bytes: int) -> int:
     """SQS bills each 64 KiB chunk of a request's payload as one request (an empty payload is one)."""
     return max(1, math.ceil(payload_bytes / SQS_CHUNK_BYTES))

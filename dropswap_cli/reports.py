@@ -108,9 +108,9 @@ def budget_wait(report: Mapping[str, Any]) -> str:
 
 
 def missing(report: Mapping[str, Any]) -> list[str]:
-    """The inputs a WAITING report names (`waiting_for`: {field, key, message, hint}), each with the first
-    line of its hint when it has one."""
-    listed = report.get("waiting_for")
+    """The inputs a WAITING report names (`missing`: {field, key, message, hint}; reports written before
+    the live states listed them in `waiting_for`), each with the first line of its hint when it has one."""
+    listed = report.get("missing", report.get("waiting_for"))
     if not isinstance(listed, list):
         return []
     shown = []

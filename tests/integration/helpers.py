@@ -19,6 +19,7 @@ import requests
 from devkit import photos
 from dropswap.adapters.slot_store import SLOTS_ITEM_ID
 from dropswap.domain.credits import credits_item_id, utc_day
+from dropswap.domain.job_events import SUBMITTED_DETAIL_TYPE
 from local import events_feed
 from local.stack import LocalStack
 
@@ -101,7 +102,12 @@ class User:
 
     # -- completion events (the local stack routes DropswapEventBus to .dropswap/events.jsonl) ----
     def events_for(self, image_key: str) -> list[dict[str, Any]]:
-        """The completion events published so far for a photo, oldest first."""
+        """The completion events published so far for a photo, oldest first (not its progress events:
+        `Job Submitted`; all_events_for has every one)."""
+        return [e for e in self.all_events_for(image_key) if e["detail-type"] != SUBMITTED_DETAIL_TYPE]
+
+    def all_events_for(self, image_key: str) -> list[dict[str, Any]]:
+        """Every event published so far for a photo, oldest first."""
         feed = Path(self.stack.config.state_dir) / "events.jsonl"
         lines = feed.read_text(encoding="utf-8").splitlines() if feed.exists() else []
         return [e for e in map(json.loads, lines) if e["detail"]["data"]["image"]["key"] == image_key]

@@ -11,7 +11,7 @@ from typing import Any
 import fastjsonschema
 import pytest
 
-from dropswap.domain.job_events import event_id
+from dropswap.domain.job_events import SUBMITTED_DETAIL_TYPE, event_id
 from local.stack import LocalStack
 from tests.integration.helpers import ASTRONAUT, HOPPER, User
 
@@ -29,7 +29,9 @@ def _events_for(stack: LocalStack, image_key: str, timeout: float = 60.0) -> lis
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         lines = feed.read_text(encoding="utf-8").splitlines() if feed.exists() else []
-        found = [e for e in map(json.loads, lines) if e["detail"]["data"]["image"]["key"] == image_key]
+        # The completion events (a job's `Job Submitted` comes first; test_live_states.py checks it)
+        found = [e for e in map(json.loads, lines) if e["detail"]["data"]["image"]["key"] == image_key
+                 and e["detail-type"] != SUBMITTED_DETAIL_TYPE]
         if found:
             return found
         time.sleep(0.3)

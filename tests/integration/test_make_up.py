@@ -148,10 +148,12 @@ def test_given_make_up_when_photos_dropped_in_s3_then_console_prints_each_outcom
             s3.put_object(Bucket=bucket, Key=f"inbox/trip/{name}", Body=ASTRONAUT)
             s3.put_object(Bucket=bucket, Key=f"inbox/trip/{name}.faceswap.json", Body=json.dumps(manifest))
         # Then one line per job: SUCCEEDED with the swapped image, REJECTED with its code and its report
-        _wait(lambda: console.outcome_with("inbox/trip/beach.jpg") is not None
-              and console.outcome_with("inbox/trip/wrong.jpg") is not None, 120, "both outcome lines")
-        ok = console.outcome_with("inbox/trip/beach.jpg")
-        bad = console.outcome_with("inbox/trip/wrong.jpg")
+        # (the live states, QUEUED and PROCESSING, have lines of their own before)
+        _wait(lambda: console.outcome_with("inbox/trip/beach.jpg", "SUCCEEDED") is not None
+              and console.outcome_with("inbox/trip/wrong.jpg", "REJECTED") is not None, 120,
+              "both outcome lines")
+        ok = console.outcome_with("inbox/trip/beach.jpg", "SUCCEEDED")
+        bad = console.outcome_with("inbox/trip/wrong.jpg", "REJECTED")
         assert ok is not None and re.fullmatch(
             r"\d\d:\d\d:\d\d SUCCEEDED inbox/trip/beach\.jpg → results/trip/beach\.swapped\.jpg", ok), ok
         assert bad is not None and re.fullmatch(

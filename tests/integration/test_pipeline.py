@@ -15,7 +15,7 @@ import requests
 
 from local.emulator import engine
 from tests import akool_oracle
-from tests.integration.helpers import AKOOL_MAX_JOBS_IN_FLIGHT, ASTRONAUT, COLLAGE, HOPPER, User
+from tests.integration.helpers import AKOOL_MAX_JOBS_IN_FLIGHT, ASTRONAUT, COLLAGE, HOPPER, TERMINAL, User
 
 pytestmark = pytest.mark.integration
 
@@ -80,7 +80,8 @@ def test_given_sidecar_uploaded_before_image_then_job_waits_and_starts_once(user
         time.sleep(0.3)
         waiting = user.report(image)
     assert waiting and waiting["status"] == "WAITING", waiting
-    assert [m["key"] for m in waiting["waiting_for"]] == [f"s3://{user.bucket}/{image}"]
+    assert waiting["waiting_for"] == "input" and waiting["expires_at"]
+    assert [m["key"] for m in waiting["missing"]] == [f"s3://{user.bucket}/{image}"]
     # When the image arrives
     user.put(image, ASTRONAUT)
     # Then the job runs exactly once
@@ -143,10 +144,10 @@ def test_given_lost_webhook_when_reconciler_runs_then_job_completes(user: User) 
     user.wait_at_rest()
     [akool_job] = user.admin("GET", "jobs")["jobs"]
     assert akool_job["status"] == 3 and [w["state"] for w in akool_job["webhooks"]] == ["dropped"] * 2
-    assert user.report(image) is None
+    assert _status(user, image) == "PROCESSING"  # at AKOOL, as far as the stack knows
     # When the scheduled reconciler runs
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and user.report(image) is None:
+    while time.monotonic() < deadline and _status(user, image) not in TERMINAL:
         user.reconcile()
         time.sleep(0.5)
     # Then the job is finalised from AKOOL's listbyids
@@ -213,7 +214,7 @@ def test_given_forged_webhooks_then_only_akool_listbyids_moves_the_job(user: Use
                             verify=ca)
     # Then both get the same refusal (no existence oracle) and the job did not move
     assert (guessed.status_code, guessed.text) == (401, unknown.text) == (unknown.status_code, guessed.text)
-    assert user.jobs_for(image)[0]["status"] == status_before and user.report(image) is None
+    assert user.jobs_for(image)[0]["status"] == status_before and _status(user, image) not in TERMINAL
 
     # When a callback comes with the job's RIGHT token and a payload encrypted with the right key for the
     # job's own AKOOL _id, claiming success with a result URL of its own, but with a wrong signature
@@ -227,7 +228,7 @@ def test_given_forged_webhooks_then_only_akool_listbyids_moves_the_job(user: Use
     # And the job ends as AKOOL says (status 4), from listbyids, never from the forged body: FAILED by
     # AKOOL, no result image, and the forged URL never fetched
     deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and user.report(image) is None:
+    while time.monotonic() < deadline and _status(user, image) not in TERMINAL:
         time.sleep(1.0)
         user.reconcile()  # AKOOL may still have been processing when it was asked; the reconciler asks again
     report = user.wait_report(image)
@@ -382,3 +383,9 @@ def test_given_keywords_in_capitals_then_the_job_runs_as_if_written_in_lower_cas
                              "engine": "PRO"})
     # Then the job succeeds
     assert user.wait_report(image)["status"] == "SUCCEEDED"
+
+
+def _status(user: User, image: str) -> str | None:
+    """The status the photo's report shows (None: no report): live states come before the terminal one."""
+    report = user.report(image)
+    return str(report["status"]) if report else None

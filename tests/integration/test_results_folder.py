@@ -39,7 +39,7 @@ def test_given_relative_source_off_by_a_folder_then_waiting_report_names_key_and
     user.put_sidecar(image, ONE_SWAP)
     # Then a WAITING report appears at once, naming the missing key and hinting at ../faces/hopper.jpg
     report = _until(lambda: (r := user.report(image)) and r["status"] == "WAITING" and r)
-    [missing] = report["waiting_for"]
+    [missing] = report["missing"]
     assert missing["key"] == f"s3://{user.bucket}/{user.prefix}trip/faces/hopper.jpg"
     assert "did you mean '../faces/hopper.jpg'?" in missing["hint"]
     assert user.submissions() == []

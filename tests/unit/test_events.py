@@ -17,7 +17,7 @@ import responses
 from moto.s3.models import s3_backends
 
 from dropswap.adapters.event_bus import EventBus
-from dropswap.domain.job_events import event_id
+from dropswap.domain.job_events import event_id, submitted_event_id
 from dropswap.domain.jobs import Status
 from dropswap.flows.common.finaliser import AkoolTruth
 from dropswap.flows.common.job_end import Hold, end_job
@@ -221,12 +221,41 @@ def test_given_waiting_job_whose_sidecar_is_deleted_when_rejected_then_its_event
     assert event["detail"]["data"]["metadata"] == METADATA
 
 
-def test_given_submitted_job_then_no_event_yet(h: Harness, bus: Bus) -> None:
+def test_given_job_accepted_by_akool_then_one_job_submitted_event_after_its_processing_report(
+    h: Harness, bus: Bus
+) -> None:
+    # Given the face and the photo; when the sidecar arrives and AKOOL accepts the swap
     h.put(ALICE)
     h.put(IMAGE)
-    outcomes = h.event(h.put_manifest(IMAGE, _doc()), h.submitter(events=bus.adapter))
-    assert [o.kind for o in outcomes] == ["SUBMITTED"]
-    assert bus.received() == []
+    sidecar = h.put_manifest(IMAGE, _doc())
+    submitter = h.submitter(events=ReportFirst(bus.adapter))
+    assert [o.kind for o in h.event(sidecar, submitter)] == ["SUBMITTED"]
+    # and a redelivered event finds the job submitted (no second event)
+    assert [o.kind for o in h.event(sidecar, submitter)] == ["DUPLICATE"]
+    # Then one schema-valid Job Submitted event, after the PROCESSING report, with its own id
+    [event] = bus.received()
+    assert event["detail-type"] == "Job Submitted"
+    data = event["detail"]["data"]
+    job = h.job(IMAGE)
+    assert data["job_id"] == job.job_id and data["status"] == "PROCESSING"
+    assert data["result"] is None and data["error"] is None and data["metadata"] == METADATA
+    assert data["report"] == {"key": "results/party/team.jpg.result.json"}
+    report = h.report(IMAGE)
+    assert event["detail"]["metadata"]["time"] == job.submitted_at == report["timings"]["submitted_at"]
+    assert event["detail"]["metadata"]["id"] == submitted_event_id(job.job_id) != event_id(job.job_id)
+    assert h.report(IMAGE)["status"] == "PROCESSING"
+
+
+def test_given_the_schema_when_a_job_submitted_event_carries_a_result_then_refused() -> None:
+    # Given a Job Submitted event with a result (only a SUCCEEDED job has one); When validated
+    data: dict[str, Any] = {"job_id": "0" * 32, "status": "PROCESSING", "image": {"bucket": "b", "key": "k"},
+                            "result": {"key": "r"}, "report": {"key": "k"}, "error": None, "metadata": None}
+    detail = {"metadata": {"version": "1", "id": "5e0c0e1a-1b2c-5d3e-8f40-123456789abc",
+                           "time": "2026-01-01T00:00:00.000+00:00"}, "data": data}
+    with pytest.raises(fastjsonschema.JsonSchemaValueException):
+        _valid({"source": "dropswap", "detail-type": "Job Submitted", "detail": detail})
+    data["result"] = None  # Then without one it is valid
+    _valid({"source": "dropswap", "detail-type": "Job Submitted", "detail": detail})
 
 
 def test_given_superseded_job_when_closed_then_no_report_and_no_event(bus: Bus) -> None:

@@ -13,7 +13,7 @@ import responses
 
 from dropswap.adapters.queues import SqsQueue
 from dropswap.adapters.slot_store import SlotStore
-from dropswap.domain.jobs import Status
+from dropswap.domain.jobs import AKOOL_SLOT, Status
 from dropswap.flows.finalise import finalise_message
 from dropswap.flows.reconcile import Queues, ReconcileLimits, Reconciler
 from events.generate import AKOOL_ID, JOB_ID, RESULT_URL
@@ -238,6 +238,21 @@ def test_given_waiting_job_older_than_max_then_rejected_naming_the_missing_input
     report = s3_json("results/w/w1.jpg.result.json")
     assert report["status"] == "REJECTED" and report["error"] == job.error
     assert "claim_owner" not in job.extra and "open_state" not in job.extra
+
+
+def test_given_job_waiting_for_an_akool_slot_past_max_then_rejected_saying_no_slot_came_free(
+    resources: dict[str, str],
+) -> None:
+    # Given a job whose inputs were all there, WAITING two days for an AKOOL slot (its report's expires_at)
+    make_waiting_job("w1", waiting_for=AKOOL_SLOT, at=time.time() - 48 * HOUR)
+    # When reconciled
+    summary = _reconciler(FakeAkool(), Sink()).run()
+    # Then it is REJECTED saying no slot came free, not that an input never arrived
+    assert summary.counts == {"rejected": 1}
+    job = get_job("w1")
+    assert job.status is Status.REJECTED and job.error and job.error["code"] == "JOB_TOO_OLD"
+    assert "no AKOOL slot came free" in job.error["message"]
+    assert s3_json("results/w/w1.jpg.result.json")["error"] == job.error
 
 
 def test_given_sidecar_replaced_since_an_old_waiting_job_when_it_expires_then_no_report(resources) -> None:

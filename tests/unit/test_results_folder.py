@@ -61,7 +61,8 @@ def test_given_source_off_by_a_folder_when_sidecar_arrives_then_waiting_report_n
     # Then a WAITING report is there at once, naming the resolved key, with the hint
     report = h.report(IMAGE)
     assert report["status"] == "WAITING" and report["job_id"] == h.job_id(IMAGE) and report["error"] is None
-    [missing] = report["waiting_for"]
+    assert report["waiting_for"] == "input" and report["expires_at"]
+    [missing] = report["missing"]
     assert missing["field"] == "swaps[0].source"
     assert missing["key"] == f"s3://{BUCKET}/inbox/trip/faces/hopper.jpg"
     hint = f"did you mean '../faces/hopper.jpg'? s3://{BUCKET}/inbox/faces/hopper.jpg exists"
@@ -72,11 +73,11 @@ def test_given_photo_and_source_missing_then_waiting_report_names_both_without_a
     sidecar = h.put_manifest(IMAGE, _one_swap("faces/hopper.jpg"))
     assert [o.kind for o in h.event(sidecar)] == ["WAITING"]
     report = h.report(IMAGE)
-    assert [(m["field"], m["key"]) for m in report["waiting_for"]] == [
+    assert [(m["field"], m["key"]) for m in report["missing"]] == [
         ("image", f"s3://{BUCKET}/{IMAGE}"),
         ("swaps[0].source", f"s3://{BUCKET}/inbox/trip/faces/hopper.jpg"),
     ]
-    assert all("hint" not in m for m in report["waiting_for"])
+    assert all("hint" not in m for m in report["missing"])
 
 
 def test_given_waiting_report_when_inputs_arrive_then_the_job_runs_and_its_end_replaces_the_report(

@@ -201,10 +201,10 @@ def test_given_akool_1005_when_the_message_keeps_coming_back_then_growing_delays
             QueueUrl=queue, ReceiptHandle=event["Records"][0]["receiptHandle"], VisibilityTimeout=0
         )
     # Then each hand-back waited longer (the backoff's ceilings, 10·2^(n-1) s) and the job is still
-    # WAITING, with no report: nothing failed, nothing was lost
+    # WAITING, its report QUEUED (written once, not per retry): nothing failed, nothing was lost
     assert hand_backs.delays == [10, 20, 40]
     assert _job_status() is Status.WAITING and depth(queue) == 1
-    assert _keys("results/") == []
+    assert _keys("results/") == [REPORT] and _report()["status"] == "QUEUED"  # written once
     # And when AKOOL takes it on the fourth delivery, the job is submitted and the message consumed
     event = receive(queue)
     response = app.lambda_handler(event, Context())
@@ -294,10 +294,11 @@ def test_given_every_akool_slot_in_use_then_the_message_comes_back_soon_without_
     response = app.lambda_handler(event, Context())
     settle(queue, response, event)
     # Then it comes back after the short delay (not the backoff), AKOOL was not called at all, and
-    # the job is not started (no record: it is created when a delivery can go ahead)
+    # the job shows WAITING for an AKOOL slot, with when it gives up
     assert len(response["batchItemFailures"]) == 1 and depth(queue) == 1
     assert hand_backs.delays == [15] and akool.calls == []
-    assert _job_status() is None
+    assert _job_status() is Status.WAITING
+    assert _report()["waiting_for"] == "AKOOL slot" and _report()["expires_at"]
     # And once the slot is given back, the next delivery submits it, holding the slot
     slots.release("another-job")
     sqs().change_message_visibility(

@@ -47,6 +47,7 @@ def submitter(
     gate = InputGate(
         objects, store, bucket=s.drop_bucket, max_image_bytes=s.max_image_bytes,
         extra_source_buckets=s.extra_source_buckets, allowed_source_hosts=s.allowed_source_hosts,
+        max_waiting_age_seconds=s.max_waiting_age_seconds,
     )
     holder = Submission(
         store, objects, akool, s, pacer=pacer, clock=clock, new_token=new_token, events=events,

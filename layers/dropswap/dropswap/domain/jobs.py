@@ -24,6 +24,11 @@ class Status(StrEnum):
     REJECTED = "REJECTED"  # bad input, never sent to AKOOL
 
 
+# The record's `waiting_for` of a job that found every AKOOL slot in use (pacing.py) and went back to the
+# queue. Not an S3 key (those start with inbox/ or s3://), so no upload event finds it in the waiting-for
+# index; its report shows WAITING for it once, not at every retry.
+AKOOL_SLOT = "AKOOL slot"
+
 TERMINAL: frozenset[Status] = frozenset({Status.SUCCEEDED, Status.FAILED, Status.REJECTED})
 OPEN: frozenset[Status] = frozenset({Status.SUBMITTED, Status.PROCESSING})
 

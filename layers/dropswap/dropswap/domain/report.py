@@ -1,10 +1,25 @@
-"""The status report written next to every terminal job: results/<path>/<name>.<ext>.result.json."""
+"""The status report of a photo's job: results/<path>/<name>.<ext>.result.json.
+
+It exists from the job's first moment and follows it (ARCHITECTURE §4 "Live states"): QUEUED (taken by the
+submit flow, waiting for its turn), WAITING (`waiting_for` "input" | "AKOOL slot" | "credit budget", and
+`expires_at`: when the job gives up, or null when nothing ends the wait), PROCESSING (at AKOOL since
+`timings.submitted_at`), then SUCCEEDED/FAILED/REJECTED. A live report is written on a state change only.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
-from dropswap.domain.jobs import Job, Status
+from dropswap.domain.jobs import Job, Status, iso_time
+
+# The report's status while the submit flow has the job but nothing else is known yet (not a record status).
+QUEUED = "QUEUED"
+# `waiting_for` of a WAITING report (what the job waits for). The record's own `waiting_for` says it apart:
+# an input's key, credits.CREDIT_BUDGET, or jobs.AKOOL_SLOT.
+WAITING_INPUT = "input"
 
 
 def build_report(
@@ -54,6 +69,40 @@ def build_report(
         "akool": akool_info,
         "timings": {k: v for k, v in times.items() if v is not None},
     }
+
+
+def queued_report(job: Job, *, at: str) -> dict[str, Any]:
+    """QUEUED: the submit flow took the job at `at` (accepted, waiting for its turn)."""
+    report = build_report(job, status=Status.WAITING, timings={"queued_at": at})
+    report["status"] = QUEUED
+    return report
+
+
+def waiting_report(
+    job: Job, waiting_for: str, *, expires_at: str | None, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """WAITING for `waiting_for` ("input" | "AKOOL slot" | "credit budget") until `expires_at` (None: no
+    deadline); `extra`: what the kind adds (`missing` for an input, `budget` for the credit budget)."""
+    report = build_report(job, status=Status.WAITING)
+    report["waiting_for"] = waiting_for
+    report["expires_at"] = expires_at
+    report.update(extra or {})
+    return report
+
+
+def processing_report(job: Job, *, submitted_at: str) -> dict[str, Any]:
+    """PROCESSING: AKOOL accepted the swap at `submitted_at` (the record's SUBMITTED and PROCESSING both)."""
+    return build_report(replace(job, submitted_at=submitted_at), status=Status.PROCESSING)
+
+
+def expires_at(created_at: str, max_age_seconds: int) -> str | None:
+    """When a wait that ends `max_age_seconds` after the job's record was created gives up (None: the
+    record's time is unreadable)."""
+    try:
+        start = datetime.fromisoformat(created_at)
+    except ValueError:
+        return None
+    return iso_time((start + timedelta(seconds=max_age_seconds)).timestamp())
 
 
 def faces_of(job: Job) -> list[dict[str, Any]] | None:

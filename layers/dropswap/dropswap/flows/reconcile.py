@@ -9,7 +9,8 @@ Run on a schedule. Each run, oldest first, within its time budget:
 - WAITING jobs not updated for `waiting_recheck_seconds`: a recheck message on the SubmitQueue (an input
   may have arrived without an event, e.g. in another bucket), so there is one path to AKOOL's submit;
   WAITING jobs older than `max_waiting_age_seconds` are REJECTED here (INPUT_NEVER_ARRIVED, under the
-  submission claim) with a report naming the missing input;
+  submission claim) with a report naming the missing input, or (JOB_TOO_OLD) saying no AKOOL slot came
+  free; their WAITING reports' `expires_at` is that deadline;
 - WAITING jobs the credit budget holds back (credit_budget.py): while the day's budget is spent, nothing
   (they cost no message, no write, and never expire: the budget resets every UTC day); once it has room
   (a new day, or a redeploy that raised it), a recheck message for as many of them as it admits, the
@@ -31,7 +32,7 @@ from typing import Any, Protocol
 from dropswap.domain import credits, messages
 from dropswap.domain.akool import AkoolError, AkoolLookup, AkoolTruth
 from dropswap.domain.error_codes import ErrorCode, job_error
-from dropswap.domain.jobs import Job, Status, iso_time
+from dropswap.domain.jobs import AKOOL_SLOT, Job, Status, iso_time
 from dropswap.domain.latest import superseded_by
 from dropswap.domain.ports import AkoolSlots, JobEvents, JobReader, MessageSink, ResultsFolder, SubmitClaims
 from dropswap.flows.common.credit_budget import CreditBudget
@@ -278,6 +279,13 @@ class Reconciler:
                 f"{where} never arrived: gave up after waiting {_age_hours(age)}. Upload it, then upload"
                 " the sidecar again (a changed sidecar starts a new job)",
             )
+            if missing == AKOOL_SLOT:
+                # Its inputs were all there; AKOOL's slots stayed full (the report's `expires_at` said when).
+                error = job_error(
+                    ErrorCode.JOB_TOO_OLD,
+                    f"no AKOOL slot came free: gave up after waiting {_age_hours(age)}. Upload the sidecar"
+                    " again to start a new job",
+                )
             # A newer sidecar or photo has its own job, which owns the report's name (latest.py).
             newer = superseded_by(self._objects, current)
             if newer is not None:

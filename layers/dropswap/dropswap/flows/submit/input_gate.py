@@ -10,9 +10,11 @@
 - The WAITING protocol: a job with an input missing is marked WAITING for the first missing one (the
   `waiting-for` index lets that key's upload find it), then that input is looked for once more: its upload
   event may have searched for waiting jobs just before the mark became visible. If it is still missing, the
-  WAITING report is written at once (results/<path>/<name>.<ext>.result.json): it names every missing input
-  by its resolved key, with a hint when a relative source looks off by one folder (one HEAD each, only for
-  a missing relative source: `faces/a.jpg` missing but `../faces/a.jpg` there, or the other way round).
+  WAITING report is written at once (results/<path>/<name>.<ext>.result.json): `waiting_for` "input", its
+  `expires_at` (the reconciler rejects a job still missing an input `max_waiting_age_seconds` after its
+  record was made: INPUT_NEVER_ARRIVED), and `missing`, every missing input by its resolved key, with a
+  hint when a relative source looks off by one folder (one HEAD each, only for a missing relative source:
+  `faces/a.jpg` missing but `../faces/a.jpg` there, or the other way round).
 - The photo's version is part of the job's identity (jobs.job_id_for). A job made while its photo was
   missing is keyed with photo version "": it WAITS for the photo, and once the photo is there (in any
   version) that job is superseded, never continued: the caller closes it quietly and goes on with the job
@@ -41,7 +43,7 @@ from dropswap.domain.manifest import (
     resolve_source,
 )
 from dropswap.domain.ports import InputContent, InputReader, JobTransitions, ObjectChanged, ResultsFolder
-from dropswap.domain.report import build_report
+from dropswap.domain.report import WAITING_INPUT, expires_at, waiting_report
 from dropswap.flows.common.job_end import publish_report
 
 if TYPE_CHECKING:  # a value only: the logic never imports the boto3 adapters
@@ -95,8 +97,10 @@ class InputGate:
         max_image_bytes: int,
         extra_source_buckets: tuple[str, ...] = (),
         allowed_source_hosts: tuple[str, ...] = (),
+        max_waiting_age_seconds: int = 86400,
     ) -> None:
         self._objects = objects
+        self._max_waiting_age = max_waiting_age_seconds
         self._store = store
         self._bucket = bucket
         self._max_image_bytes = max_image_bytes
@@ -155,7 +159,8 @@ class InputGate:
         return None
 
     def _report_waiting(self, job: Job, ref: JobRef, missing: list[Input]) -> None:
-        """The WAITING report: every missing input by its resolved key, with a hint where one helps."""
+        """The WAITING report for inputs: every missing input by its resolved key, with a hint where one
+        helps, and when the job gives up."""
         waiting: list[dict[str, Any]] = []
         for item in missing:
             where = f"s3://{item.bucket}/{item.key}"
@@ -166,8 +171,11 @@ class InputGate:
             if hint is not None:
                 entry["hint"] = hint
             waiting.append(entry)
-        report = build_report(job, status=Status.WAITING)
-        report["waiting_for"] = waiting
+        # What ends this wait is the reconciler's expiry, counted from the record's creation (reconcile.py).
+        report = waiting_report(
+            job, WAITING_INPUT, expires_at=expires_at(job.created_at, self._max_waiting_age),
+            extra={"missing": waiting},
+        )
         publish_report(self._objects, ref.image_key, Status.WAITING, report)
 
     def _hint(self, ref: JobRef, item: Input) -> str | None:

@@ -15,6 +15,12 @@
   SUCCEEDED at once; no swap is sent, so no AKOOL slot is taken;
 - `reject` / `fail` / `close_superseded`: end the job (job_end.py), with its report except for a
   superseded job, whose report name belongs to the newer sidecar's job.
+- the live report (report.py), written on a state change only, under the claim: QUEUED on the job's first
+  claim (or when it leaves a wait for an AKOOL slot or the credit budget), WAITING for "AKOOL slot" once
+  when no slot came free (`wait_for_slot`, and a lost race for one at `take`), PROCESSING with the
+  `Job Submitted` event once AKOOL accepted the swap: before the SUBMITTED record, as AKOOL's webhook
+  cannot be verified (so finalised) until that record holds the token's hash; a later report never
+  comes before it.
 """
 
 from __future__ import annotations
@@ -31,8 +37,9 @@ from dropswap.domain.akool import AkoolError
 from dropswap.domain.detections import Detections, ImageRef
 from dropswap.domain.error_codes import ErrorCode, akool_refusal, job_error
 from dropswap.domain.faces import FaceSelectionError
-from dropswap.domain.job_events import waiting_event
-from dropswap.domain.jobs import Job, JobRef, Status, iso_time
+from dropswap.domain.job_events import submitted_event, waiting_event
+from dropswap.domain.jobs import AKOOL_SLOT, Job, JobRef, Status, iso_time
+from dropswap.domain.latest import superseded_by
 from dropswap.domain.manifest import Manifest, ManifestError
 from dropswap.domain.planning import Plan
 from dropswap.domain.ports import (
@@ -46,10 +53,10 @@ from dropswap.domain.ports import (
     SubmitClaims,
     SwapApi,
 )
-from dropswap.domain.report import build_report
+from dropswap.domain.report import expires_at, processing_report, queued_report, waiting_report
 from dropswap.flows.common.credit_budget import CreditBudget
 from dropswap.flows.common.job_end import Hold, end_job, publish_report
-from dropswap.flows.common.pacing import Pacer
+from dropswap.flows.common.pacing import NoRoom, Pacer
 from dropswap.flows.submit import akool_swap, faces_mode, input_gate, staging
 from dropswap.settings import Settings
 
@@ -106,6 +113,7 @@ class Submission:
         self._new_token = new_token
 
     def submit(self, ref: JobRef, job: Job, hold: Hold, manifest: Manifest) -> Outcome:
+        job = self._show_queued(ref, job, hold)
         if manifest.mode == "faces":
             return self.faces_only(ref, job, hold)
         s = self._settings
@@ -125,7 +133,11 @@ class Submission:
             plan = self._plan(ref, hold, detector, manifest, image_url, _sources(manifest, staged, checked))
             token = self._new_token()
             # The slot is taken only now, with the plan ready: AKOOL's slot is not idle while we detect.
-            self._pacer.take(ref.job_id)
+            try:
+                self._pacer.take(ref.job_id)
+            except NoRoom:
+                self._show_waiting_for_slot(ref, job, hold)
+                raise
             if not self._still_the_photos_job(ref):
                 return self.close_superseded(ref, job, hold)
             # The credit gate: counted now, right before the call that spends it (never over the budget).
@@ -155,18 +167,19 @@ class Submission:
                 raise
             return self.fail(ref, job, hold, exc, engine=plan.engine if plan else None)
 
+        submitted_at = self._now()
+        accepted: dict[str, Any] = {
+            "engine": plan.engine,
+            "akool_id": result.akool_id,
+            "akool_job_id": result.akool_job_id,
+            "submitted_at": submitted_at,
+            "request_summary": plan.request_summary(manifest.face_enhance),
+        }
+        self._show_processing(replace(job, **accepted), submitted_at)
         res = self._store.transition(
             ref.job_id,
             Status.SUBMITTED,
-            set_fields={
-                **ref.fields(),
-                "engine": plan.engine,
-                "akool_id": result.akool_id,
-                "akool_job_id": result.akool_job_id,
-                "token_hash": tokens.hash_token(token),
-                "submitted_at": self._now(),
-                "request_summary": plan.request_summary(manifest.face_enhance),
-            },
+            set_fields={**ref.fields(), **accepted, "token_hash": tokens.hash_token(token)},
             expect_owner=hold.owner,
         )
         if not res.applied:
@@ -196,9 +209,11 @@ class Submission:
         if first:
             # Report and event before the record (as job_end does): a crash in between is repaired by the
             # retry, which writes them again (the event under the same id).
-            report = build_report(job, status=Status.WAITING)
-            report["waiting_for"] = credits.CREDIT_BUDGET
-            report["budget"] = state.as_dict()
+            # No deadline: the reconciler never gives up on a budget wait (reconcile.py); the budget's
+            # `resets_at` says when it may go on.
+            report = waiting_report(
+                job, credits.CREDIT_BUDGET, expires_at=None, extra={"budget": state.as_dict()}
+            )
             publish_report(self._objects, ref.image_key, Status.WAITING, report)
             bus = self._events  # the JobEvents port (not a boto3 client)
             if bus is not None:
@@ -218,6 +233,12 @@ class Submission:
             extra={"job_id": ref.job_id, "spent": state.spent, "per_day": state.per_day, "day": state.day},
         )
         return Outcome("OVER_BUDGET", ref.sidecar_key, ref.job_id, credits.CREDIT_BUDGET)
+
+    def wait_for_slot(self, ref: JobRef, job: Job, hold: Hold) -> Outcome:
+        """Every AKOOL slot is in use (the submitter's look before the claim): show it (once per job), then
+        NoRoom, so the claim is given back (job_end.under_claim) and the message comes back shortly."""
+        self._show_waiting_for_slot(ref, job, hold)
+        raise NoRoom("every AKOOL slot is in use")
 
     def faces_only(self, ref: JobRef, job: Job, hold: Hold) -> Outcome:
         try:
@@ -282,6 +303,56 @@ class Submission:
             report=False,
         )
         return Outcome("IGNORED", ref.sidecar_key, ref.job_id, "superseded")
+
+    # -- live report (report.py) ----------------------------------------------------------------
+    def _show_queued(self, ref: JobRef, job: Job, hold: Hold) -> Job:
+        """QUEUED on the job's first claim (the submit flow has just read its manifest and photo, so it is
+        the latest job of the photo), or when it leaves a wait for an AKOOL slot or the credit budget:
+        that marker goes, so the next retry writes nothing. The job as the rest of the work sees it."""
+        leaving = job.waiting_for in (AKOOL_SLOT, credits.CREDIT_BUDGET)
+        if job.attempts > 1 and not leaving:
+            return job  # a retry: its report already says QUEUED (or what came after)
+        publish_report(self._objects, ref.image_key, Status.WAITING, queued_report(job, at=self._now()))
+        if not leaving:
+            return job
+        self._store.transition(
+            ref.job_id, Status.WAITING, set_fields={"waiting_for": None}, expect_owner=hold.owner
+        )
+        return replace(job, waiting_for=None)
+
+    def _show_waiting_for_slot(self, ref: JobRef, job: Job, hold: Hold) -> None:
+        """WAITING for "AKOOL slot", once per job: report first, then the record's marker (a crash in
+        between is repaired by the retry, which finds no marker and writes both again)."""
+        if job.waiting_for == AKOOL_SLOT:
+            return
+        # What ends this wait: the reconciler rejects a job still WAITING `max_waiting_age_seconds` after its
+        # record was made (reconcile.py), whatever it waits for but the credit budget.
+        until = expires_at(job.created_at, self._settings.max_waiting_age_seconds)
+        publish_report(
+            self._objects, ref.image_key, Status.WAITING, waiting_report(job, AKOOL_SLOT, expires_at=until)
+        )
+        self._store.transition(
+            ref.job_id, Status.WAITING, set_fields={**ref.fields(), "waiting_for": AKOOL_SLOT},
+            expect_owner=hold.owner,
+        )
+        log.info("job waiting for an AKOOL slot", extra={"job_id": ref.job_id})
+
+    def _show_processing(self, job: Job, submitted_at: str) -> None:
+        """PROCESSING and the `Job Submitted` event, unless a newer sidecar or photo came meanwhile (its job
+        owns the report's name: latest.py). AKOOL has the job now: a failure here is logged, never raised,
+        since a retry would send the swap again."""
+        try:
+            if superseded_by(self._objects, job) is not None:
+                return
+            publish_report(
+                self._objects, job.image_key, Status.PROCESSING,
+                processing_report(job, submitted_at=submitted_at),
+            )
+            bus = self._events  # the JobEvents port (not a boto3 client)
+            if bus is not None:
+                bus.publish(*submitted_event(job, at=submitted_at))
+        except Exception:
+            log.exception("could not show the job as PROCESSING", extra={"job_id": job.job_id})
 
     # -- helpers -------------------------------------------------------------------------------
     def _client(self) -> SwapApi:

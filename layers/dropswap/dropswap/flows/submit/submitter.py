@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from dropswap.domain import keys, messages
 from dropswap.domain.error_codes import ErrorCode
-from dropswap.domain.jobs import Job, JobRef, Status
+from dropswap.domain.jobs import AKOOL_SLOT, Job, JobRef, Status
 from dropswap.domain.manifest import MAX_MANIFEST_BYTES, ManifestError
 from dropswap.domain.ports import (
     BatchSink,
@@ -234,7 +234,7 @@ class Submitter:
             # A newer sidecar replaced this one and has its own job: close this one quietly, without
             # a report, since the report key is shared with the newer job.
             return self._claimed(ref, lambda held, hold: self._holder.close_superseded(ref, held, hold))
-        return self._run(ref, sidecar.data, UNKNOWN)
+        return self._run(ref, sidecar.data, UNKNOWN, job=job)
 
     def _manifest_gone(self, ref: JobRef) -> Outcome:
         gone = ManifestError(
@@ -273,7 +273,7 @@ class Submitter:
         existing = self._store.get(ref.job_id)
         if existing is not None and existing.status is not Status.WAITING:
             return ref, Outcome("DUPLICATE", manifest_key, ref.job_id, existing.status.value)
-        return ref, self._run(ref, manifest.data, photo, again=again)
+        return ref, self._run(ref, manifest.data, photo, again=again, job=existing)
 
     def _unsupported_upload(self, key: str) -> Outcome | None:
         """An upload of a file that is not a supported image or is named like the stack's own output, or of
@@ -320,10 +320,16 @@ class Submitter:
 
     # -- one job --------------------------------------------------------------------------------
     def _run(
-        self, ref: JobRef, sidecar: bytes | None, photo: ObjectInfo | Unknown | None, *, again: bool = True
+        self,
+        ref: JobRef,
+        sidecar: bytes | None,
+        photo: ObjectInfo | Unknown | None,
+        *,
+        again: bool = True,
+        job: Job | None = None,
     ) -> Outcome:
         """`sidecar` is the content of the sidecar version `ref` names (None: over the size limit);
-        `photo` the photo's HEAD if the caller made one."""
+        `photo` the photo's HEAD if the caller made one; `job` the record as the caller just read it."""
         metadata_json: str | None = None
         try:
             manifest = self._gate.manifest(ref, sidecar)
@@ -360,7 +366,16 @@ class Submitter:
                     ref, lambda held, hold: self._holder.wait_for_credit(ref, held, hold),
                     manifest.metadata_json,
                 )
-            self._pacer.wait_for_room()
+            try:
+                self._pacer.wait_for_room()
+            except NoRoom:
+                # Shown once: a record already marked costs this retry no write at all.
+                if job is None or job.waiting_for != AKOOL_SLOT:
+                    self._claimed(
+                        ref, lambda held, hold: self._holder.wait_for_slot(ref, held, hold),
+                        manifest.metadata_json,
+                    )
+                raise
         return self._claimed(
             ref, lambda held, hold: self._holder.submit(ref, held, hold, manifest), manifest.metadata_json
         )
