@@ -1,8 +1,8 @@
 """`dropswap faces PHOTO`: the faces the stack finds in a photo, with their indices, saved locally.
 
-The stack's faces mode (`{"version": 1, "mode": "faces"}`) writes results/<path>/<name>.faces.json and a
-preview beside it (same prefix); every file under that prefix, and any the report names, comes back
-beside the photo.
+The stack's faces mode (`{"version": 1, "mode": "faces"}`) writes results/<path>/<name>.<ext>.faces.json and
+a preview beside it (same prefix); every file under that prefix, and any the report names with its
+siblings (a stack before issue 18 named them <name>.faces.*), comes back beside the photo.
 """
 
 from __future__ import annotations
@@ -100,14 +100,15 @@ def run(args: argparse.Namespace, connect: Callable[[], Stack], out: Console, er
 def _wanted(
     found: dict[str, objects.Remote], rel: str, report: dict[str, Any] | None, bucket: str
 ) -> list[str]:
-    """The faces files to bring back: the ones under <name>.faces. and any the report names."""
-    # The contract's <name>.faces.*, and <name>.<ext>.faces.* as the report's own name has it.
-    prefixes = (layout.faces_prefix(rel), layout.RESULTS + rel + ".faces.")
-    keys = {k for k in found if k.startswith(prefixes)}
+    """The faces files to bring back: the ones under <name>.<ext>.faces., and those sharing the prefix
+    of a faces file the report names (an older stack's <name>.faces.*: only when its report says so,
+    since <name>.faces.* may be another photo's, say IMG_1.png's for IMG_1.jpg)."""
+    prefixes = {layout.faces_prefix(rel)}
     for value in (report or {}).values():
         key = layout.key_of(value, bucket) if isinstance(value, str) else None
         if key and ".faces." in posixpath.basename(key) and key in found:
-            keys.add(key)
+            prefixes.add(key[: key.rindex(".faces.") + len(".faces.")])
+    keys = {k for k in found if k.startswith(tuple(prefixes))}
     return sorted(keys) if any(k.endswith(".json") for k in keys) else []
 
 

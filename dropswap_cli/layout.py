@@ -5,7 +5,7 @@ inbox/<path>/team.jpg.faceswap.json    its sidecar manifest
 inbox/<path>/_folder.faceswap.json     the folder manifest (every photo of the folder without a sidecar)
 results/<path>/team.swapped.jpg        the swapped photo
 results/<path>/team.jpg.result.json    the report
-results/<path>/team.faces.json         faces mode: the faces found (and a preview beside it)
+results/<path>/team.jpg.faces.json     faces mode: the faces found (and team.jpg.faces.html, a preview)
 Paths here are relative to inbox/ and results/ ("party/team.jpg"), the way a user names them.
 """
 
@@ -84,8 +84,8 @@ def swapped(rel: str) -> str:
 
 
 def faces_prefix(rel: str) -> str:
-    """results/<path>/<name>.faces. — the faces list (.json) and its preview share it."""
-    return f"{RESULTS}{posixpath.splitext(rel)[0]}.faces."
+    """results/<path>/<name>.<ext>.faces. — the faces list (.json) and its preview share it."""
+    return f"{RESULTS}{rel}.faces."
 
 
 def key_of(uri: str, bucket: str) -> str | None:

@@ -32,7 +32,8 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--face", required=True, type=Path, help="the photo of the face to put in")
     p.add_argument("--target", type=manifests.parse_target, default="largest",
                    help="which faces to replace: largest (default), all, an index N (0 = leftmost) or X,Y")
-    p.add_argument("--engine", choices=["pro", "v3", "auto"], default=None,
+    # Any case, as in a manifest ("PRO" is "pro"); the manifest gets the schema's spelling.
+    p.add_argument("--engine", type=str.lower, choices=["pro", "v3", "auto"], default=None,
                    help="AKOOL engine (the stack's default: auto)")
     p.add_argument("--folder-manifest", action="store_true",
                    help="one _folder.faceswap.json for the folder instead of a sidecar per photo (it also "

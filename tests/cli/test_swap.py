@@ -45,6 +45,16 @@ def test_given_two_photos_and_a_face_when_swapped_then_sidecars_name_the_face_an
     assert "2 of 2 succeeded" in out and str(tmp_path / "party" / "a.swapped.jpg") in out
 
 
+def test_given_engine_in_capitals_when_swapped_then_the_manifest_spells_it_as_the_schema(
+    tmp_path: Path, pipeline: FakePipeline
+) -> None:
+    # Given --engine PRO, as a manifest may write it in any case
+    a, face = photo(tmp_path / "party", "a.jpg"), photo(tmp_path / "faces", "alice.jpg")
+    # When swapped, Then the sidecar says "pro"
+    assert run_cli("swap", str(a), "--face", str(face), "--engine", "PRO") == 0
+    assert pipeline.manifests["inbox/party/a.jpg.faceswap.json"]["engine"] == "pro"
+
+
 def test_given_folder_manifest_option_when_swapped_then_one_folder_manifest_and_no_sidecars(
     tmp_path: Path, pipeline: FakePipeline
 ) -> None:

@@ -132,11 +132,11 @@ def test_given_a_photo_when_dropswap_faces_then_its_preview_and_faces_list_are_s
     done = dropswap(stack, "faces", "duo.jpg", "--prefix", prefix, "--timeout", "240", cwd=tmp_path)
     # Then it exits 0 and saved the stack's faces list and preview beside the photo, printing the path
     assert done.returncode == 0, done.stdout + done.stderr
-    listing = json.loads((tmp_path / "duo.faces.json").read_text())
+    listing = json.loads((tmp_path / "duo.jpg.faces.json").read_text())
     assert [f["index"] for f in listing["faces"]] == [0, 1]
-    preview = tmp_path / "duo.faces.html"
+    preview = tmp_path / "duo.jpg.faces.html"
     assert preview.read_text().count('<div class="face"') == 2
-    assert "faces preview: duo.faces.html" in done.stdout  # the path as the user gave the photo's
+    assert "faces preview: duo.jpg.faces.html" in done.stdout  # the path as the user gave the photo's
     # And no swap was asked of AKOOL
     assert user.submissions() == []
 

@@ -80,7 +80,7 @@ def test_given_faces_mode_when_dropped_then_preview_renders_numbered_boxes_and_n
     faces = report["faces"]
     assert [f["index"] for f in faces] == list(range(6))
     assert [(f["box"][0], f["box"][1]) for f in faces] == sorted((f["box"][0], f["box"][1]) for f in faces)
-    base = results_base(image)[: -len(".jpg")]
+    base = results_base(image)  # results/<path>/crowd.jpg: the photo's extension is kept
     assert report["result"] == f"s3://{user.bucket}/{base}.faces.html"
     doc = json.loads(user.s3.get_object(Bucket=user.bucket, Key=base + ".faces.json")["Body"].read())
     assert doc["faces"] == faces
@@ -90,7 +90,7 @@ def test_given_faces_mode_when_dropped_then_preview_renders_numbered_boxes_and_n
     assert user.submissions() == []
 
     # When the user downloads the preview and opens it in a browser, offline (a file, no server)
-    page = tmp_path / "crowd.faces.html"
+    page = tmp_path / "crowd.jpg.faces.html"
     page.write_bytes(user.s3.get_object(Bucket=user.bucket, Key=base + ".faces.html")["Body"].read())
     h, w = grid.shape[:2]
     OUTPUT.mkdir(parents=True, exist_ok=True)
@@ -133,3 +133,22 @@ def test_given_all_over_ten_faces_then_rejected_with_count_and_how_to_split(user
     assert "a sidecar for faces 8–9" in message
     # And no swap was sent to AKOOL
     assert user.submissions() == []
+
+
+def test_given_img_1_jpg_and_png_in_faces_mode_then_their_faces_files_coexist(user: User) -> None:
+    # Given IMG_1.jpg and IMG_1.png in one folder, each with a faces-mode sidecar
+    pictures = {"IMG_1.jpg": photos.jpeg_bytes(photos.astronaut_bgr()),
+                "IMG_1.png": cv2.imencode(".png", photos.collage_bgr())[1].tobytes()}
+    for name, body in pictures.items():
+        user.put(user.prefix + name, body, "image/png" if name.endswith(".png") else "image/jpeg")
+        user.put_sidecar(user.prefix + name, {"version": 1, "mode": "faces"})
+    # When both jobs end
+    reports = {name: user.wait_report(user.prefix + name) for name in pictures}
+    # Then each has its own faces list and preview, named after the photo with its extension
+    for name, report in reports.items():
+        base = results_base(user.prefix + name)
+        assert report["status"] == "SUCCEEDED" and report["result"] == f"s3://{user.bucket}/{base}.faces.html"
+        doc = json.loads(user.s3.get_object(Bucket=user.bucket, Key=base + ".faces.json")["Body"].read())
+        assert doc["image"] == f"s3://{user.bucket}/{user.prefix}{name}" and doc["faces"] == report["faces"]
+    # And the astronaut (one face) and the collage (two) were not mixed up
+    assert [len(reports[n]["faces"]) for n in pictures] == [1, 2]

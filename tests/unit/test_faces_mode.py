@@ -72,23 +72,23 @@ def test_given_faces_mode_when_dropped_then_faces_json_preview_and_succeeded_rep
     assert len(h.akool.detections()) == 1 and h.akool.submissions() == []
     expected = [{"index": 0, "box": [120, 80, 90, 110]}, {"index": 1, "box": [300, 95, 88, 104]}]
     # And faces.json lists the faces left to right, as targets number them
-    doc = json.loads(_text(h, "results/party/team.faces.json"))
+    doc = json.loads(_text(h, "results/party/team.jpg.faces.json"))
     assert doc["faces"] == expected
     assert doc["image"] == f"s3://{BUCKET}/{IMAGE}"
-    assert doc["preview"] == f"s3://{BUCKET}/results/party/team.faces.html"
+    assert doc["preview"] == f"s3://{BUCKET}/results/party/team.jpg.faces.html"
     # And the report is SUCCEEDED, its result the preview, its faces those found
     report = h.report(IMAGE)
     assert report["status"] == "SUCCEEDED" and report["error"] is None
-    assert report["result"] == f"s3://{BUCKET}/results/party/team.faces.html"
+    assert report["result"] == f"s3://{BUCKET}/results/party/team.jpg.faces.html"
     assert report["faces"] == expected
     assert set(report) >= {"job_id", "status", "image", "manifest", "result", "faces", "error", "akool",
                            "timings"}
     job = h.job(IMAGE)
-    assert job.status is Status.SUCCEEDED and job.result_key == "results/party/team.faces.html"
+    assert job.status is Status.SUCCEEDED and job.result_key == "results/party/team.jpg.faces.html"
     # And the preview is an HTML page with the photo embedded and a numbered box per face
-    head = h.s3.head_object(Bucket=BUCKET, Key="results/party/team.faces.html")
+    head = h.s3.head_object(Bucket=BUCKET, Key="results/party/team.jpg.faces.html")
     assert head["ContentType"] == "text/html; charset=utf-8"
-    page = _text(h, "results/party/team.faces.html")
+    page = _text(h, "results/party/team.jpg.faces.html")
     assert f'src="data:image/jpeg;base64,{base64.b64encode(PHOTO).decode()}"' in page
     assert _boxes(page) == [(120, 80, 90, 110, 0), (300, 95, 88, 104, 1)]
     assert BOX_COLOUR in page
@@ -115,7 +115,7 @@ def test_given_faces_mode_on_a_faceless_photo_then_succeeded_with_no_faces(h: Ha
     # Then SUCCEEDED with an empty list, and the preview says so
     assert outcome.kind == "SUCCEEDED"
     assert h.report(IMAGE)["faces"] == []
-    page = _text(h, "results/party/team.faces.html")
+    page = _text(h, "results/party/team.jpg.faces.html")
     assert "No face was found" in page and _boxes(page) == []
 
 
@@ -128,7 +128,7 @@ def test_given_faces_mode_when_detector_cannot_read_the_photo_then_rejected(h: H
     assert outcome.kind == "REJECTED"
     assert h.report(IMAGE)["error"]["code"] == "UNREADABLE_IMAGE"
     assert h.report(IMAGE)["faces"] is None
-    assert h.objects.head("results/party/team.faces.html") is None
+    assert h.objects.head("results/party/team.jpg.faces.html") is None
 
 
 # -- the preview page -------------------------------------------------------------------------------

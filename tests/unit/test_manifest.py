@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -382,6 +383,39 @@ def test_given_a_keyword_in_another_case_when_parsed_then_it_is_the_schemas_spel
 
 def test_given_mode_faces_in_capitals_then_it_is_a_faces_job() -> None:
     assert _parse({"version": 1, "mode": "Faces"}).mode == "faces"
+
+
+def _published_validator() -> Any:
+    schema = json.loads((ROOT / "schemas" / "manifest.schema.json").read_text(encoding="utf-8"))
+    return fastjsonschema.compile(schema)
+
+
+@pytest.mark.parametrize(("field", "keyword"), [
+    (field, spelled) for field, words in manifest_module._KEYWORDS.items() for word in words
+    for spelled in (word, word.upper(), word.title())
+])
+def test_given_the_published_schema_then_it_accepts_each_keyword_in_any_case_as_the_stack_does(
+    field: str, keyword: str
+) -> None:
+    # Given a manifest using a keyword of the stack's, in some letter case
+    doc = {"version": 1, "mode": keyword} if field == "mode" else _one(
+        **({"target": keyword} if field == "target" else {field: keyword})
+    )
+    # Then an editor or CI validating with the published schema accepts it, as the stack does
+    _published_validator()(doc)
+    _parse(doc)
+
+
+@pytest.mark.parametrize("doc", [
+    _one(target="Biggest"), _one(target="largest "), _one(engine="turbo"), _one(engine="v4"),
+    {"version": 1, "mode": "facess"},
+])
+def test_given_the_published_schema_then_words_that_are_no_keyword_in_any_case_are_refused(
+    doc: dict[str, Any],
+) -> None:
+    with pytest.raises(fastjsonschema.JsonSchemaValueException):
+        _published_validator()(doc)
+    _error(doc)
 
 
 def test_given_a_keyword_that_is_no_keyword_in_any_case_then_it_is_still_refused() -> None:

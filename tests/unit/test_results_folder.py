@@ -6,16 +6,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 import responses
 
+from dropswap.adapters.object_store import ObjectStore
 from dropswap.domain.jobs import Status
 from dropswap.domain.keys import KeyKind, classify
 from dropswap.flows.common.finaliser import Action, AkoolTruth
+from dropswap.flows.submit import input_gate
 from events.generate import AKOOL_ID
-from tests.conftest import BUCKET
+from tests.conftest import BUCKET, REGION
 from tests.unit.akool_fake import FakeAkool, face, fake_akool
-from tests.unit.submit_harness import JPEG, Harness, make_harness
+from tests.unit.submit_harness import JPEG, S3_CONFIG, Harness, make_harness
 from tests.unit.test_finalise_support import (
     REPORT_KEY,
     RESULT_KEY,
@@ -88,6 +91,124 @@ def test_given_waiting_report_when_inputs_arrive_then_the_job_runs_and_its_end_r
     h.event(sidecar)
     assert h.report(IMAGE)["status"] == "WAITING"
     assert [o.kind for o in h.upload("inbox/faces/hopper.jpg")] == ["SUBMITTED"]
+
+
+# -- near misses (issue 18 item 2) ------------------------------------------------------------------------
+def _missing(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The WAITING report's missing inputs: `missing` by the live-states contract (issue 18), the list
+    under `waiting_for` before it."""
+    entries = report.get("missing", report["waiting_for"])
+    assert isinstance(entries, list)
+    return entries
+
+
+class CountingObjects(ObjectStore):
+    """The harness's object store, counting folder listings and the LIST calls they make."""
+
+    def __init__(self) -> None:
+        client = boto3.client("s3", region_name=REGION, config=S3_CONFIG)
+        super().__init__(client, BUCKET)
+        self.listed: list[str] = []
+        self.list_calls = 0
+        client.meta.events.register("before-call.s3.ListObjectsV2", self._count)
+
+    def _count(self, **_: Any) -> None:
+        self.list_calls += 1
+
+    def list_folder(self, folder: str, page_size: int = 1000) -> Iterator[str]:
+        self.listed.append(folder)
+        return super().list_folder(folder, page_size)
+
+
+def test_given_a_jpeg_photo_when_its_sidecar_names_a_jpg_then_waiting_report_says_did_you_mean(
+    h: Harness,
+) -> None:
+    # Given the camera's IMG_1.jpeg and a sidecar written for IMG_1.jpg
+    h.put("inbox/trip/IMG_1.jpeg")
+    h.put("inbox/faces/hopper.jpg")
+    sidecar = h.put_manifest("inbox/trip/IMG_1.jpg", _one_swap("../faces/hopper.jpg"))
+    # When the sidecar arrives
+    assert [o.kind for o in h.event(sidecar)] == ["WAITING"]
+    # Then the WAITING report names the photo it likely meant, and how to fix the sidecar
+    [photo] = _missing(h.report("inbox/trip/IMG_1.jpg"))
+    assert photo["field"] == "image"
+    assert photo["did_you_mean"] == [f"s3://{BUCKET}/inbox/trip/IMG_1.jpeg"]
+    assert photo["hint"] == (
+        f"did you mean 'IMG_1.jpeg'? s3://{BUCKET}/inbox/trip/IMG_1.jpeg exists (same name, another "
+        "extension); a sidecar's name is its photo's full name plus .faceswap.json: rename it to "
+        "'IMG_1.jpeg.faceswap.json'"
+    )
+
+
+def test_given_a_misspelt_source_and_photo_in_one_folder_then_one_listing_and_each_gets_its_near_miss(
+    h: Harness,
+) -> None:
+    # Given a photo IMG_1.JPG and a face hopper.jpg, in the sidecar's folder
+    h.put("inbox/trip/IMG_1.JPG")
+    h.put("inbox/trip/hopper.jpg")
+    sidecar = h.put_manifest("inbox/trip/IMG_1.jpg", _one_swap("./hoper.jpg"))
+    counting = CountingObjects()
+    # When the sidecar (naming IMG_1.jpg and ./hoper.jpg) arrives
+    assert [o.kind for o in h.event(sidecar, h.submitter(objects=counting))] == ["WAITING"]
+    # Then both entries have their near miss, spelled as the manifest would write it
+    photo, source = _missing(h.report("inbox/trip/IMG_1.jpg"))
+    assert photo["did_you_mean"] == [f"s3://{BUCKET}/inbox/trip/IMG_1.JPG"]
+    assert "(same name in another letter case)" in photo["hint"]
+    assert source["field"] == "swaps[0].source"
+    assert source["did_you_mean"] == [f"s3://{BUCKET}/inbox/trip/hopper.jpg"]
+    assert source["hint"].startswith("did you mean './hopper.jpg'? ") and "(a similar name)" in source["hint"]
+    # And the folder was listed once for both
+    assert counting.listed == ["inbox/trip/"]
+
+
+def test_given_a_source_one_folder_off_and_a_near_miss_then_both_are_offered_the_folder_first(
+    h: Harness,
+) -> None:
+    h.put(IMAGE)
+    h.put("inbox/faces/hopper.jpg")
+    h.put("inbox/trip/faces/Hopper.jpg")
+    h.event(h.put_manifest(IMAGE, _one_swap("faces/hopper.jpg")))
+    [source] = _missing(h.report(IMAGE))
+    assert source["did_you_mean"] == [
+        f"s3://{BUCKET}/inbox/faces/hopper.jpg", f"s3://{BUCKET}/inbox/trip/faces/Hopper.jpg"
+    ]
+    assert source["hint"] == (
+        "did you mean '../faces/hopper.jpg' or 'faces/Hopper.jpg' (same name in another letter case)?"
+    )
+
+
+def test_given_a_folder_of_more_than_a_page_then_the_hint_reads_one_page_only(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a folder of four keys, and a bound of 2 keys (standing for S3's page of 1,000)
+    monkeypatch.setattr(input_gate, "LIST_BOUND", 2)
+    for name in ("aaaa.jpg", "bbbb.jpg", "photo.jpg"):
+        h.put("inbox/trip/" + name)
+    counting = CountingObjects()
+    # When the WAITING report is made for photo.jpeg, whose near miss photo.jpg is past the first two keys
+    h.event(h.put_manifest("inbox/trip/photo.jpeg", _one_swap("aaaa.jpg")), h.submitter(objects=counting))
+    # Then one LIST call was made, and the near miss past the bound goes unnamed
+    assert counting.list_calls == 1
+    assert ["did_you_mean" in m for m in _missing(h.report("inbox/trip/photo.jpeg"))] == [False]
+
+
+def test_given_a_sidecar_without_a_photo_extension_then_rejected_at_once_naming_the_near_miss(
+    h: Harness,
+) -> None:
+    # Given the photo noext.jpg, and a sidecar named noext.faceswap.json (it names the photo `noext`)
+    h.put("inbox/trip/noext.jpg")
+    # When the sidecar arrives
+    outcomes = h.event(h.put_manifest("inbox/trip/noext", _one_swap("../faces/hopper.jpg")))
+    # Then a report at once says so, and names the photo it likely meant
+    assert [o.kind for o in outcomes] == ["REJECTED"]
+    error = h.report("inbox/trip/noext")["error"]
+    assert error["code"] == "UNSUPPORTED_TYPE"
+    assert error["message"].endswith(
+        f"; did you mean 'noext.jpg'? s3://{BUCKET}/inbox/trip/noext.jpg exists (the name with an "
+        "extension); a sidecar's name is its photo's full name plus .faceswap.json: rename it to "
+        "'noext.jpg.faceswap.json'"
+    )
+    assert h.akool.submissions() == []
 
 
 # -- unsupported types ----------------------------------------------------------------------------------

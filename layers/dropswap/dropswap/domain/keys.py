@@ -8,7 +8,8 @@ inbox/<path>/team.gif(.faceswap.json)  UNSUPPORTED: a file that is not a support
 inbox/<path>/team.swapped.jpg(...)     OUTPUT: named like one of the stack's own outputs, so never a photo
 results/<path>/team.swapped.jpg        the swapped image
 results/<path>/team.jpg.result.json    the status report (every terminal state)
-results/<path>/team.faces.json         the faces found ("mode": "faces"), and team.faces.html, their preview
+results/<path>/team.jpg.faces.json     the faces found ("mode": "faces"), and team.jpg.faces.html, their
+                                       preview (the photo's extension kept: team.jpg's and team.png's differ)
 Results never land under inbox/, so they can never re-trigger the pipeline.
 """
 
@@ -30,7 +31,8 @@ OTHER_IMAGE_EXTENSIONS = frozenset(
 )
 
 
-# The stack's own output names (results/…/<name>.swapped.<ext>, <name>[.<ext>].faces.json|html,
+# The stack's own output names (results/…/<name>.swapped.<ext>, <name>.<ext>.faces.json|html and, from
+# stacks before issue 18, <name>.faces.json|html,
 # <name>.<ext>.result.json). Uploaded back to inbox/ (a client globbing `*.jpg` beside its downloads) such a
 # file is a result, not a photo: swapping it again would spend a credit nobody meant to spend.
 OUTPUT_STEM_SUFFIX = ".swapped"
@@ -121,13 +123,14 @@ def result_image_key(image_key: str) -> str:
 
 
 def faces_json_key(image_key: str) -> str:
-    """results/<path>/<name>.faces.json"""
-    return posixpath.splitext(_results_base(image_key))[0] + ".faces.json"
+    """results/<path>/<name>.<ext>.faces.json (before issue 18: <name>.faces.json, which a.jpg and a.png
+    shared)"""
+    return _results_base(image_key) + ".faces.json"
 
 
 def faces_preview_key(image_key: str) -> str:
-    """results/<path>/<name>.faces.html"""
-    return posixpath.splitext(_results_base(image_key))[0] + ".faces.html"
+    """results/<path>/<name>.<ext>.faces.html"""
+    return _results_base(image_key) + ".faces.html"
 
 
 def report_key(image_key: str) -> str:

@@ -1,10 +1,10 @@
 """The work of a `"mode": "faces"` job: detection only, no swap (submission.py ends the job).
 
 AKOOL's detector gets a presigned URL of the photo, as for a swap; the faces it finds are numbered left to
-right as a manifest's `target` numbers them, and written as `results/<path>/<name>.faces.json` and a
-preview page `results/<path>/<name>.faces.html` (faces_preview.py). The page is built in a temporary file
-from the photo read chunk by chunk, then uploaded from disk, so memory stays flat whatever the photo's size
-(up to MAX_IMAGE_BYTES; the file is about 4/3 of the photo, well within Lambda's /tmp).
+right as a manifest's `target` numbers them, and written as `results/<path>/<name>.<ext>.faces.json` and
+a preview page `results/<path>/<name>.<ext>.faces.html` (faces_preview.py). The page is built in a
+temporary file from the photo read chunk by chunk, then uploaded from disk, so memory stays flat whatever
+the photo's size (up to MAX_IMAGE_BYTES; the file is about 4/3 of the photo, well within Lambda's /tmp).
 """
 
 from __future__ import annotations

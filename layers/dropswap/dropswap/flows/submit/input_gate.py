@@ -12,9 +12,11 @@
   event may have searched for waiting jobs just before the mark became visible. If it is still missing, the
   WAITING report is written at once (results/<path>/<name>.<ext>.result.json): `waiting_for` "input", its
   `expires_at` (the reconciler rejects a job still missing an input `max_waiting_age_seconds` after its
-  record was made: INPUT_NEVER_ARRIVED), and `missing`, every missing input by its resolved key, with a
-  hint when a relative source looks off by one folder (one HEAD each, only for a missing relative source:
-  `faces/a.jpg` missing but `../faces/a.jpg` there, or the other way round).
+  record was made: INPUT_NEVER_ARRIVED), and `missing`, every missing input by its resolved key, with a hint
+  ("did you mean …") and the keys it means (`did_you_mean`): a relative source off by one folder (one HEAD:
+  `faces/a.jpg` missing but `../faces/a.jpg` there, or the other way round), and the photos of the missing
+  key's folder that differ from it by case, extension, a missing extension or a small misspelling
+  (near_miss.py; one LIST of at most 1,000 keys per folder per report).
 - The photo's version is part of the job's identity (jobs.job_id_for). A job made while its photo was
   missing is keyed with photo version "": it WAITS for the photo, and once the photo is there (in any
   version) that job is superseded, never continued: the caller closes it quietly and goes on with the job
@@ -25,7 +27,9 @@ Unusable input raises ManifestError naming the manifest field (the caller REJECT
 
 from __future__ import annotations
 
+import itertools
 import logging
+import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -42,7 +46,22 @@ from dropswap.domain.manifest import (
     parse_manifest,
     resolve_source,
 )
-from dropswap.domain.ports import InputContent, InputReader, JobTransitions, ObjectChanged, ResultsFolder
+from dropswap.domain.near_miss import (
+    LIST_BOUND,
+    NearMiss,
+    Suggestion,
+    did_you_mean,
+    near_misses,
+    rename_sidecar,
+)
+from dropswap.domain.ports import (
+    FolderListing,
+    InputContent,
+    InputReader,
+    JobTransitions,
+    ObjectChanged,
+    ResultsFolder,
+)
 from dropswap.domain.report import WAITING_INPUT, expires_at, waiting_report
 from dropswap.flows.common.job_end import publish_report
 
@@ -84,7 +103,7 @@ class Input:
     raw: str | None = None  # the source as the manifest wrote it (None: the photo)
 
 
-class GateObjects(InputReader, ResultsFolder, Protocol): ...
+class GateObjects(InputReader, ResultsFolder, FolderListing, Protocol): ...
 
 
 class InputGate:
@@ -162,14 +181,13 @@ class InputGate:
         """The WAITING report for inputs: every missing input by its resolved key, with a hint where one
         helps, and when the job gives up."""
         waiting: list[dict[str, Any]] = []
+        listed: dict[str, list[str]] = {}  # each folder listed once for the whole report
         for item in missing:
             where = f"s3://{item.bucket}/{item.key}"
             entry: dict[str, Any] = {"field": item.field, "key": where}
             what = "the photo" if item.raw is None else f"{item.field} {item.raw!r}"
             entry["message"] = f"{what}: {where} is not there yet; the job starts when it is uploaded"
-            hint = self._hint(ref, item)
-            if hint is not None:
-                entry["hint"] = hint
+            entry.update(self._hint(ref, item, listed))
             waiting.append(entry)
         # What ends this wait is the reconciler's expiry, counted from the record's creation (reconcile.py).
         report = waiting_report(
@@ -178,11 +196,43 @@ class InputGate:
         )
         publish_report(self._objects, ref.image_key, Status.WAITING, report)
 
-    def _hint(self, ref: JobRef, item: Input) -> str | None:
-        """"did you mean ../faces/a.jpg?" when a relative source is missing but one folder up (or, for
-        a `../` source, in the sidecar's own folder) there is such an object."""
+    def _hint(self, ref: JobRef, item: Input, listed: dict[str, list[str]]) -> dict[str, Any]:
+        """`hint` and `did_you_mean` (s3:// URIs, likeliest first) for a missing drop-bucket input, or {}:
+        a relative source one folder off (`faces/a.jpg` missing, `../faces/a.jpg` there, or the other
+        way round), then the near misses among the photos of the missing key's folder (near_miss.py),
+        listed once per folder for the whole report (`listed`): one LIST of at most LIST_BOUND keys."""
+        if item.bucket != self._bucket:
+            return {}  # only the drop bucket is listed; an extra bucket's source waits unhinted
         raw = item.raw.strip() if item.raw else ""
-        if not raw or "://" in raw or item.bucket != self._bucket:
+        found: list[tuple[str, Suggestion]] = []
+        off = self._off_by_a_folder(ref, raw, item)
+        if off is not None:
+            found.append((off[1], Suggestion(off[0], self._uri(off[1]))))
+        for hit in self.near_misses(item.key, listed):
+            found.append((hit.key, Suggestion(_spelled(raw, hit.key), self._uri(hit.key), hit.why)))
+        if not found:
+            return {}
+        hint = did_you_mean([s for _, s in found])
+        if item.raw is None and not keys.is_folder_manifest(ref.sidecar_key):
+            hint += "; " + rename_sidecar(found[0][0])  # the photo's name is the sidecar's to fix
+        return {"hint": hint, "did_you_mean": [s.where for _, s in found]}
+
+    def near_misses(self, key: str, listed: dict[str, list[str]] | None = None) -> list[NearMiss]:
+        """The photos of a missing drop-bucket key's folder it most likely meant (near_miss.py), from one
+        LIST of at most LIST_BOUND keys; `listed` keeps each folder's listing for the caller's next key."""
+        folder = keys.folder_of(key)
+        listed = {} if listed is None else listed
+        if folder not in listed:
+            listed[folder] = list(itertools.islice(self._objects.list_folder(folder, LIST_BOUND), LIST_BOUND))
+        return near_misses(key, listed[folder])
+
+    def _uri(self, key: str) -> str:
+        return f"s3://{self._bucket}/{key}"
+
+    def _off_by_a_folder(self, ref: JobRef, raw: str, item: Input) -> tuple[str, str] | None:
+        """(the source as it would be written, its key) when a relative source is missing but one
+        folder up (or, for a `../` source, in the sidecar's own folder) there is such an object."""
+        if not raw or "://" in raw:
             return None
         other = raw[3:] if raw.startswith("../") else "../" + raw
         try:
@@ -191,7 +241,7 @@ class InputGate:
             return None  # e.g. one folder up would leave inbox/
         if guess.key is None or guess.key == item.key or self._objects.head(guess.key) is None:
             return None
-        return f"did you mean {other!r}? s3://{self._bucket}/{guess.key} exists"
+        return other, guess.key
 
     def _missing(
         self, needed: list[Input], ref: JobRef, known: dict[tuple[str, str], ObjectInfo | None]
@@ -311,3 +361,12 @@ def inputs(ref: JobRef, manifest: Manifest) -> list[Input]:
             seen.add((item.bucket, item.key))
             unique.append(item)
     return unique
+
+
+def _spelled(raw: str, key: str) -> str:
+    """A near miss (in the same folder as what `raw` named) as the manifest would write it: `raw` with
+    its last part replaced; for the photo (no `raw`), its file name."""
+    if not raw:
+        return posixpath.basename(key)
+    head, slash, _ = raw.rpartition("/")  # a relative key or an s3:// URI alike
+    return head + slash + posixpath.basename(key)

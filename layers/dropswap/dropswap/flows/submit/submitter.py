@@ -30,6 +30,7 @@ from dropswap.domain import keys, messages
 from dropswap.domain.error_codes import ErrorCode
 from dropswap.domain.jobs import AKOOL_SLOT, Job, JobRef, Status
 from dropswap.domain.manifest import MAX_MANIFEST_BYTES, ManifestError
+from dropswap.domain.near_miss import Suggestion, did_you_mean, rename_sidecar
 from dropswap.domain.ports import (
     BatchSink,
     DetectionCache,
@@ -313,6 +314,9 @@ class Submitter:
             # A face the folder manifest swaps in, kept beside the photos (as in _run): an input, not a photo.
             return Outcome("IGNORED", image_key, ref.job_id, "a source of its folder manifest")
         refused = _not_a_photo(manifest_key, image_key)
+        if photo is None and not keys.is_folder_manifest(manifest_key):
+            # A sidecar naming no file that exists (`noext.faceswap.json`): name the photos it likely meant.
+            refused = self._near_misses(refused, image_key)
         log.info("not a photo to swap", extra={"job_id": ref.job_id, "key": image_key, "code": refused.code})
         return self._claimed(
             ref, lambda held, hold: self._holder.reject(ref, held, hold, refused), metadata_json
@@ -378,6 +382,15 @@ class Submitter:
                 raise
         return self._claimed(
             ref, lambda held, hold: self._holder.submit(ref, held, hold, manifest), manifest.metadata_json
+        )
+
+    def _near_misses(self, refused: ManifestError, image_key: str) -> ManifestError:
+        hits = self._gate.near_misses(image_key)
+        if not hits:
+            return refused
+        hint = did_you_mean([Suggestion(h.name, f"s3://{self._bucket}/{h.key}", h.why) for h in hits])
+        return ManifestError(
+            refused.field, f"{refused.message}; {hint}; {rename_sidecar(hits[0].key)}", code=refused.code
         )
 
     def _claimed(
