@@ -26,6 +26,7 @@ _BAR = {"SUCCEEDED": "#", "FAILED": "x", "REJECTED": "x", "PROCESSING": ">", "QU
 _SHORT = {"SUCCEEDED": "ok", "FAILED": "failed", "REJECTED": "rejected", "PROCESSING": "processing",
           "QUEUED": "queued", "WAITING": "waiting", NO_REPORT: "no report"}
 BAR_WIDTH = 20
+MAX_WIDTH = 100  # the widest a job's or a folder's line gets, however wide the terminal
 
 
 def akool_slots(stack: Stack) -> int | None:

@@ -18,8 +18,8 @@ from dropswap_cli.printable import line, printable
 from dropswap_cli.stack import Stack
 
 READERS = 8  # reports read at once
-# A job's line fits 100 columns (or the terminal, when narrower): fixed columns, then the detail.
-MAX_WIDTH = 100
+# A job's line fits progress.MAX_WIDTH columns (or the terminal, when narrower): fixed columns, then
+# the detail.
 NAME_WIDTH, STATUS_WIDTH, TIME_WIDTH = 32, 10, 17
 
 
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace, connect: Callable[[], Stack], out: Console, er
     if args.wide:
         out.print(_table(jobs, stack.bucket))
     else:
-        width = min(out.width, MAX_WIDTH)
+        width = min(out.width, progress.MAX_WIDTH)
         longest = max((len(printable(job["photo"])) for job in jobs), default=0)
         names = max(12, min(NAME_WIDTH, width // 3, longest))
         for job in jobs:
@@ -129,7 +129,7 @@ def _progress(stack: Stack, jobs: list[dict[str, Any]], out: Console) -> None:
     if not any(set(counts) - set(layout.TERMINAL) for counts in folders.values()):
         return  # all finished: the summary line says it all, and no stack parameter needs reading
     slots = progress.akool_slots(stack)
-    width = min(out.width, MAX_WIDTH)
+    width = min(out.width, progress.MAX_WIDTH)
     for name, counts in folders.items():
         mine = [job["report"] for job in jobs if progress.folder_of(job["photo"]) == name]
         out.print(line(progress.folder_line(name, counts, progress.eta(mine, slots), width)), no_wrap=True,
