@@ -144,3 +144,19 @@ def test_given_a_bad_target_when_run_then_usage_error_saying_the_forms(
         run_cli("swap", "a.jpg", "--face", "f.jpg", "--target", "-1")
     assert exit_.value.code == 2
     assert "largest, all, a face index" in capsys.readouterr().err
+
+
+def test_given_a_swapped_photo_when_swapped_again_and_the_new_job_fails_then_the_old_result_is_removed(
+    tmp_path: Path, pipeline: FakePipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a photo swapped once (its swapped photo and report saved beside it), and the stack now failing
+    a = photo(tmp_path / "p", "a.jpg")
+    assert run_cli("swap", str(a), "--face", str(photo(tmp_path, "f.jpg"))) == 0
+    assert (tmp_path / "p" / "a.swapped.jpg").is_file()
+    pipeline.status, pipeline.error = "FAILED", {"code": "AKOOL_FAILED", "message": "x"}
+    capsys.readouterr()
+    # When swapped again with another face
+    assert run_cli("swap", str(a), "--face", str(photo(tmp_path / "other", "f.jpg", JPEG_B))) == 1
+    # Then the old swapped photo, which the old report named, is gone, said in a line; the photo is kept
+    assert not (tmp_path / "p" / "a.swapped.jpg").exists() and a.is_file()
+    assert f"removed {tmp_path / 'p' / 'a.swapped.jpg'}: no longer current" in capsys.readouterr().out
