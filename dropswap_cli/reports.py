@@ -19,8 +19,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from dropswap_cli import layout, objects
-from dropswap_cli.printable import printable
+from dropswap_cli import layout, objects, progress
+from dropswap_cli.printable import line, printable
 
 Signature = tuple[str, datetime | None]
 FIRST_INTERVAL, MAX_INTERVAL = 0.5, 5.0
@@ -69,21 +69,30 @@ class Reports:
         return Counter(self.status(rel) or "no report yet" for rel in self.photos)
 
 
-def wait(reports: Reports, timeout: float, console: Console) -> None:
-    """Poll until every photo's report is final or `timeout` seconds passed, with a progress bar."""
+def wait(reports: Reports, timeout: float, console: Console, slots: int | None = None) -> None:
+    """Poll until every photo's report is final or `timeout` seconds passed, with a progress bar whose
+    description holds the counts by state and an ETA (progress.py, from `slots` AKOOL jobs in flight),
+    and a line for each photo's change of state."""
     deadline = time.monotonic() + timeout
     interval = FIRST_INTERVAL
+    told: dict[str, str] = {}
     # The description holds the reports' statuses: text, never markup.
     columns = (SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(),
                MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task("waiting for the stack", total=len(reports.photos))
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("waiting for the stack", total=len(reports.photos))
         while True:
             reports.poll()
+            for rel in reports.photos:
+                state = reports.status(rel)
+                if state is not None and told.get(rel) != state:
+                    told[rel] = state
+                    bar.console.print(line(rel, " ", state, " ", detail(reports.latest[rel], reports.bucket)))
             counts = reports.counts()
             done = sum(n for status, n in counts.items() if status in layout.TERMINAL)
+            estimate = progress.eta([reports.latest.get(rel) for rel in reports.photos], slots)
             summary = printable(", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
-            progress.update(task, completed=done, description=summary)
+            bar.update(task, completed=done, description=f"{summary} {estimate}".strip())
             if not reports.pending() or time.monotonic() >= deadline:
                 return
             pause(interval)

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Column, Table
 
-from dropswap_cli import drop_folder, layout, manifests, mirror, objects, reports
+from dropswap_cli import drop_folder, layout, manifests, mirror, objects, progress, reports
 from dropswap_cli.errors import JOBS_FAILED, CliError
 from dropswap_cli.local_files import check_photo
 from dropswap_cli.printable import line
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace, connect: Callable[[], Stack], out: Console, er
 
     err.print(line(f"{len(photos)} photo(s) in s3://{bucket}/{layout.INBOX}{folder} on {stack.description}"))
     watched = reports.Reports(s3, bucket, folder, [folder + p.name for p in photos], stale)
-    reports.wait(watched, args.timeout, err)
+    reports.wait(watched, args.timeout, err, progress.akool_slots(stack))
     return _bring_back(stack, photos, folder, watched, args.timeout, out)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dropswap_cli import manifests
+from dropswap_cli import manifests, reports
 from tests.cli.conftest import BUCKET, PNG, FakePipeline, photo, run_cli
 
 
@@ -160,3 +160,26 @@ def test_given_a_swapped_photo_when_swapped_again_and_the_new_job_fails_then_the
     # Then the old swapped photo, which the old report named, is gone, said in a line; the photo is kept
     assert not (tmp_path / "p" / "a.swapped.jpg").exists() and a.is_file()
     assert f"removed {tmp_path / 'p' / 'a.swapped.jpg'}: no longer current" in capsys.readouterr().out
+
+
+def test_given_a_job_queued_then_finished_when_swapped_then_each_state_is_a_line_as_it_changes(
+    tmp_path: Path, pipeline: FakePipeline, s3: Any, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a stack that first writes a QUEUED report, then does the job
+    def queued_then_run(_seconds: float = 0) -> None:
+        key = "results/p/a.jpg.result.json"
+        if pipeline.jobs or key in pipeline.keys("results/"):
+            pipeline.run()
+            return
+        queued = {"job_id": "j", "status": "QUEUED", "timings": {"queued_at": "2026-12-01T06:00:00.000Z"}}
+        s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(queued).encode())
+
+    monkeypatch.setattr(reports, "pause", queued_then_run)
+    a = photo(tmp_path / "p", "a.jpg")
+    # When swapped
+    assert run_cli("swap", str(a), "--face", str(photo(tmp_path, "f.jpg"))) == 0
+    # Then a line for each state as it came, QUEUED (with since when) before SUCCEEDED
+    err = capsys.readouterr().err
+    assert "p/a.jpg QUEUED queued since 2026-12-01T06:00:00.000Z" in err
+    assert err.index("p/a.jpg QUEUED") < err.index("p/a.jpg SUCCEEDED")
