@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 import pytest
 
+from dropswap_cli import progress
 from tests.cli.conftest import BUCKET, run_cli
 
 REPORTS = {
@@ -166,3 +168,17 @@ def test_given_only_unfinished_jobs_when_status_then_eta_unknown_until_one_has_f
     # When status, Then its progress line says the ETA is unknown
     assert run_cli("status") == 0
     assert "0/1" in capsys.readouterr().out.split("ETA unknown")[0]
+
+
+def test_given_a_long_folder_name_and_many_states_when_its_progress_line_is_made_then_it_fits_80_columns(
+) -> None:
+    # Given a folder with an uploader's long name (with a control character) and jobs in every state
+    counts = Counter({"SUCCEEDED": 7, "REJECTED": 1, "FAILED": 2, "PROCESSING": 4, "QUEUED": 20,
+                      "WAITING": 3})
+    name = "inbox-of-a-team-with-a-very-long-name\x1b[31m/" * 3
+    # When its line is made for 80 columns
+    text = progress.folder_line(name, counts, "ETA 1h05m", 80)
+    # Then it fits, escaped and shortened in the middle, with the bar, done/total and the ETA kept
+    assert len(text) <= 80 and "\x1b" not in text and "…" in text
+    assert "10/37" in text and text.endswith("ETA 1h05m") and "[" in text and "]" in text
+    assert progress.bar(counts).count("#") == round(7 * 20 / 37)
