@@ -19,8 +19,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from dropswap_cli import layout, objects
-from dropswap_cli.printable import printable
+from dropswap_cli import layout, objects, progress
+from dropswap_cli.printable import line, printable
 
 Signature = tuple[str, datetime | None]
 FIRST_INTERVAL, MAX_INTERVAL = 0.5, 5.0
@@ -69,28 +69,37 @@ class Reports:
         return Counter(self.status(rel) or "no report yet" for rel in self.photos)
 
 
-def wait(reports: Reports, timeout: float, console: Console) -> None:
-    """Poll until every photo's report is final or `timeout` seconds passed, with a progress bar."""
+def wait(reports: Reports, timeout: float, console: Console, slots: int | None = None) -> None:
+    """Poll until every photo's report is final or `timeout` seconds passed, with a progress bar whose
+    description holds the counts by state and an ETA (progress.py, from `slots` AKOOL jobs in flight),
+    and a line for each photo's change of state."""
     deadline = time.monotonic() + timeout
     interval = FIRST_INTERVAL
+    told: dict[str, str] = {}
     # The description holds the reports' statuses: text, never markup.
     columns = (SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(),
                MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task("waiting for the stack", total=len(reports.photos))
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("waiting for the stack", total=len(reports.photos))
         while True:
             reports.poll()
+            for rel in reports.photos:
+                state = reports.status(rel)
+                if state is not None and told.get(rel) != state:
+                    told[rel] = state
+                    bar.console.print(line(rel, " ", state, " ", detail(reports.latest[rel], reports.bucket)))
             counts = reports.counts()
             done = sum(n for status, n in counts.items() if status in layout.TERMINAL)
+            estimate = progress.eta([reports.latest.get(rel) for rel in reports.photos], slots)
             summary = printable(", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
-            progress.update(task, completed=done, description=summary)
+            bar.update(task, completed=done, description=f"{summary} {estimate}".strip())
             if not reports.pending() or time.monotonic() >= deadline:
                 return
             pause(interval)
             interval = min(interval * 1.5, MAX_INTERVAL)
 
 
-def describe(report: dict[str, Any] | None) -> str:
+def describe(report: Mapping[str, Any] | None) -> str:
     """A report's error in one line ("CODE: message"), or "" when it has none."""
     error = (report or {}).get("error")
     return f"{error.get('code')}: {error.get('message')}" if isinstance(error, dict) else ""
@@ -108,9 +117,10 @@ def budget_wait(report: Mapping[str, Any]) -> str:
 
 
 def missing(report: Mapping[str, Any]) -> list[str]:
-    """The inputs a WAITING report names (`missing`: {field, key, message, hint}; reports written before
-    the live states listed them in `waiting_for`), each with the first line of its hint when it has one."""
-    listed = report.get("missing", report.get("waiting_for"))
+    """The inputs a WAITING report names, each with the first line of its hint (or its "did you mean"
+    keys) when it has one: `missing` beside `waiting_for: "input"`, or the older list-valued
+    `waiting_for` ({field, key, message, hint})."""
+    listed = report.get("missing") if report.get("waiting_for") == "input" else report.get("waiting_for")
     if not isinstance(listed, list):
         return []
     shown = []
@@ -118,7 +128,60 @@ def missing(report: Mapping[str, Any]) -> list[str]:
         if isinstance(item, Mapping):
             key = item.get("key") or item.get("source") or "?"
             hint = str(item.get("hint") or "").strip().splitlines()
+            near = item.get("did_you_mean")
+            if not hint and isinstance(near, list) and near:
+                hint = [f"did you mean {', '.join(str(k) for k in near)}?"]
             shown.append(f"{key} ({hint[0].strip()})" if hint else str(key))
         else:
             shown.append(str(item))
     return shown
+
+
+def waiting(report: Mapping[str, Any], until: bool = True) -> str:
+    """What a WAITING report waits for, in one line: the missing inputs, an AKOOL slot or the credit
+    budget, and (`until`) when it gives up (`expires_at`); "" for another report."""
+    if report.get("status") != "WAITING":
+        return ""
+    what = report.get("waiting_for")
+    inputs = missing(report)
+    if inputs:
+        text = "missing " + ", ".join(inputs)
+    elif what == "credit budget":
+        text = budget_wait(report)
+    elif what == "AKOOL slot":
+        text = "waiting for an AKOOL slot"
+    else:
+        text = f"waiting for {what}" if isinstance(what, str) and what else "waiting"
+    expires = report.get("expires_at")
+    return f"{text}; gives up at {expires}" if expires and until else text
+
+
+def detail(report: Mapping[str, Any], bucket: str, times: bool = True) -> str:
+    """A report in one line, whatever its state: the error, what it waits for, since when (`times`) it
+    is queued or at AKOOL, or the result's key."""
+    status = report.get("status")
+    timings = _timings(report) if times else {}
+    if status == "WAITING":
+        return waiting(report, until=times)
+    if status == "QUEUED":
+        since = timings.get("queued_at")
+        return f"queued since {since}" if since else "waiting for its turn"
+    if status == "PROCESSING":
+        since = timings.get("submitted_at")
+        return f"at AKOOL since {since}" if since else "at AKOOL"
+    return describe(report) or layout.key_of(str(report.get("result") or ""), bucket) or ""
+
+
+def state_time(report: Mapping[str, Any]) -> str:
+    """The time that goes with a report's state: queued at, at AKOOL since, gives up at, finished at."""
+    timings = _timings(report)
+    status = report.get("status")
+    if status == "WAITING":
+        return str(report.get("expires_at") or "")
+    field = {"QUEUED": "queued_at", "PROCESSING": "submitted_at"}.get(str(status), "finished_at")
+    return str(timings.get(field) or "")
+
+
+def _timings(report: Mapping[str, Any]) -> Mapping[str, Any]:
+    found = report.get("timings")
+    return found if isinstance(found, Mapping) else {}

@@ -37,6 +37,8 @@ class Stack:
     # For `dropswap doctor`: the CloudFormation stack's name and outputs, and a client of any service.
     name: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
+    # A CloudFormation stack's parameters (the pacing figures an ETA uses: progress.py).
+    parameters: dict[str, str] = field(default_factory=dict)
     session: Any = None
     endpoint_url: str | None = None
     verify: str | bool = True
@@ -89,9 +91,11 @@ def _cloudformation_stack(name: str, region: str | None) -> Stack:
     if BUCKET_OUTPUT not in outputs:
         raise CliError(f"stack {name!r} has no {BUCKET_OUTPUT} output: is it a dropswap stack, deployed "
                        "completely?")
+    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stacks[0].get("Parameters", [])}
     base = outputs.get("WebhookBaseUrl", "").rstrip("/")
     return Stack(f"stack {name} ({session.region_name})", outputs[BUCKET_OUTPUT],
-                 session.client("s3", config=_CONFIG), name=name, outputs=outputs, session=session,
+                 session.client("s3", config=_CONFIG), name=name, outputs=outputs, parameters=parameters,
+                 session=session,
                  webhook_url=f"{base}/webhooks/akool/{{job_id}}" if base else None)
 
 

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Column, Table
 
-from dropswap_cli import drop_folder, layout, manifests, objects, reports
+from dropswap_cli import drop_folder, layout, manifests, mirror, objects, progress, reports
 from dropswap_cli.errors import JOBS_FAILED, CliError
 from dropswap_cli.local_files import check_photo
 from dropswap_cli.printable import line
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace, connect: Callable[[], Stack], out: Console, er
 
     err.print(line(f"{len(photos)} photo(s) in s3://{bucket}/{layout.INBOX}{folder} on {stack.description}"))
     watched = reports.Reports(s3, bucket, folder, [folder + p.name for p in photos], stale)
-    reports.wait(watched, args.timeout, err)
+    reports.wait(watched, args.timeout, err, progress.akool_slots(stack))
     return _bring_back(stack, photos, folder, watched, args.timeout, out)
 
 
@@ -133,6 +133,7 @@ def _bring_back(stack: Stack, photos: list[Path], folder: str, watched: reports.
         try:
             if report is not None:
                 saved = drop_folder.result_beside(photo.parent, photo.name + layout.REPORT_SUFFIX)
+                _remove_stale(photo.parent, saved, report, stack.bucket, out)
                 objects.save(saved, (json.dumps(report, indent=2) + "\n").encode())
             if status == "SUCCEEDED" and report is not None:
                 key = layout.key_of(str(report.get("result") or ""), stack.bucket) or layout.swapped(rel)
@@ -145,6 +146,19 @@ def _bring_back(stack: Stack, photos: list[Path], folder: str, watched: reports.
     out.print(table)
     out.print(f"{ok} of {len(photos)} succeeded", highlight=False)
     return 0 if ok == len(photos) else JOBS_FAILED
+
+
+def _remove_stale(folder: Path, saved: Path, report: dict[str, Any], bucket: str, out: Console) -> None:
+    """Remove what the report saved here before named as its result when the new report no longer keeps
+    it (mirror.py): a REJECTED or FAILED job after a success, or a faces job now."""
+    try:
+        old = json.loads(saved.read_bytes()) if saved.is_file() and not saved.is_symlink() else None
+    except ValueError:
+        return
+    for path in mirror.stale_beside(folder, old if isinstance(old, dict) else None, report, bucket):
+        if mirror.remove(path):
+            out.print(line(("removed", "yellow"), " ", str(path), ": no longer current (its latest report "
+                           "says so)"))
 
 
 def _detail(report: dict[str, Any] | None, status: str, timeout: float) -> str:

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import posixpath
 import time
+from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError
 from rich.console import Console
 
-from dropswap_cli import drop_folder, layout, objects, reports
+from dropswap_cli import drop_folder, layout, mirror, objects, progress, reports
 from dropswap_cli.errors import CliError
 from dropswap_cli.printable import line
 from dropswap_cli.stack import Stack
@@ -59,6 +62,13 @@ class FolderSync:
         self._told_outputs: frozenset[Path] = frozenset()
         self._told_results: str | None = None
         self._told_skips: dict[str, str] = {}
+        # The latest report of each photo under DIR/results/ (None: not a JSON object), for the stale
+        # outputs and the progress lines; each folder's counts last shown; the stack's AKOOL slots.
+        self._reports: dict[Path, dict[str, Any] | None] = {}
+        self._told_progress: dict[str, Counter[str]] = {}
+        self._slots: int | None = None
+        # Files found already in the bucket with the same content on the first pass (said once).
+        self._told_same = False
 
     def once(self) -> None:
         self.push()
@@ -79,17 +89,25 @@ class FolderSync:
         # Manifests last, so a job can start as soon as its manifest lands.
         found = drop_folder.scan(self.root)
         self._say_skipped(found)
+        already = 0  # files the bucket holds with the same content, not sent by this run
         for path in sorted(found.files, key=lambda p: (p.name.endswith(layout.SIDECAR_SUFFIX), p)):
             stat = path.stat()
             if now - stat.st_mtime < self.settle:
                 continue
             rel = path.relative_to(self.root).as_posix()
             key = layout.INBOX + self.folder + rel
+            sent_before = path in self._known
             if self._unchanged(path, remote.get(key)):
+                already += 0 if sent_before else 1
                 continue
             etag = objects.upload(self.stack.s3, self.stack.bucket, key, path)
             self._known[path] = (stat.st_size, stat.st_mtime_ns, etag)
             self.out.print(line(("↑", "cyan"), " ", rel))
+        if already and not self._told_same:
+            # A restarted sync (or `make up --watch`) re-sends nothing the stack already has: said once.
+            self.out.print(line(("skipped", "yellow"), f" {already} file(s) already in s3://{self.stack.bucket}/"
+                                f"{layout.INBOX}{self.folder} with the same content: not sent again"))
+        self._told_same = self._told_same or bool(already)
 
     def _say_skipped(self, found: drop_folder.Scan) -> None:
         """One line per symlink out of DIR, and one with the count of outputs when it changes."""
@@ -105,6 +123,9 @@ class FolderSync:
         self._told_outputs = outputs
 
     def pull(self) -> None:
+        """Results down: new reports read first, so that the outputs they make stale are neither brought
+        down nor left here (mirror.py); then the other results; then each new report, saved with its
+        outcome line (which names a result that is already here); then each changed folder's progress."""
         prefix = layout.RESULTS + self.folder
         remote = objects.listing(self.stack.s3, self.stack.bucket, prefix)
         refused = drop_folder.refused_result(self.root, self.results)
@@ -114,14 +135,24 @@ class FolderSync:
             self._told_results = refused
             return
         drop_folder.mark_results(self.root)
-        # Reports last: the outcome line names a result that is already here.
-        for key in sorted(remote, key=lambda k: (k.endswith(layout.REPORT_SUFFIX), k)):
-            try:
-                self._bring(key, prefix, remote[key])
-            except BotoCoreError:
-                raise  # the connection, not this object: the pass fails, and the next one retries
-            except Exception as exc:  # about this one object (its key, its report, its file): the rest go on
-                self._skip(key, f"{type(exc).__name__}: {exc}")
+        fresh: dict[str, tuple[Path, bytes, objects.Remote]] = {}
+        for key in sorted(k for k in remote if k.endswith(layout.REPORT_SUFFIX)):
+            self._guarded(key, partial(self._read_report, key, prefix, remote[key], fresh))
+        stale = self._stale()
+        for key in sorted(k for k in remote if not k.endswith(layout.REPORT_SUFFIX)):
+            self._guarded(key, partial(self._bring, key, prefix, remote[key], stale))
+        self._remove(stale)
+        for key, (dest, body, found) in fresh.items():
+            self._guarded(key, partial(self._save_report, key[len(prefix):], dest, body, found))
+        self._show_progress()
+
+    def _guarded(self, key: str, step: Callable[[], None]) -> None:
+        try:
+            step()
+        except BotoCoreError:
+            raise  # the connection, not this object: the pass fails, and the next one retries
+        except Exception as exc:  # about this one object (its key, its report, its file): the rest go on
+            self._skip(key, f"{type(exc).__name__}: {exc}")
 
     def _skip(self, key: str, reason: str) -> None:
         """One line for an object not brought down, once per reason (a pass runs every 2 s)."""
@@ -129,24 +160,88 @@ class FolderSync:
             self._told_skips[key] = reason
             self.out.print(line(("skipped", "yellow"), " ", key, ": ", reason))
 
-    def _bring(self, key: str, prefix: str, remote: objects.Remote) -> None:
-        """One result object down to DIR/results/, and its outcome line if it is a report."""
+    def _dest(self, key: str, prefix: str) -> Path | None:
+        """Where a result goes under DIR/results/; None (said once) when it may not be written."""
         try:
             dest = layout.local_path(self.results, key[len(prefix):])
         except CliError as exc:
             self._skip(key, str(exc))
-            return
+            return None
         refused = drop_folder.refused_result(self.root, dest)
         if refused is not None:
             self._skip(key, refused)
+            return None
+        return dest
+
+    def _read_report(self, key: str, prefix: str, remote: objects.Remote,
+                     fresh: dict[str, tuple[Path, bytes, objects.Remote]]) -> None:
+        """A report that is new or changed, read into `fresh`; one already here, remembered from its file."""
+        dest = self._dest(key, prefix)
+        if dest is None:
             return
         if self._unchanged(dest, remote):
+            if dest not in self._reports:
+                self._reports[dest] = _json_object(dest.read_bytes())
+            return
+        body: bytes = self.stack.s3.get_object(Bucket=self.stack.bucket, Key=key)["Body"].read()
+        self._reports[dest] = _json_object(body)
+        fresh[key] = (dest, body, remote)
+
+    def _stale(self) -> set[Path]:
+        """The local outputs that their photo's latest report says are no longer current."""
+        stems: dict[tuple[Path, str], int] = {}
+        photos = [(dest.parent, dest.name[: -len(layout.REPORT_SUFFIX)], report)
+                  for dest, report in self._reports.items() if report is not None]
+        for folder, photo, _ in photos:
+            stem = (folder, posixpath.splitext(photo)[0])
+            stems[stem] = stems.get(stem, 0) + 1
+        return {path for folder, photo, report in photos
+                for path in mirror.stale_in_results(folder, photo, report, self.stack.bucket,
+                                                    shared=stems[(folder, posixpath.splitext(photo)[0])] > 1)}
+
+    def _remove(self, stale: set[Path]) -> None:
+        for path in sorted(stale):
+            if mirror.remove(path):
+                self._known.pop(path, None)
+                self.out.print(line(("removed", "yellow"), " ", path.relative_to(self.root).as_posix(),
+                                    ": no longer current (its photo's latest report says so)"))
+
+    def _bring(self, key: str, prefix: str, remote: objects.Remote, stale: set[Path]) -> None:
+        """One result object (not a report) down to DIR/results/, unless it is stale."""
+        dest = self._dest(key, prefix)
+        if dest is None or dest in stale or self._unchanged(dest, remote):
             return
         objects.download(self.stack.s3, self.stack.bucket, key, dest)
         stat = dest.stat()
         self._known[dest] = (stat.st_size, stat.st_mtime_ns, remote.etag)
-        if key.endswith(layout.REPORT_SUFFIX):
-            self._tell(key[len(prefix):], dest)
+
+    def _save_report(self, rel_report: str, dest: Path, body: bytes, remote: objects.Remote) -> None:
+        objects.save(dest, body)
+        stat = dest.stat()
+        self._known[dest] = (stat.st_size, stat.st_mtime_ns, remote.etag)
+        self._tell(rel_report, self._reports.get(dest))
+
+    def _show_progress(self) -> None:
+        """Each folder's progress line (progress.py) when its counts changed and jobs are unfinished or
+        have just all finished."""
+        folders = progress.by_folder(
+            (dest.relative_to(self.results).as_posix()[: -len(layout.REPORT_SUFFIX)],
+             str((report or {}).get("status")))
+            for dest, report in self._reports.items())
+        width = min(self.out.width, progress.MAX_WIDTH)
+        for name, counts in folders.items():
+            if self._told_progress.get(name) == counts:
+                continue
+            first = name not in self._told_progress
+            self._told_progress[name] = counts
+            if first and not set(counts) - set(layout.TERMINAL):
+                continue  # a folder already finished when the sync started: nothing is going on there
+            if self._slots is None:
+                self._slots = progress.akool_slots(self.stack) or 0
+            mine = [r for dest, r in self._reports.items()
+                    if progress.folder_of(dest.relative_to(self.results).as_posix()) == name]
+            estimate = progress.eta(mine, self._slots or None)
+            self.out.print(line(progress.folder_line(name, counts, estimate, width)))
 
     def _unchanged(self, path: Path, remote: objects.Remote | None) -> bool:
         if remote is None or not path.is_file():
@@ -161,18 +256,15 @@ class FolderSync:
             return True
         return False
 
-    def _tell(self, rel_report: str, dest: Path) -> None:
-        """One line for a job's outcome, from its report."""
-        try:
-            report = json.loads(dest.read_text(encoding="utf-8"))
-        except ValueError:
-            return
-        if not isinstance(report, dict):
+    def _tell(self, rel_report: str, report: dict[str, Any] | None) -> None:
+        """One line for a job's state or outcome, from its report."""
+        if report is None:
             return
         photo = layout.photo_of_report(rel_report)
         status = str(report.get("status"))
         waiting = ", ".join(reports.missing(report))
-        outcome = (str(report.get("job_id")), status, reports.describe(report), waiting)
+        outcome = (str(report.get("job_id")), status, reports.describe(report),
+                   waiting or reports.waiting(report))
         if self._told.get(rel_report) == outcome:
             return
         self._told[rel_report] = outcome
@@ -180,9 +272,7 @@ class FolderSync:
         if status == "SUCCEEDED" and result and result.startswith(layout.RESULTS + self.folder):
             detail = f"→ {self.results / result[len(layout.RESULTS + self.folder):]}"
         else:
-            detail = reports.describe(report) or (
-                f"missing {waiting}" if waiting else reports.budget_wait(report)
-            )
+            detail = reports.detail(report, self.stack.bucket)
         self.out.print(line(ICONS.get(status, WAITING_ICON), " ", photo, " ", status, " ", detail))
 
 
@@ -210,3 +300,11 @@ def run(args: argparse.Namespace, connect: Callable[[], Stack], out: Console, er
 def _pause_until_ctrl_c(seconds: float) -> bool:
     reports.pause(seconds)
     return False
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from dropswap_cli.printable import printable
-from dropswap_cli.reports import budget_wait, missing
+from dropswap_cli.reports import detail, missing
 
 REPORT_SUFFIX = ".result.json"
 INBOX = "inbox/"
@@ -59,10 +59,8 @@ def outcome_line(report_key: str, report: object, clock: str) -> str:
     if isinstance(error, Mapping):
         code, message = error.get("code"), _first_line(error.get("message", ""))
         parts.append(f"{code}: {message}" if code and message else str(code or message))
-    waiting = missing(report)
-    if waiting:
-        parts.append("missing " + ", ".join(waiting))
-    parts.append(budget_wait(report))
+    # What a WAITING job waits for and until when; since when a QUEUED or PROCESSING one is where it is.
+    parts.append(detail(report, "") if status in ("WAITING", "QUEUED", "PROCESSING") else "")
     result = _key_of(report.get("result"))
     parts.append("→ " + (result or report_key))
     return printable(" ".join(p for p in parts if p))
@@ -104,4 +102,5 @@ def _outcome_identity(report: object) -> tuple[str, ...]:
         return ("?",)
     error = report.get("error")
     code = error.get("code") if isinstance(error, Mapping) else None
-    return (str(report.get("job_id")), str(report.get("status")), str(code), str(missing(report)))
+    return (str(report.get("job_id")), str(report.get("status")), str(code), str(missing(report)),
+            str(report.get("waiting_for")))

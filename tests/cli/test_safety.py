@@ -148,11 +148,12 @@ def test_given_keys_and_messages_with_markup_and_control_characters_when_status_
 ) -> None:
     # Given the same report
     _put_report(s3, f"results/{NASTY}.result.json", {"job_id": "j", "status": "REJECTED", "error": ERROR})
-    # When the status table is printed
-    code = run_cli("status")
-    # Then it is printed (no markup error), with the key and message as text, control characters escaped
+    # When the status lines and the full table are printed
+    code = run_cli("status"), run_cli("status", "--wide")
+    # Then they are printed (no markup error), with the key and message as text, control characters escaped
     out = capsys.readouterr().out
-    assert code == 0 and "a[/]b\\x1b[31mred" in out and "[bold red]no[/]" in out
+    assert code == (0, 0) and "a[/]b\\x1b[31mred" in out and "[bold red]no[/]" in out
+    assert "\\u2028x.jpg" in out
     assert not any(c in out for c in UNSAFE)
 
 

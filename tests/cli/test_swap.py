@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dropswap_cli import manifests
+from dropswap_cli import manifests, reports
 from tests.cli.conftest import BUCKET, PNG, FakePipeline, photo, run_cli
 
 
@@ -154,3 +154,42 @@ def test_given_a_bad_target_when_run_then_usage_error_saying_the_forms(
         run_cli("swap", "a.jpg", "--face", "f.jpg", "--target", "-1")
     assert exit_.value.code == 2
     assert "largest, all, a face index" in capsys.readouterr().err
+
+
+def test_given_a_swapped_photo_when_swapped_again_and_the_new_job_fails_then_the_old_result_is_removed(
+    tmp_path: Path, pipeline: FakePipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a photo swapped once (its swapped photo and report saved beside it), and the stack now failing
+    a = photo(tmp_path / "p", "a.jpg")
+    assert run_cli("swap", str(a), "--face", str(photo(tmp_path, "f.jpg"))) == 0
+    assert (tmp_path / "p" / "a.swapped.jpg").is_file()
+    pipeline.status, pipeline.error = "FAILED", {"code": "AKOOL_FAILED", "message": "x"}
+    capsys.readouterr()
+    # When swapped again with another face
+    assert run_cli("swap", str(a), "--face", str(photo(tmp_path / "other", "f.jpg", JPEG_B))) == 1
+    # Then the old swapped photo, which the old report named, is gone, said in a line; the photo is kept
+    assert not (tmp_path / "p" / "a.swapped.jpg").exists() and a.is_file()
+    assert f"removed {tmp_path / 'p' / 'a.swapped.jpg'}: no longer current" in capsys.readouterr().out
+
+
+def test_given_a_job_queued_then_finished_when_swapped_then_each_state_is_a_line_as_it_changes(
+    tmp_path: Path, pipeline: FakePipeline, s3: Any, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a stack that first writes a QUEUED report, then does the job
+    def queued_then_run(_seconds: float = 0) -> None:
+        key = "results/p/a.jpg.result.json"
+        if pipeline.jobs or key in pipeline.keys("results/"):
+            pipeline.run()
+            return
+        queued = {"job_id": "j", "status": "QUEUED", "timings": {"queued_at": "2026-12-01T06:00:00.000Z"}}
+        s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(queued).encode())
+
+    monkeypatch.setattr(reports, "pause", queued_then_run)
+    a = photo(tmp_path / "p", "a.jpg")
+    # When swapped
+    assert run_cli("swap", str(a), "--face", str(photo(tmp_path, "f.jpg"))) == 0
+    # Then a line for each state as it came, QUEUED (with since when) before SUCCEEDED
+    err = capsys.readouterr().err
+    assert "p/a.jpg QUEUED queued since 2026-12-01T06:00:00.000Z" in err
+    assert err.index("p/a.jpg QUEUED") < err.index("p/a.jpg SUCCEEDED")

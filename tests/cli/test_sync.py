@@ -69,9 +69,11 @@ def test_given_a_synced_folder_when_one_file_changes_then_only_that_file_goes_up
     team.write_bytes(JPEG[:-1] + b"\x01")
     os.utime(team, (1, 1))
     assert run_cli("sync", str(root), "--once") == 0
-    # Then only the photo was uploaded again, and said so
+    # Then only the photo was uploaded again, and said so, with the count of the files not sent again
     assert uploads[3:] == ["inbox/party/team.jpg"]
-    assert capsys.readouterr().out.splitlines() == ["↑ party/team.jpg"]
+    assert capsys.readouterr().out.splitlines() == [
+        "↑ party/team.jpg",
+        f"skipped 2 file(s) already in s3://{BUCKET}/inbox/ with the same content: not sent again"]
     etag = s3.head_object(Bucket=BUCKET, Key="inbox/party/team.jpg")["ETag"].strip('"')
     assert etag == hashlib.md5(team.read_bytes(), usedforsecurity=False).hexdigest()
 
@@ -86,9 +88,10 @@ def test_given_results_already_local_when_synced_then_nothing_downloaded_or_prin
     pipeline.run()
     run_cli("sync", str(root), "--once")
     capsys.readouterr()
-    # When synced again, Then it prints nothing (no outcome repeated)
+    # When synced again, Then it prints only the count of files not sent again (no outcome repeated)
     assert run_cli("sync", str(root), "--once") == 0
-    assert capsys.readouterr().out == ""
+    assert capsys.readouterr().out == (f"skipped 3 file(s) already in s3://{BUCKET}/inbox/ with the same "
+                                       "content: not sent again\n")
 
 
 def test_given_a_rejected_job_when_its_report_comes_down_then_the_line_says_why(
@@ -213,5 +216,87 @@ def test_given_a_waiting_report_when_it_comes_down_then_the_line_names_what_it_w
     sync, out = _folder_sync(s3, root)
     # When synced, Then its line names the missing input and the hint's first line
     sync.once()
-    assert out.getvalue() == (f"… party/me.jpg WAITING missing s3://{BUCKET}/inbox/party/faces/a.jpg "
-                              "(did you mean ../faces/a.jpg?)\n")
+    assert out.getvalue().splitlines()[0] == (f"… party/me.jpg WAITING missing s3://{BUCKET}/inbox/party/"
+                                              "faces/a.jpg (did you mean ../faces/a.jpg?)")
+
+
+def test_given_a_synced_folder_when_the_loop_restarts_then_nothing_goes_up_and_the_count_is_said_once(
+    tmp_path: Path, s3: Any, uploads: list[str]
+) -> None:
+    # Given a folder a first loop has synced
+    root = tmp_path / "drop"
+    _drop(root)
+    _folder_sync(s3, root)[0].once()
+    assert len(uploads) == 3
+    # When a new loop (a restarted `make up --watch`) runs two passes
+    sync, out = _folder_sync(s3, root)
+    sync.once()
+    sync.once()
+    # Then nothing went up again, and one line said how many files were skipped
+    assert len(uploads) == 3
+    assert out.getvalue().splitlines() == [
+        f"skipped 3 file(s) already in s3://{BUCKET}/inbox/ with the same content: not sent again"]
+
+
+def _report(s3: Any, rel: str, report: dict[str, Any]) -> None:
+    s3.put_object(Bucket=BUCKET, Key=f"results/{rel}.result.json", Body=json.dumps(report).encode())
+
+
+def test_given_a_local_swapped_photo_when_a_newer_report_is_rejected_or_a_faces_job_then_it_is_removed(
+    tmp_path: Path, s3: Any
+) -> None:
+    # Given a.jpg and b.jpg swapped, their results synced down, and a user's photo named like an output
+    root = tmp_path / "drop"
+    root.mkdir()
+    for name in ("a", "b"):
+        s3.put_object(Bucket=BUCKET, Key=f"results/party/{name}.swapped.jpg", Body=b"swapped")
+        _report(s3, f"party/{name}.jpg", {"job_id": f"{name}1", "status": "SUCCEEDED",
+                                          "result": f"s3://{BUCKET}/results/party/{name}.swapped.jpg"})
+    photo(root / "party", "a.swapped.jpg")  # in DIR, not under results/: the user's, never touched
+    sync, out = _folder_sync(s3, root)
+    sync.once()
+    results = root / "results" / "party"
+    assert (results / "a.swapped.jpg").is_file() and (results / "b.swapped.jpg").is_file()
+    # When a's newer job is REJECTED (the stack removed its swapped photo) and b's is a faces job (the
+    # stack leaves the swapped photo)
+    s3.delete_object(Bucket=BUCKET, Key="results/party/a.swapped.jpg")
+    _report(s3, "party/a.jpg", {"job_id": "a2", "status": "REJECTED",
+                                "error": {"code": "NO_FACE", "message": "m"}})
+    for ext in ("json", "html"):
+        s3.put_object(Bucket=BUCKET, Key=f"results/party/b.jpg.faces.{ext}", Body=b"faces")
+    _report(s3, "party/b.jpg", {"job_id": "b2", "status": "SUCCEEDED",
+                                "result": f"s3://{BUCKET}/results/party/b.jpg.faces.html"})
+    sync.once()
+    sync.once()
+    # Then both local swapped photos are gone (and b's is not brought down again), each said once; the
+    # faces files came down; the user's file is untouched
+    assert not (results / "a.swapped.jpg").exists() and not (results / "b.swapped.jpg").exists()
+    assert (results / "b.jpg.faces.html").is_file() and (results / "b.jpg.faces.json").is_file()
+    assert (root / "party" / "a.swapped.jpg").is_file()
+    removed = [text for text in out.getvalue().splitlines() if text.startswith("removed")]
+    assert removed == ["removed results/party/a.swapped.jpg: no longer current (its photo's latest report "
+                       "says so)", "removed results/party/b.swapped.jpg: no longer current (its photo's "
+                       "latest report says so)"]
+
+
+def test_given_live_reports_when_synced_then_each_state_change_and_the_folder_progress_are_printed(
+    tmp_path: Path, s3: Any
+) -> None:
+    # Given a job QUEUED, then PROCESSING, then SUCCEEDED, with another already finished in its folder
+    root = tmp_path / "drop"
+    root.mkdir()
+    _report(s3, "party/done.jpg", {"job_id": "d", "status": "FAILED", "error": {"code": "X", "message": "m"},
+                                   "timings": {"submitted_at": "2026-12-01T06:00:00.000Z",
+                                               "finished_at": "2026-12-01T06:00:40.000Z"}})
+    sync, out = _folder_sync(s3, root)
+    for report in ({"status": "QUEUED", "timings": {"queued_at": "2026-12-01T06:01:00.000Z"}},
+                   {"status": "PROCESSING", "timings": {"submitted_at": "2026-12-01T06:01:05.000Z"}}):
+        _report(s3, "party/me.jpg", {"job_id": "j", **report})
+        # When synced after each change
+        sync.once()
+    lines = out.getvalue().splitlines()
+    # Then a line per state, and the folder's progress after each, with an ETA from the finished job
+    assert "… party/me.jpg QUEUED queued since 2026-12-01T06:01:00.000Z" in lines
+    assert "… party/me.jpg PROCESSING at AKOOL since 2026-12-01T06:01:05.000Z" in lines
+    progress_lines = [text for text in lines if text.startswith("party/ [")]
+    assert len(progress_lines) == 2 and all("1/2" in text and "ETA 40s" in text for text in progress_lines)

@@ -84,6 +84,23 @@ def test_given_a_report_waiting_for_the_credit_budget_when_formatted_then_it_say
         "2026-11-06T00:00:00+00:00, or raise AkoolCreditBudgetPerDay) → results/party/team.jpg.result.json")
 
 
+def test_given_live_reports_when_formatted_then_each_says_where_the_job_is_and_until_when() -> None:
+    # Given reports QUEUED, PROCESSING, and WAITING for an input (the v3 shape) and for an AKOOL slot
+    queued = _report("QUEUED", timings={"queued_at": "2026-12-01T06:00:00.000Z"})
+    processing = _report("PROCESSING", timings={"submitted_at": "2026-12-01T06:00:05.000Z"})
+    missing = _report("WAITING", waiting_for="input", expires_at="2026-12-02T06:00:00.000Z", missing=[
+        {"field": "swaps[0].source", "key": "inbox/party/faces/al.jpg", "message": "m",
+         "did_you_mean": ["inbox/party/faces/al.jpeg"]}])
+    slot = _report("WAITING", waiting_for="AKOOL slot", expires_at="2026-12-02T06:00:00.000Z")
+    # When formatted, Then each line says it
+    assert "queued since 2026-12-01T06:00:00.000Z" in outcome_line(REPORT, queued, "t")
+    assert "at AKOOL since 2026-12-01T06:00:05.000Z" in outcome_line(REPORT, processing, "t")
+    assert ("missing inbox/party/faces/al.jpg (did you mean inbox/party/faces/al.jpeg?); gives up at "
+            "2026-12-02T06:00:00.000Z") in outcome_line(REPORT, missing, "t")
+    slot_line = outcome_line(REPORT, slot, "t")
+    assert "waiting for an AKOOL slot; gives up at 2026-12-02T06:00:00.000Z" in slot_line
+
+
 def test_given_a_report_without_image_or_status_when_formatted_then_photo_comes_from_the_report_key() -> None:
     line = outcome_line(REPORT, {"error": {"code": "UNSUPPORTED_TYPE"}}, "t")
     assert line == "t ?         inbox/party/team.jpg UNSUPPORTED_TYPE → results/party/team.jpg.result.json"
