@@ -100,6 +100,7 @@ def _details(r: dict[str, Any]) -> list[str]:
         f"1005s by limit {a.get('throttled_by_limit')}; utilisation over first→last *accepted* submission "
         f"{_num(a.get('utilisation_accepted_window'))}.",
         "",
+        *_handover(a.get("handover")),
     ]
     for q in d.get("queues", []):
         kind = "failure queue" if q["failure_queue"] else "queue"
@@ -119,6 +120,22 @@ def _details(r: dict[str, Any]) -> list[str]:
             f"{_num(big.get('processing_callback_p99_seconds'), '.2f', ' s')}.",
         ]
     return lines
+
+
+def _handover(h: dict[str, Any] | None) -> list[str]:
+    """The hand-over of a freed slot, split at the webhook's answer to the final callback."""
+    if not h or not h.get("count"):
+        return []
+    return [
+        f"Hand-over of a freed AKOOL slot to the next job ({h['count']} hand-overs), p50 / p90: "
+        f"{_num(h.get('gap_p50'), '.2f', ' s')} / {_num(h.get('gap_p90'), '.2f', ' s')} from AKOOL's end "
+        f"of a job to its next acceptance; of which the final callback's trip to the webhook's answer "
+        f"(the slot is released just before it) {_num(h.get('callback_p50'), '.2f', ' s')} / "
+        f"{_num(h.get('callback_p90'), '.2f', ' s')}, and from that answer to the next acceptance "
+        f"{_num(h.get('after_callback_p50'), '.2f', ' s')} / "
+        f"{_num(h.get('after_callback_p90'), '.2f', ' s')}.",
+        "",
+    ]
 
 
 def markdown(r: dict[str, Any]) -> str:
