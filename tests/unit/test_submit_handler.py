@@ -275,7 +275,7 @@ def test_given_a_batch_with_one_bad_record_then_only_that_record_is_reported_fai
     assert _job_status() is Status.SUBMITTED and len(akool.submissions()) == 1
 
 
-def test_given_every_akool_slot_in_use_then_the_message_comes_back_soon_without_any_akool_call(
+def test_given_every_akool_slot_in_use_then_the_message_comes_back_soon_ready_and_its_retry_detects_nothing(
     app: ModuleType, akool: FakeAkool, resources: dict[str, str], hand_backs: HandBacks,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -293,12 +293,14 @@ def test_given_every_akool_slot_in_use_then_the_message_comes_back_soon_without_
     event = receive(queue)
     response = app.lambda_handler(event, Context())
     settle(queue, response, event)
-    # Then it comes back after the short delay (not the backoff), AKOOL was not called at all, and
-    # the job is not started (no record: it is created when a delivery can go ahead)
+    # Then it comes back after the short delay (not the backoff) with no swap sent; the job was
+    # prepared before its wait for the slot (pacing.py: the hand-over), so its photo and face were
+    # detected, and it stays WAITING, keeping what was detected
     assert len(response["batchItemFailures"]) == 1 and depth(queue) == 1
-    assert hand_backs.delays == [15] and akool.calls == []
-    assert _job_status() is None
-    # And once the slot is given back, the next delivery submits it, holding the slot
+    assert hand_backs.delays == [15] and akool.submissions() == []
+    assert len(akool.detections()) == 2 and _job_status() is Status.WAITING
+    # And once the slot is given back, the next delivery submits it, holding the slot, without asking
+    # AKOOL's detector again
     slots.release("another-job")
     sqs().change_message_visibility(
         QueueUrl=queue, ReceiptHandle=event["Records"][0]["receiptHandle"], VisibilityTimeout=0
@@ -306,6 +308,7 @@ def test_given_every_akool_slot_in_use_then_the_message_comes_back_soon_without_
     event = receive(queue)
     assert app.lambda_handler(event, Context()) == {"batchItemFailures": []}
     assert _job_status() is Status.SUBMITTED and len(slots.holders()) == 1
+    assert len(akool.detections()) == 2 and len(akool.submissions()) == 1
 
 
 def _keys(prefix: str) -> list[str]:

@@ -350,9 +350,10 @@ class Submitter:
         if not_ready is not None:
             kind: OutcomeKind = "WAITING" if not_ready.waiting else "DUPLICATE"
             return Outcome(kind, ref.sidecar_key, ref.job_id, not_ready.detail)
-        # Before the claim and any AKOOL call: with every AKOOL slot in use this raises NoRoom, and the
-        # message comes back shortly (the job stays WAITING, claimable by that delivery). A faces-only
-        # job sends no swap, so it needs no slot and no credit.
+        # The swap is prepared before its slot is waited for (pacing.py: the hand-over), except once this
+        # invocation's wait has found no slot: then, with every slot still in use, NoRoom sends the
+        # message back shortly, unprepared (the job stays WAITING, claimable by that delivery). A
+        # faces-only job sends no swap, so it needs no slot and no credit.
         if manifest.mode != "faces":
             if not self._budget.has_room():
                 # Today's credits are spent (a read): wait for the budget without staging or detecting.
@@ -360,7 +361,7 @@ class Submitter:
                     ref, lambda held, hold: self._holder.wait_for_credit(ref, held, hold),
                     manifest.metadata_json,
                 )
-            self._pacer.wait_for_room()
+            self._pacer.room_to_prepare()
         return self._claimed(
             ref, lambda held, hold: self._holder.submit(ref, held, hold, manifest), manifest.metadata_json
         )
