@@ -424,7 +424,8 @@ def run(opts: Options) -> tuple[dict[str, Any], str]:
         "started": datetime.now().astimezone().isoformat(timespec="seconds"),
         "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()},
         "machine": {"platform": platform.platform(), "cores": os.cpu_count(),
-                    "ram_mib": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // MIB},
+                    "ram_mib": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // MIB,
+                    "load_average_start": round(os.getloadavg()[0], 1)},
     }
     print(f"big drop '{opts.label}': starting the local stack (realistic AKOOL, passthrough engine)…",
           flush=True)
@@ -461,6 +462,8 @@ def run(opts: Options) -> tuple[dict[str, Any], str]:
         for s in monitor.samples[::5]
     ]
     result["total_seconds"] = time.monotonic() - started
+    # The machine may be shared: its load beside the figures (1-minute load average, start and end).
+    result["machine"]["load_average_end"] = round(os.getloadavg()[0], 1)
     section = markdown(result)
     result["markdown"] = section
     out = opts.out_dir / f"big_drop_{opts.label}.json"

@@ -46,8 +46,16 @@ def _intro(r: dict[str, Any]) -> str:
         f"requests_per_second={emu.get('requests_per_second')}. MiniStack settings: "
         f"{setup.get('ministack_env')}. Uploads took {_num(d.get('upload_seconds'), '.1f', ' s')}; the "
         f"wait ended: {d.get('ended')} (limit {_num(d.get('wait_limit_seconds'), '.0f', ' s')}); the "
-        f"whole run took {_num(r.get('total_seconds', 0) / 60, '.1f', ' min')}."
+        f"whole run took {_num(r.get('total_seconds', 0) / 60, '.1f', ' min')}. Started "
+        f"{r.get('started')} on {_machine(r)}."
     )
+
+
+def _machine(r: dict[str, Any]) -> str:
+    m = r.get("machine") or {}
+    load = (f"; 1-minute load average {m['load_average_start']} at the start, {m.get('load_average_end')} "
+            "at the end" if "load_average_start" in m else "")
+    return f"{m.get('cores')} cores, {m.get('ram_mib')} MiB RAM{load}"
 
 
 def _table(r: dict[str, Any]) -> list[str]:
