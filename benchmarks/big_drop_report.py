@@ -47,7 +47,7 @@ def _intro(r: dict[str, Any]) -> str:
         f"{setup.get('ministack_env')}. Uploads took {_num(d.get('upload_seconds'), '.1f', ' s')}; the "
         f"wait ended: {d.get('ended')} (limit {_num(d.get('wait_limit_seconds'), '.0f', ' s')}); the "
         f"whole run took {_num(r.get('total_seconds', 0) / 60, '.1f', ' min')}. Started "
-        f"{r.get('started')} on {_machine(r)}."
+        f"{r.get('started')} on {_machine(r)}." + (f" {r['note']}" if r.get("note") else "")
     )
 
 
@@ -183,7 +183,7 @@ def _figures(r: dict[str, Any]) -> dict[str, str]:
         f"AKOOL utilisation (target ≥ {UTILISATION_TARGET})": _num(a.get("utilisation")),
         "freed slot → next acceptance, p50 / p90 (of which the final callback's trip, p50)":
             _handover_cell(a.get("handover")),
-        "time to last result ÷ theoretical minimum":
+        "time to last result ÷ theoretical minimum (no target of its own)":
             f"{_num(d.get('time_to_last_result_ratio'))} (minimum "
             f"{_num(d.get('theoretical_minimum_seconds'), '.0f', ' s')}; run ended: {d.get('ended')})",
         f"webhook answer, 50 MB result, p50 / p99 (target p99 ≤ {WEBHOOK_P99_TARGET} s)":
