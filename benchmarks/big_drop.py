@@ -289,6 +289,7 @@ def measure_drop(drop: Drop, opts: Options, monitor: Monitor) -> dict[str, Any]:
     throttled = [e for e in log if e["code"] == 1005]
     akool_jobs = [j for j in drop.akool_jobs() if j["accepted_at"] < phase_end]
     slots = [(j["accepted_at"], j["done_at"] or phase_end) for j in akool_jobs]
+    released = [_final_callback_answered(j) for j in akool_jobs]
     window = (submits[0]["at"], submits[-1]["at"]) if submits else (0.0, 0.0)
     window_accepted = (accepted[0]["at"], accepted[-1]["at"]) if accepted else (0.0, 0.0)
     last = max(finished, default=None)
@@ -331,6 +332,7 @@ def measure_drop(drop: Drop, opts: Options, monitor: Monitor) -> dict[str, Any]:
             "utilisation": m.utilisation(slots, window, opts.concurrent_jobs),
             "utilisation_accepted_window": m.utilisation(slots, window_accepted, opts.concurrent_jobs),
             "peak_in_flight": m.peak_overlap(slots),
+            "handover": m.handovers(slots, opts.concurrent_jobs, released),
         },
         "queues": drop.queues(),
         "functions": {
@@ -376,6 +378,14 @@ def measure_big_results(drop: Drop, opts: Options, monitor: Monitor) -> dict[str
     }
 
 
+def _final_callback_answered(job: dict[str, Any]) -> float | None:
+    """When the webhook first answered 200 to the job's final (status 3/4) callback: the slot was
+    released just before that answer (flows/webhook.py)."""
+    answers = [a["at"] for d in job["webhooks"] if d["status"] in (3, 4)
+               for a in d["attempts"] if a["http_status"] == 200]
+    return min(answers, default=None)
+
+
 def _route(path: str) -> str:
     """A request path with the result or crop id taken out, so downloads count as one route."""
     for files in ("/results/", "/crops/"):
@@ -414,7 +424,8 @@ def run(opts: Options) -> tuple[dict[str, Any], str]:
         "started": datetime.now().astimezone().isoformat(timespec="seconds"),
         "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()},
         "machine": {"platform": platform.platform(), "cores": os.cpu_count(),
-                    "ram_mib": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // MIB},
+                    "ram_mib": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // MIB,
+                    "load_average_start": round(os.getloadavg()[0], 1)},
     }
     print(f"big drop '{opts.label}': starting the local stack (realistic AKOOL, passthrough engine)…",
           flush=True)
@@ -451,6 +462,8 @@ def run(opts: Options) -> tuple[dict[str, Any], str]:
         for s in monitor.samples[::5]
     ]
     result["total_seconds"] = time.monotonic() - started
+    # The machine may be shared: its load beside the figures (1-minute load average, start and end).
+    result["machine"]["load_average_end"] = round(os.getloadavg()[0], 1)
     section = markdown(result)
     result["markdown"] = section
     out = opts.out_dir / f"big_drop_{opts.label}.json"

@@ -63,3 +63,32 @@ def failure_reason(body: str) -> str:
     kind = payload.get("errorType") or payload.get("__type") or "?"
     message = str(payload.get("errorMessage") or payload.get("message") or "")
     return f"{kind}: {message[:60]}" if message else str(kind)
+
+
+def handovers(
+    slots: Sequence[Interval], limit: int, released: Sequence[float | None] | None = None
+) -> dict[str, float | int | None]:
+    """How long a freed AKOOL slot stayed empty while jobs waited: the i-th slot to free (in time order)
+    is the one the (i + limit)-th accepted job took, so each gap is that job's acceptance minus the
+    freeing. Only the first `len(slots) - limit` frees have a successor (the tail frees with the queue
+    empty). `released[j]`: when the webhook answered slot j's final callback (its release is just
+    before that answer), which splits each gap into the callback's trip and the rest (the waiter's
+    look, its preparation, the submit). Medians and p90s, in seconds."""
+    starts = sorted(start for start, _ in slots)
+    frees = sorted(range(len(slots)), key=lambda j: slots[j][1])
+    gaps: list[float] = []
+    trips: list[float] = []
+    rests: list[float] = []
+    for i, j in enumerate(frees[: max(0, len(slots) - limit)]):
+        freed, taken = slots[j][1], starts[i + limit]
+        gaps.append(max(0.0, taken - freed))
+        answered = released[j] if released is not None else None
+        if answered is not None:
+            trips.append(max(0.0, answered - freed))
+            rests.append(max(0.0, taken - answered))
+    return {
+        "count": len(gaps),
+        "gap_p50": percentile(gaps, 0.5), "gap_p90": percentile(gaps, 0.9),
+        "callback_p50": percentile(trips, 0.5), "callback_p90": percentile(trips, 0.9),
+        "after_callback_p50": percentile(rests, 0.5), "after_callback_p90": percentile(rests, 0.9),
+    }

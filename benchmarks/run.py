@@ -12,7 +12,8 @@ Sections (each a function returning a dict; `python -m benchmarks.run --only col
           PyPI, package, python3.13 bytecode) and each function's code, zipped and unzipped;
 - engine: the emulator's face engine (benchmarks.engine_bench);
 - bigdrop: 1000 photos at once against AKOOL's account limits (benchmarks.big_drop, ~25 min), beside the
-          design before the queue (benchmarks/big_drop_before.json).
+          design before the queue (benchmarks/big_drop_before.json) and the queued design as issue 10
+          left it (benchmarks/big_drop_main.json).
 Bounded: loopback only, fixed job counts, every wait has a timeout. A "## Soak" section written by
 `make soak` is kept when REPORT.md is rewritten, and so are "## Big drop" and "## AWS cost per 1,000 jobs"
 (priced from the warm figures, benchmarks/aws_cost.py) when this run skips their sections.
@@ -46,6 +47,7 @@ AWS_CALLS_TARGET = 10
 AKOOL_CALLS_TARGET = 3
 THROUGHPUT_TARGET = 4.0  # wall time ≤ 4 × the floor
 BIG_DROP_BEFORE = ROOT / "benchmarks" / "big_drop_before.json"
+BIG_DROP_MAIN = ROOT / "benchmarks" / "big_drop_main.json"
 UPLOAD_THREADS = 8
 # Template parameters of the bench's stacks: AKOOL pacing off, as the emulator's account limits are (see
 # Driver.reset_emulator): these figures are the pipeline's own; benchmarks/big_drop.py measures the pacing.
@@ -534,7 +536,7 @@ def render(results: dict[str, Any]) -> str:
     big = results.get("bigdrop")
     if big:
         rows += big_drop_summary_rows(big)
-        body += [*big_drop_report.comparison(_big_drop_before(), big).splitlines(), ""]
+        body += [*big_drop_report.comparison(_big_drop_before(), big, _big_drop_main()).splitlines(), ""]
 
     lines[summary_at:summary_at] = rows
     lines += ["", *body]
@@ -555,6 +557,14 @@ def aws_costs(w: dict[str, Any]) -> dict[str, aws_cost.CostBreakdown]:
 def _big_drop_before() -> dict[str, Any]:
     """The design before the queue, measured once on its own commit (it cannot be rebuilt from this tree)."""
     data: dict[str, Any] = json.loads(BIG_DROP_BEFORE.read_text(encoding="utf-8"))
+    return data
+
+
+def _big_drop_main() -> dict[str, Any] | None:
+    """The queued design as issue 10 left it (commit ede2bde), measured once beside issue 20's change."""
+    if not BIG_DROP_MAIN.exists():
+        return None
+    data: dict[str, Any] = json.loads(BIG_DROP_MAIN.read_text(encoding="utf-8"))
     return data
 
 

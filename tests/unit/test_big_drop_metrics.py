@@ -62,11 +62,29 @@ def test_given_a_missed_utilisation_then_the_report_says_the_gap_per_job_and_wha
     # Given a run whose AKOOL slots were 80% used, each job holding its slot 5 s, and a met webhook p99
     from benchmarks.big_drop_report import _misses
 
-    run = {"drop": {"akool": {"utilisation": 0.8}, "job_seconds": 5.0}, "big_results": {"p99_seconds": 0.4}}
+    handover = {"gap_p50": 1.1, "gap_p90": 2.0, "callback_p50": 0.3, "callback_p90": 0.9,
+                "after_callback_p50": 0.8, "after_callback_p90": 1.1}
+    run = {"drop": {"akool": {"utilisation": 0.8, "handover": handover}, "job_seconds": 5.0},
+           "big_results": {"p99_seconds": 0.4}}
     # When the misses are explained
     lines = _misses(run, {"utilisation": False, "webhook p99": True})
-    # Then one line: the hand-over gap is 5 × (1/0.8 − 1) = 1.2 s per job, and what would shorten it
+    # Then one line: the hand-over gap is 5 × (1/0.8 − 1) = 1.25 s per job, split as measured, and what
+    # would shorten it
     [line] = lines
-    assert "AKOOL utilisation 0.80" in line and "about 1.2 s per job" in line and "What would reach" in line
+    assert "AKOOL utilisation 0.80" in line and "about 1.25 s per job" in line and "What would reach" in line
+    assert "took p50 0.30 s / p90 0.90 s" in line
     # And nothing is said about a target that was met
     assert _misses(run, {"utilisation": True, "webhook p99": True}) == []
+
+
+def test_given_one_slot_freed_and_taken_in_turn_then_each_hand_over_is_split_at_the_webhooks_answer() -> None:
+    # Given 1 slot: job a 0–5 s, its callback answered at 5.3 s, job b accepted at 5.8 s (b ends at 11,
+    # answered at 11.1), c accepted at 11.5 (the tail: c's freeing has no successor)
+    jobs = [(0.0, 5.0), (5.8, 11.0), (11.5, 16.0)]
+    answered = [5.3, 11.1, None]
+    # When the hand-overs are measured
+    h = m.handovers(jobs, 1, answered)
+    # Then two hand-overs: gaps 0.8 and 0.5, callback trips 0.3 and 0.1, the rest 0.5 and 0.4
+    assert h["count"] == 2
+    assert h["gap_p50"] == pytest.approx(0.65) and h["callback_p50"] == pytest.approx(0.2)
+    assert h["after_callback_p50"] == pytest.approx(0.45)

@@ -33,6 +33,7 @@ class Slots:
     def __init__(self, *held: str) -> None:
         self.held = set(held)
         self.looks = 0
+        self.writes = 0  # conditional writes (takes), each a look too
         self.on_look: dict[int, str] = {}  # look number -> holder that finishes then
 
     def _look(self) -> None:
@@ -46,6 +47,7 @@ class Slots:
 
     def take(self, job_id: str, limit: int) -> bool:
         self._look()
+        self.writes += 1
         if job_id in self.held or len(self.held) < limit:
             self.held.add(job_id)
             return True
@@ -123,15 +125,36 @@ def test_given_all_slots_busy_when_one_frees_within_the_wait_then_taken_without_
 
 
 def test_given_all_slots_busy_for_the_whole_wait_then_no_room_and_the_next_look_does_not_wait() -> None:
+    # Given both slots held for longer than the wait
     slots, clock = Slots("x", "y"), FakeClock()
     pacer = _pacer(slots, clock, wait=2.0)
+    # When the first submission of the invocation goes ahead and waits for a slot with its swap ready
+    pacer.room_to_prepare()
+    assert slots.looks == 0  # the first one prepares without a look
     with pytest.raises(NoRoom):
-        pacer.wait_for_room()
-    assert sum(clock.sleeps) <= 2.0 and slots.looks == 5  # at 0, 0.5, 1, 1.5 and 2 s
-    # The rest of this batch goes back to the queue at once: one look, no wait.
+        pacer.take("ready")
+    # Then it looked (reads only: no slot written) at 0, 0.5, 1, 1.5 and 2 s and holds nothing
+    assert sum(clock.sleeps) <= 2.0 and slots.looks == 5 and slots.held == {"x", "y"}
+    # And the rest of this batch goes back to the queue unprepared: one look each, no wait
+    with pytest.raises(NoRoom):
+        pacer.room_to_prepare()
     with pytest.raises(NoRoom):
         pacer.take("another")
-    assert sum(clock.sleeps) <= 2.0 and slots.looks == 6
+    assert sum(clock.sleeps) <= 2.0 and slots.looks == 7
+
+
+def test_given_a_wait_that_found_no_slot_when_one_is_free_at_the_next_look_then_the_batch_goes_on() -> None:
+    # Given an invocation whose first wait ended without a slot, and a slot freed just after
+    slots, clock = Slots("x", "y"), FakeClock()
+    pacer = _pacer(slots, clock, wait=0.0)
+    with pytest.raises(NoRoom):
+        pacer.take("first")
+    slots.release("x")
+    # When the next submission of the batch asks to prepare, then waits for its slot
+    pacer.room_to_prepare()
+    pacer.take("second")
+    # Then it prepares and takes the slot
+    assert slots.held == {"y", "second"}
 
 
 def test_given_little_time_left_in_the_invocation_then_the_wait_is_cut_to_it() -> None:
@@ -139,17 +162,117 @@ def test_given_little_time_left_in_the_invocation_then_the_wait_is_cut_to_it() -
     pacer = Pacer(slots, 2, wait_seconds=20.0, poll_seconds=0.5, remaining_seconds=lambda: 21.0,
                   reserve_seconds=20.0, clock=clock, sleep=clock.sleep)
     with pytest.raises(NoRoom):
-        pacer.wait_for_room()
-    assert sum(clock.sleeps) <= 1.0
+        pacer.take("job")
+    assert sum(clock.sleeps) <= 1.0 and slots.held == {"x", "y"}
 
 
 def test_given_limit_zero_then_no_pacing_and_no_slot_is_asked_for() -> None:
     slots, clock = Slots("x", "y", "z"), FakeClock()
     pacer = _pacer(slots, clock, limit=0)
-    pacer.wait_for_room()
+    pacer.room_to_prepare()
     pacer.take("job")
     pacer.release("x")
     assert slots.looks == 0 and clock.sleeps == [] and "x" in slots.held
+
+
+def test_given_all_slots_busy_then_the_ready_waiter_only_reads_and_writes_once_a_look_shows_room() -> None:
+    # Given both slots held, one finishing at the waiter's fourth look
+    slots, clock = Slots("x", "y"), FakeClock()
+    slots.on_look[4] = "x"
+    pacer = _pacer(slots, clock)
+    # When a submission with its swap ready waits for a slot
+    pacer.take("job")
+    # Then its looks while every slot was held wrote nothing; one conditional write took the freed slot
+    assert slots.writes == 1 and slots.held == {"y", "job"} and clock.sleeps == [0.5, 0.5, 0.5]
+
+
+# -- hand-off races on the slot item in DynamoDB (threads stand for separate Lambda instances) ----------
+def _waiters(job_ids: list[str], limit: int, wait: float) -> tuple[list[threading.Thread], dict[str, str]]:
+    """Threads that each wait (with its swap ready) for a slot, with their own client: `outcome[job]` is
+    "took" or "no room" once the thread ends."""
+    outcome: dict[str, str] = {}
+
+    def wait_for(job_id: str) -> None:
+        store = SlotStore(boto3.client("dynamodb", region_name=REGION), TABLE)
+        pacer = Pacer(store, limit, wait_seconds=wait, poll_seconds=0.01)
+        try:
+            pacer.take(job_id)
+            outcome[job_id] = "took"
+        except NoRoom:
+            outcome[job_id] = "no room"
+
+    return [threading.Thread(target=wait_for, args=(j,)) for j in job_ids], outcome
+
+
+def _run_all(threads: list[threading.Thread]) -> None:
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def test_given_three_ready_waiters_when_two_releasers_free_two_slots_at_once_then_two_take_them(
+    slot_store: SlotStore,
+) -> None:
+    # Given all 4 slots held and three submissions waiting, swaps ready
+    for job in ("h1", "h2", "h3", "h4"):
+        assert slot_store.take(job, 4)
+    waiters, outcome = _waiters(["w1", "w2", "w3"], 4, wait=3.0)
+    # When the webhook (h1's callback) and the reconciler (h2's leak) release at the same moment
+    start = threading.Barrier(2)
+
+    def release(job_id: str) -> None:
+        store = SlotStore(boto3.client("dynamodb", region_name=REGION), TABLE)
+        start.wait()
+        store.release(job_id)
+
+    releasers = [threading.Thread(target=release, args=(j,)) for j in ("h1", "h2")]
+    _run_all(waiters + releasers)
+    # Then two waiters hold the two freed slots; the third timed out holding none: never over 4
+    took = {j for j, o in outcome.items() if o == "took"}
+    assert len(took) == 2 and sorted(outcome.values()) == ["no room", "took", "took"]
+    assert slot_store.holders() == frozenset({"h3", "h4", *took})
+
+
+def test_given_a_duplicate_callback_when_its_job_is_released_twice_then_one_waiter_gets_the_one_slot(
+    slot_store: SlotStore,
+) -> None:
+    # Given all 4 slots held and two submissions waiting, swaps ready
+    for job in ("h1", "h2", "h3", "h4"):
+        assert slot_store.take(job, 4)
+    waiters, outcome = _waiters(["w1", "w2"], 4, wait=3.0)
+    # When h1's final callback comes twice (AKOOL's retry), and the finaliser releases it too, at once
+    start = threading.Barrier(3)
+
+    def release() -> None:
+        store = SlotStore(boto3.client("dynamodb", region_name=REGION), TABLE)
+        start.wait()
+        store.release("h1")
+
+    _run_all(waiters + [threading.Thread(target=release) for _ in range(3)])
+    # Then h1's one slot went to one waiter, the other timed out holding none, and the later releases of
+    # h1 took nothing from the waiter that got it
+    took = [j for j, o in outcome.items() if o == "took"]
+    assert len(took) == 1 and slot_store.holders() == frozenset({"h2", "h3", "h4", *took})
+    slot_store.release("h1")
+    assert slot_store.holders() == frozenset({"h2", "h3", "h4", *took})
+
+
+def test_given_a_waiter_that_timed_out_when_a_slot_frees_after_then_the_next_waiter_takes_it(
+    slot_store: SlotStore,
+) -> None:
+    # Given all 2 slots held and a waiter whose wait ended without a slot
+    for job in ("h1", "h2"):
+        assert slot_store.take(job, 2)
+    late, outcome = _waiters(["timed-out"], 2, wait=0.0)
+    _run_all(late)
+    assert outcome == {"timed-out": "no room"}
+    # When a slot frees afterwards and another submission waits
+    slot_store.release("h1")
+    nxt, outcome = _waiters(["next"], 2, wait=3.0)
+    _run_all(nxt)
+    # Then the next one takes it: the waiter that timed out left nothing behind to repair
+    assert outcome == {"next": "took"} and slot_store.holders() == frozenset({"h2", "next"})
 
 
 # -- request spacing ---------------------------------------------------------------------------------

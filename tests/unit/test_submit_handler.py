@@ -275,7 +275,7 @@ def test_given_a_batch_with_one_bad_record_then_only_that_record_is_reported_fai
     assert _job_status() is Status.SUBMITTED and len(akool.submissions()) == 1
 
 
-def test_given_every_akool_slot_in_use_then_the_message_comes_back_soon_without_any_akool_call(
+def test_given_every_akool_slot_in_use_then_the_message_comes_back_soon_ready_and_its_retry_detects_nothing(
     app: ModuleType, akool: FakeAkool, resources: dict[str, str], hand_backs: HandBacks,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -293,13 +293,15 @@ def test_given_every_akool_slot_in_use_then_the_message_comes_back_soon_without_
     event = receive(queue)
     response = app.lambda_handler(event, Context())
     settle(queue, response, event)
-    # Then it comes back after the short delay (not the backoff), AKOOL was not called at all, and
-    # the job shows WAITING for an AKOOL slot, with when it gives up
+    # Then it comes back after the short delay (not the backoff) with no swap sent; the job was
+    # prepared before its wait for the slot (pacing.py: the hand-over), so its photo and face were
+    # detected, and it shows WAITING for an AKOOL slot, with when it gives up, keeping what was detected
     assert len(response["batchItemFailures"]) == 1 and depth(queue) == 1
-    assert hand_backs.delays == [15] and akool.calls == []
-    assert _job_status() is Status.WAITING
+    assert hand_backs.delays == [15] and akool.submissions() == []
+    assert len(akool.detections()) == 2 and _job_status() is Status.WAITING
     assert _report()["waiting_for"] == "AKOOL slot" and _report()["expires_at"]
-    # And once the slot is given back, the next delivery submits it, holding the slot
+    # And once the slot is given back, the next delivery submits it, holding the slot, without asking
+    # AKOOL's detector again
     slots.release("another-job")
     sqs().change_message_visibility(
         QueueUrl=queue, ReceiptHandle=event["Records"][0]["receiptHandle"], VisibilityTimeout=0
@@ -307,6 +309,7 @@ def test_given_every_akool_slot_in_use_then_the_message_comes_back_soon_without_
     event = receive(queue)
     assert app.lambda_handler(event, Context()) == {"batchItemFailures": []}
     assert _job_status() is Status.SUBMITTED and len(slots.holders()) == 1
+    assert len(akool.detections()) == 2 and len(akool.submissions()) == 1
 
 
 def _keys(prefix: str) -> list[str]:

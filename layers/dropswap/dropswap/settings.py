@@ -129,9 +129,10 @@ class Settings:
     akool_max_requests_per_second: int = 0
     submit_concurrency: int = 2
     # How long one submission waits inside its invocation for a free AKOOL slot before its message goes
-    # back to the queue, and how often it looks.
+    # back to the queue, and how often it looks (one consistent read; a freed slot idles half of this on
+    # average: pacing.py).
     slot_wait_seconds: float = 20.0
-    slot_poll_seconds: float = 0.2
+    slot_poll_seconds: float = 0.05
     # The daily AKOOL credit budget (credit_budget.py; template parameter AkoolCreditBudgetPerDay): 0 =
     # unlimited (credits are counted all the same). What one swap call costs: AKOOL publishes no figure,
     # so 1 is an assumption (docs/akool.md §9).

@@ -1,17 +1,38 @@
-"""Pacing submissions to AKOOL's account limits (docs/akool.md §6, issue 10).
+"""Pacing submissions to AKOOL's account limits (docs/akool.md §6, issue 10), and handing a freed slot to
+the next job without an idle gap (issue 20).
 
 AKOOL limits an account's jobs in flight (accepted, not finished; they run for minutes after our Lambda
 returns) and its request rate; Lambda concurrency bounds neither. So:
 - `Pacer`: a submission takes one of `AkoolMaxJobsInFlight` slots (slot_store.py, a conditional write)
   right before AKOOL's swap submit, and the slot is released as soon as AKOOL's word says the job is over
-  (webhook, finaliser), or the submit failed. With no slot free, the submission waits inside its
-  invocation for a bounded time (it has a plan ready, so a freed slot is used at once), then raises
-  NoRoom: its message goes back to the queue with a short delay. 1005 stays the backstop.
+  (webhook, finaliser), or the submit failed, or the reconciler finds it leaked. 1005 stays the backstop.
   Our own count never overshoots the limit (the take is atomic). What AKOOL holds can exceed it by one
   per submit that timed out after AKOOL accepted it (we give that slot back and retry later), until AKOOL
   finishes that job; a lost webhook makes us under-use a slot until the reconciler's listbyids.
 - `RequestSpacer`: this process's AKOOL requests at least `interval` apart, so that SubmitConcurrency
   submitters together stay under AKOOL's request rate (detect_faces counts too).
+
+The hand-over (issue 20). Measured in the big drop (benchmarks/REPORT.md), a freed slot stayed empty
+~0.8 s: the callback reached the webhook and released the slot within ~0.1 s, but the waiting submitter
+had waited *before* preparing (claim, input checks, staging, AKOOL's detect, then its request spacing), so
+all of that ran after the slot was free. Now a submission prepares first and waits with its swap ready:
+`room_to_prepare` lets the first submission of an invocation go ahead without waiting (it only refuses,
+after one look, once a wait in this invocation has already ended without a slot, so the rest of a batch
+goes back to the queue unprepared), and `take` waits for the slot with everything else done, looking at
+the slot item (one consistent GetItem) every `poll_seconds` and writing only when a look shows room. What
+is left between AKOOL's end of a job and the next submit is the callback's trip, half a look interval, the
+take, the credit count and the submit request. A submission that finds no slot keeps its detections on
+the job (submission.py), so its retry asks AKOOL's detector nothing again.
+
+Why polling a read rather than signalling the waiter: the releasers are many (webhook, finaliser,
+reconciler, a failed or refused submit, the claim's own error path), and a look at the item sees a slot
+freed by any of them, with no new queue, item or IAM grant. A message from the releaser to a
+waiting-list queue adds a hop (send, the event source's poll, an invocation) longer than the look
+interval, and wakes an unprepared job. A conditional hand-off to a named waiter (the releaser moves the
+slot to it) still needs the waiter to look to learn it has one, adds a read to every release path, and
+leaves a slot held by a waiter that timed out meanwhile until someone repairs it. The cost of the looks:
+at most SubmitConcurrency × 1/poll_seconds consistent reads a second, only while every slot is busy (about
+$0.04 an hour at 2 submitters and 0.05 s, on-demand prices of 2026-12-01).
 """
 
 from __future__ import annotations
@@ -62,19 +83,26 @@ class Pacer:
     def enabled(self) -> bool:
         return self._limit > 0
 
-    def wait_for_room(self) -> None:
-        """Return once fewer than `limit` slots are held (a read: nothing is taken), else NoRoom."""
-        if self.enabled:
-            self._until(lambda: len(self._slots.holders()) < self._limit)
+    def room_to_prepare(self) -> None:
+        """Before a submission prepares its swap: go ahead (no look), unless a wait in this invocation has
+        already ended without a slot; then one look, and NoRoom if every slot is still held."""
+        if self.enabled and self._saturated:
+            self._until(lambda: self._room_for(None))
 
     def take(self, job_id: str) -> None:
-        """Take a slot for `job_id`, waiting for one within the budget; else NoRoom."""
+        """Take a slot for `job_id` (its swap ready), waiting for one within the budget; else NoRoom.
+        Looks are reads; the conditional write is made only when a look shows room (or the job's own
+        slot), and a write lost to another submitter goes back to looking."""
         if self.enabled:
-            self._until(lambda: self._slots.take(job_id, self._limit))
+            self._until(lambda: self._room_for(job_id) and self._slots.take(job_id, self._limit))
 
     def release(self, job_id: str) -> None:
         if self.enabled:
             self._slots.release(job_id)
+
+    def _room_for(self, job_id: str | None) -> bool:
+        held = self._slots.holders()
+        return len(held) < self._limit or (job_id is not None and job_id in held)
 
     def _until(self, ready: Callable[[], bool]) -> None:
         budget = 0.0 if self._saturated else self._wait

@@ -360,9 +360,10 @@ class Submitter:
         if not_ready is not None:
             kind: OutcomeKind = "WAITING" if not_ready.waiting else "DUPLICATE"
             return Outcome(kind, ref.sidecar_key, ref.job_id, not_ready.detail)
-        # Before the claim and any AKOOL call: with every AKOOL slot in use this raises NoRoom, and the
-        # message comes back shortly (the job stays WAITING, claimable by that delivery). A faces-only
-        # job sends no swap, so it needs no slot and no credit.
+        # The swap is prepared before its slot is waited for (pacing.py: the hand-over), except once this
+        # invocation's wait has found no slot: then, with every slot still in use, NoRoom sends the
+        # message back shortly, unprepared (the job stays WAITING, claimable by that delivery). A
+        # faces-only job sends no swap, so it needs no slot and no credit.
         if manifest.mode != "faces":
             if not self._budget.has_room():
                 # Today's credits are spent (a read): wait for the budget without staging or detecting.
@@ -371,7 +372,7 @@ class Submitter:
                     manifest.metadata_json,
                 )
             try:
-                self._pacer.wait_for_room()
+                self._pacer.room_to_prepare()
             except NoRoom:
                 # Shown once: a record already marked costs this retry no write at all.
                 if job is None or job.waiting_for != AKOOL_SLOT:
