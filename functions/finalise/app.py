@@ -40,7 +40,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         if outcome is not None and outcome.action in counts:
             counts[outcome.action] += 1
 
-    response = queue_batch.process_batch(event, context, work, parts.finalise_queue)
+    response = queue_batch.process_batch(event, work, parts.finalise_queue)
     metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=counts[Action.SUCCEEDED])
     metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=counts[Action.FAILED])
     return response

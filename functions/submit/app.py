@@ -72,7 +72,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                 logger.info("object created", extra={"bucket": item.bucket, "key": item.key})
                 outcomes.extend(submitter.handle_object_created(item.bucket, item.key, item.version))
 
-    response = queue_batch.process_batch(event, context, work, parts.submit_queue)
+    response = queue_batch.process_batch(event, work, parts.submit_queue)
     _count(outcomes)
     for o in outcomes:
         logger.info("outcome", extra={"job_id": o.job_id, "key": o.key, "status": o.kind, "detail": o.detail})

@@ -9,29 +9,40 @@ Never logs the event: its query string holds the job's webhook token.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dropswap.app import webhook as composition
-from dropswap.flows.webhook import WebhookService
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from dropswap.flows.webhook import WebhookService
 
 logger = Logger()
 metrics = Metrics()
-app = APIGatewayRestResolver()
 # The logic modules log through the standard library; give them the same structured output.
 copy_config_to_registered_loggers(source_logger=logger, include={"dropswap"})
 # At cold start: a function without its bucket, table, secret or queue fails here, by name.
 SETTINGS = composition.settings()
 
+# The one route API Gateway sends here (template.yaml), read without Powertools' event handler: importing
+# it costs a cold start ~100 ms (asyncio and every resolver) for one route. The job id's characters are
+# the ones its resolver matched, and the replies keep its shape (a REST proxy answer, multiValueHeaders).
+_ROUTE = re.compile(r"^/webhooks/akool/(?P<job_id>[-._~()'!*:@,;=+&$%<> \[\]{}|^\w]+)$")
+_JSON = {"Content-Type": ["application/json"]}
+_NOT_FOUND = json.dumps({"statusCode": 404, "message": "Not found"}, separators=(",", ":"))
+# The invocation's context, for the service's time budget (set by each invocation before it runs).
+_invocation: dict[str, LambdaContext] = {}
+
 
 def _remaining_seconds() -> float:
-    return app.lambda_context.get_remaining_time_in_millis() / 1000
+    return _invocation["context"].get_remaining_time_in_millis() / 1000
 
 
 @lru_cache(maxsize=1)
@@ -39,12 +50,13 @@ def _service() -> WebhookService:
     return composition.build(SETTINGS, _remaining_seconds)
 
 
-@app.post("/webhooks/akool/<job_id>")
-def akool_callback(job_id: str) -> Response[str]:
-    event = app.current_event
-    reply = _service().handle(
-        job_id, event.get_query_string_value("token"), event.body, is_base64=bool(event.is_base64_encoded)
-    )
+def _reply(status_code: int, body: str) -> dict[str, Any]:
+    return {"statusCode": status_code, "body": body, "isBase64Encoded": False, "multiValueHeaders": _JSON}
+
+
+def akool_callback(job_id: str, event: dict[str, Any]) -> dict[str, Any]:
+    token = (event.get("queryStringParameters") or {}).get("token")
+    reply = _service().handle(job_id, token, event.get("body"), is_base64=bool(event.get("isBase64Encoded")))
     queued = reply.queued
     logger.info(
         "AKOOL callback",
@@ -64,11 +76,14 @@ def akool_callback(job_id: str) -> Response[str]:
         # Right token, body that does not verify: AKOOL's scheme or our key changed, or a URL leaked
         # (WebhookUnverifiedAlarm).
         metrics.add_metric(name="WebhookUnverified", unit=MetricUnit.Count, value=1)
-    body = json.dumps(reply.body)
-    return Response(status_code=reply.status_code, content_type=content_types.APPLICATION_JSON, body=body)
+    return _reply(reply.status_code, json.dumps(reply.body))
 
 
 @logger.inject_lambda_context(clear_state=True, log_event=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    _invocation["context"] = context
+    route = _ROUTE.match(str(event.get("path") or ""))
+    if event.get("httpMethod") != "POST" or route is None:
+        return _reply(404, _NOT_FOUND)
+    return akool_callback(route["job_id"], event)

@@ -1,43 +1,50 @@
 """The real adapters of one invocation, built from the function's settings: AWS through boto3 (the
 clients under them are process-wide: adapters/aws.py), AKOOL through one pooled HTTP session.
 
-Only the composition root (the other modules of app/) uses this. It imports adapters, pacing and the
-credit budget (flows/common; no flow): each function's module of app/ adds only the flow it runs, so a
-handler's code stays what it runs.
+Only the composition root (the other modules of app/) uses this. Each adapter's module is imported when a
+path first asks for it (cold start: a webhook that never calls AKOOL does not import requests, a submit
+that rejects its input never loads the result fetcher); boto3 is imported at once, as every path of every
+function reads the Jobs table. Which module each handler must not import at cold start:
+tests/build/test_cold_imports.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cached_property, lru_cache
-
-import requests
+from typing import TYPE_CHECKING
 
 from dropswap.adapters import aws
-from dropswap.adapters.akool_client import AkoolClient
-from dropswap.adapters.credentials import load_credentials
-from dropswap.adapters.credit_store import CreditStore
-from dropswap.adapters.event_bus import EventBus
-from dropswap.adapters.job_store import JobStore
-from dropswap.adapters.object_store import ObjectStore
-from dropswap.adapters.queues import SqsQueue
-from dropswap.adapters.result_fetch import HttpResultFetcher
-from dropswap.adapters.slot_store import SlotStore
-from dropswap.domain.akool import AkoolCredentials
-from dropswap.flows.common.credit_budget import CreditBudget
-from dropswap.flows.common.pacing import Pacer, RequestSpacer
 from dropswap.settings import Settings
+
+if TYPE_CHECKING:
+    import requests
+
+    from dropswap.adapters.akool_client import AkoolClient
+    from dropswap.adapters.event_bus import EventBus
+    from dropswap.adapters.job_store import JobStore
+    from dropswap.adapters.object_store import ObjectStore
+    from dropswap.adapters.queues import SqsQueue
+    from dropswap.adapters.result_fetch import HttpResultFetcher
+    from dropswap.adapters.slot_store import SlotStore
+    from dropswap.domain.akool import AkoolCredentials
+    from dropswap.flows.common.credit_budget import CreditBudget
+    from dropswap.flows.common.pacing import Pacer, RequestSpacer
 
 
 @lru_cache(maxsize=1)
 def _http() -> requests.Session:
     # One pooled session per warm container: AKOOL's TLS connection is reused across events.
+    import requests
+
     return requests.Session()
 
 
 @lru_cache(maxsize=1)
 def _spacer(requests_per_second: int, submitters: int) -> RequestSpacer:
     # Process-wide: the spacing must hold across the invocations of a warm container.
+    from dropswap.flows.common.pacing import RequestSpacer
+
     return RequestSpacer.for_account(requests_per_second, submitters)
 
 
@@ -50,29 +57,43 @@ class Parts:
 
     @cached_property
     def jobs(self) -> JobStore:
+        from dropswap.adapters.job_store import JobStore
+
         return JobStore(aws.dynamodb(), self.settings.jobs_table, ttl_days=self.settings.job_ttl_days)
 
     @cached_property
     def objects(self) -> ObjectStore:
+        from dropswap.adapters.object_store import ObjectStore
+
         return ObjectStore(aws.s3(), self.settings.drop_bucket)
 
     @cached_property
     def slots(self) -> SlotStore:
+        from dropswap.adapters.slot_store import SlotStore
+
         return SlotStore(aws.dynamodb(), self.settings.jobs_table)
 
     @cached_property
     def submit_queue(self) -> SqsQueue:
+        from dropswap.adapters.queues import SqsQueue
+
         return SqsQueue(aws.sqs(), self.settings.submit_queue_url)
 
     @cached_property
     def events(self) -> EventBus:
+        from dropswap.adapters.event_bus import EventBus
+
         return EventBus(aws.events(), self.settings.event_bus_name)
 
     @cached_property
     def finalise_queue(self) -> SqsQueue:
+        from dropswap.adapters.queues import SqsQueue
+
         return SqsQueue(aws.sqs(), self.settings.finalise_queue_url)
 
     def pacer(self) -> Pacer:
+        from dropswap.flows.common.pacing import Pacer
+
         s = self.settings
         return Pacer(
             self.slots, s.akool_max_jobs_in_flight, wait_seconds=s.slot_wait_seconds,
@@ -81,6 +102,9 @@ class Parts:
 
     def budget(self) -> CreditBudget:
         """The day's AKOOL credit budget, counted in the Jobs table (counted even when unlimited)."""
+        from dropswap.adapters.credit_store import CreditStore
+        from dropswap.flows.common.credit_budget import CreditBudget
+
         s = self.settings
         return CreditBudget(
             CreditStore(aws.dynamodb(), s.jobs_table), s.akool_credit_budget_per_day,
@@ -88,6 +112,8 @@ class Parts:
         )
 
     def result_fetcher(self) -> HttpResultFetcher:
+        from dropswap.adapters.result_fetch import HttpResultFetcher
+
         s = self.settings
         return HttpResultFetcher(
             https_only=s.result_https_only,
@@ -99,6 +125,8 @@ class Parts:
         )
 
     def credentials(self) -> AkoolCredentials:
+        from dropswap.adapters.credentials import load_credentials
+
         return load_credentials(self.settings.akool_secret_id)
 
     def akool(self) -> AkoolClient:
@@ -120,6 +148,8 @@ class Parts:
         max_attempts: int | None = None,
         before_request: Callable[[], None] | None = None,
     ) -> AkoolClient:
+        from dropswap.adapters.akool_client import AkoolClient
+
         s = self.settings
         return AkoolClient(
             credentials,

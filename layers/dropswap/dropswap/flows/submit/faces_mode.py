@@ -16,7 +16,6 @@ from typing import Any, Protocol
 
 from dropswap.domain import keys
 from dropswap.domain.error_codes import ErrorCode
-from dropswap.domain.faces_preview import CHUNK_BYTES, CONTENT_TYPE, PhotoTooLarge, face_list, write_preview
 from dropswap.domain.jobs import JobRef
 from dropswap.domain.manifest import ManifestError
 from dropswap.domain.ports import InputReader, ReportSink, SwapApi
@@ -55,25 +54,28 @@ def detect_and_preview(
 ) -> FacesFound:
     """Detect the photo's faces and write faces.json and the preview. ManifestError: the photo cannot be
     read (by AKOOL, or by us: gone or grown since its check); AkoolError goes up as it is."""
+    # Imported here: only a "mode": "faces" job needs the page (cold start of every other submit).
+    from dropswap.domain import faces_preview as preview
+
     image_url = objects.presign_get(ref.image_key, presign_ttl)
-    faces = face_list(akool_swap.detect(akool, image_url, "image"))
+    faces = preview.face_list(akool_swap.detect(akool, image_url, "image"))
     preview_key = keys.faces_preview_key(ref.image_key)
-    photo = objects.read_chunks(ref.image_key, CHUNK_BYTES)
+    photo = objects.read_chunks(ref.image_key, preview.CHUNK_BYTES)
     if photo is None:
         # Deleted since the input gate saw it: the retry finds it missing, and the job WAITs for it.
         raise PhotoGone(ref.image_key)
     with tempfile.NamedTemporaryFile(suffix=".html") as page:
         try:
-            write_preview(
+            preview.write_preview(
                 page, image_key=ref.image_key, photo=photo, faces=faces, max_photo_bytes=max_image_bytes
             )
-        except PhotoTooLarge:
+        except preview.PhotoTooLarge:
             raise ManifestError(
                 "image", f"{ref.image_key} is larger than {max_image_bytes} bytes; resize it",
                 code=ErrorCode.TOO_LARGE,
             ) from None
         page.flush()
-        objects.put_file(preview_key, page.name, CONTENT_TYPE)
+        objects.put_file(preview_key, page.name, preview.CONTENT_TYPE)
     bucket = f"s3://{ref.bucket}/"
     objects.put_json(
         keys.faces_json_key(ref.image_key),
