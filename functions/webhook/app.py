@@ -18,6 +18,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from dropswap.app import snapstart
 from dropswap.app import webhook as composition
 from dropswap.flows.webhook import WebhookService
 
@@ -28,6 +29,8 @@ app = APIGatewayRestResolver()
 copy_config_to_registered_loggers(source_logger=logger, include={"dropswap"})
 # At cold start: a function without its bucket, table, secret or queue fails here, by name.
 SETTINGS = composition.settings()
+# SnapStart's hooks (template parameter SnapStart): no connection, key or random state across a restore.
+snapstart.install()
 
 
 def _remaining_seconds() -> float:

@@ -128,7 +128,8 @@ def test_given_every_queue_event_source_then_long_visibility_a_dlq_with_an_alarm
                for a in resources.values() if a["Type"] == "AWS::CloudWatch::Alarm"
                and a["Properties"]["Namespace"] == "AWS/SQS"}
     mappings = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
-    assert {m["FunctionName"]["Ref"] for m in mappings} == {"SubmitFunctionAliaslive", "FinaliseFunctionAliaslive"}
+    aliases = {m["FunctionName"]["Ref"] for m in mappings}
+    assert aliases == {"SubmitFunctionAliaslive", "FinaliseFunctionAliaslive"}
     for m in mappings:
         function = m["FunctionName"]["Ref"].removesuffix("Aliaslive")
         queue = resources[m["EventSourceArn"]["Fn::GetAtt"][0]]["Properties"]
@@ -533,7 +534,7 @@ def test_given_the_snapstart_parameter_then_only_the_waited_on_functions_snapsho
         assert stack.value(version["Properties"]["Description"]) == f"SnapStart {snap_start or 'Disabled'}"
 
 
-def test_given_aliased_functions_then_their_queues_and_the_api_invoke_the_alias_and_the_reconciler_its_function(
+def test_given_aliased_functions_then_queues_and_the_api_invoke_the_alias_and_the_schedule_the_function(
     transformed: dict[str, Any],
 ) -> None:
     resources = transformed["Resources"]
@@ -551,7 +552,7 @@ def test_given_aliased_functions_then_their_queues_and_the_api_invoke_the_alias_
     assert "${WebhookFunctionAliaslive}" in integration
 
 
-def test_given_snapstart_toggled_or_a_new_layer_then_a_new_version_is_published(source: dict[str, Any]) -> None:
+def test_given_snapstart_toggled_or_a_new_layer_then_a_new_version_is_published() -> None:
     # Given the deployed template, with SnapStart Disabled
     before = transformed_template()
     disabled, enabled = _deployed(before, "Disabled"), _deployed(before, "Enabled")
