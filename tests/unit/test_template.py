@@ -556,6 +556,7 @@ def test_given_snapstart_toggled_or_a_new_layer_then_a_new_version_is_published(
     # Given the deployed template, with SnapStart Disabled
     before = transformed_template()
     disabled, enabled = _deployed(before, "Disabled"), _deployed(before, "Enabled")
+    assert set(_aliases(before)) == SNAPSTART_FUNCTIONS
     # When SnapStart is turned on, Then each version's description changes, which replaces (republishes) it
     # on CloudFormation, so the alias moves to a version published with a snapshot
     for alias in _aliases(before).values():
