@@ -127,3 +127,30 @@ def make_samples() -> None:  # pragma: no cover - run by hand in the dev venv to
         buf = io.BytesIO()
         gradient.convert(mode).save(buf, fmt, **params)
         (SAMPLES / name).write_bytes(buf.getvalue())
+
+
+# The picture `dropswap doctor --swap-sample` swaps (a drawing of a face, no photo of a person), shipped
+# with the CLI so an installed `dropswap` has it.
+DOCTOR_SAMPLE = Path(__file__).resolve().parents[1] / "dropswap_cli" / "samples" / "drawn-face.jpg"
+
+
+def make_doctor_sample() -> None:  # pragma: no cover - run by hand in the dev venv to regenerate the file
+    import cv2
+    import numpy as np
+
+    w = h = 512
+    cx, cy = w // 2, h // 2
+    img = np.full((h, w, 3), (200, 220, 235), np.uint8)  # BGR
+    cv2.ellipse(img, (cx, cy), (130, 170), 0, 0, 360, (150, 180, 225), -1)  # the head
+    for dx in (-55, 55):  # eyes, irises, brows
+        cv2.ellipse(img, (cx + dx, cy - 40), (28, 14), 0, 0, 360, (255, 255, 255), -1)
+        cv2.circle(img, (cx + dx, cy - 40), 10, (60, 40, 30), -1)
+        cv2.ellipse(img, (cx + dx, cy - 75), (35, 8), 0, 180, 360, (50, 40, 40), -1)
+    nose = np.array([[cx, cy - 20], [cx - 18, cy + 35], [cx + 18, cy + 35]], np.int32)
+    cv2.polylines(img, [nose], False, (110, 140, 190), 4)
+    cv2.ellipse(img, (cx, cy + 80), (50, 18), 0, 0, 180, (80, 80, 170), -1)  # the mouth
+    img = np.asarray(cv2.GaussianBlur(img, (7, 7), 0), np.uint8)
+    DOCTOR_SAMPLE.parent.mkdir(exist_ok=True)
+    ok, data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    assert ok
+    DOCTOR_SAMPLE.write_bytes(data.tobytes())

@@ -9,25 +9,31 @@ after `sam deploy` (or against the local stack), each with what to do when it fa
 - the AKOOL secret is readable by the functions that call AKOOL and by no other function of the stack, and
   has no resource policy opening it to anyone else.
 
-Nothing is uploaded and AKOOL is never called: an end-to-end check that spends a credit is
-`dropswap swap PHOTO --face FACE`, on purpose.
+Nothing is uploaded and AKOOL is never called, unless asked: `--swap-sample` (one AKOOL credit) also runs
+one real swap of a bundled drawing of a face (samples/drawn-face.jpg, no photo of a person) in a folder of
+its own under inbox/dropswap-doctor/, waits for its report, says how it ended, and deletes what it uploaded
+and what the stack wrote for it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import ssl
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
+from dropswap_cli import layout, manifests, objects, reports
 from dropswap_cli.errors import CliError
 from dropswap_cli.printable import printable
 from dropswap_cli.stack import Stack
@@ -42,6 +48,10 @@ QUEUES = (("SubmitQueueUrl", "SubmitDLQUrl"), ("FinaliseQueueUrl", "FinaliseDLQU
 SECRET_READERS = frozenset({"SubmitFunction", "WebhookFunction", "ReconcileFunction"})
 REDEPLOY = "redeploy the stack (sam deploy) so CloudFormation puts it back"
 _UNKNOWN_JOB = "0" * 32  # a well-formed job id that names no job
+# --swap-sample: the picture (shipped with the CLI; devkit.images.make_doctor_sample draws it) and the folder
+# under inbox/ (and results/) each run gets a fresh subfolder of.
+SAMPLE = Path(__file__).resolve().parent / "samples" / "drawn-face.jpg"
+SAMPLE_FOLDER = "dropswap-doctor/"
 
 
 @dataclass(frozen=True)
@@ -56,9 +66,15 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         "doctor", parents=[common], help="check that a deployed (or the local) stack is wired as it should",
         description="Read-only checks of a dropswap stack: outputs, the bucket's notification, queues and "
                     "dead-letter queues, alarms and their topic, the webhook's answer to an unsigned call, "
-                    "and who can read the AKOOL secret. Uploads nothing and calls no AKOOL API. Exits 1 if "
-                    "a check failed.")
+                    "and who can read the AKOOL secret. Uploads nothing and calls no AKOOL API, unless "
+                    "--swap-sample asks for one real swap (one AKOOL credit). Exits 1 if a check failed.")
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
+    p.add_argument("--swap-sample", action="store_true",
+                   help="also swap a bundled drawing of a face end to end (COSTS ONE AKOOL CREDIT): "
+                        "uploads it under inbox/dropswap-doctor/, waits for its report, then deletes what "
+                        "it made")
+    p.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
+                   help="how long --swap-sample waits for the report (default 600)")
     p.set_defaults(run=run)
 
 
@@ -67,6 +83,10 @@ def run(args: argparse.Namespace, connect: Callable[[], Stack], out: Console, er
     if stack.session is None or not stack.name:
         raise CliError(f"{stack.description} does not say its CloudFormation stack: pass --stack NAME")
     checks = list(diagnose(stack))
+    if args.swap_sample:
+        err.print("dropswap doctor --swap-sample: one real swap, which costs one AKOOL credit",
+                  highlight=False)
+        checks.append(sample_swap(stack, args.timeout, err))
     if args.json:
         out.print_json(json.dumps({"stack": stack.name, "checks": [asdict(c) for c in checks]}))
     else:
@@ -264,3 +284,58 @@ def _secret(stack: Stack) -> Iterator[Check]:
     if policy:
         why = "it has a resource policy: check it opens the secret to no one else (get-resource-policy)"
         yield Check("AKOOL secret policy", "warn", why)
+
+
+def sample_swap(stack: Stack, timeout: float, err: Console) -> Check:
+    """One real swap (one AKOOL credit) of the bundled drawing onto itself, in a folder of its own; the
+    objects it uploads and the ones the stack writes for it are deleted afterwards, however it ended."""
+    name = "sample swap"
+    if not stack.bucket:
+        return Check(name, "FAIL", "the stack has no DropBucketName output: nowhere to upload the sample")
+    run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+    folder = f"{SAMPLE_FOLDER}{run_id}/"
+    photo, face = folder + SAMPLE.name, "faces/" + SAMPLE.name
+    manifest = manifests.encode(manifests.swap(face, "largest", None))
+    started = time.monotonic()
+    try:
+        # The face first and the manifest last, as `dropswap swap` does: the job starts when its manifest
+        # lands, with both images there.
+        for key, data in ((folder + face, SAMPLE), (photo, SAMPLE), (layout.sidecar(photo), manifest)):
+            objects.upload(stack.s3, stack.bucket, layout.INBOX + key, data)
+        watched = reports.Reports(stack.s3, stack.bucket, folder, [photo])
+        reports.wait(watched, timeout, err)
+        return _sample_outcome(name, watched.latest.get(photo), time.monotonic() - started, timeout)
+    except (ClientError, BotoCoreError) as exc:
+        return Check(name, "FAIL", f"could not run: {_aws_error(exc)}")
+    finally:
+        left = _delete_folder(stack, folder)
+        if left:
+            err.print(f"dropswap doctor: could not delete {left} object(s) under {layout.INBOX}{folder} or "
+                      f"{layout.RESULTS}{folder}; delete them by hand", highlight=False)
+
+
+def _sample_outcome(name: str, report: dict[str, Any] | None, seconds: float, timeout: float) -> Check:
+    status = str((report or {}).get("status") or "")
+    if status == "SUCCEEDED":
+        return Check(name, "ok", f"SUCCEEDED in {seconds:.0f} s: upload, AKOOL, callback and result all work")
+    if status in layout.TERMINAL:
+        return Check(name, "FAIL", f"{status}: {reports.describe(report) or 'no error given'}")
+    waiting = f"still {status}" if status else "no report"
+    return Check(name, "FAIL", f"{waiting} after {timeout:.0f} s: is the SubmitQueue drained (SubmitFunction "
+                               "running), and does AKOOL reach the webhook? (README: Troubleshooting)")
+
+
+def _delete_folder(stack: Stack, folder: str) -> int:
+    """Delete every object under inbox/<folder> and results/<folder>; how many could not be deleted."""
+    left = 0
+    for prefix in (layout.INBOX + folder, layout.RESULTS + folder):
+        try:
+            keys = sorted(objects.listing(stack.s3, stack.bucket, prefix))
+            for start in range(0, len(keys), 1000):
+                batch = [{"Key": k} for k in keys[start:start + 1000]]
+                answer = stack.s3.delete_objects(
+                    Bucket=stack.bucket, Delete={"Objects": batch, "Quiet": True})
+                left += len(answer.get("Errors", []))
+        except (ClientError, BotoCoreError):
+            left += 1
+    return left

@@ -15,6 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dropswap.app import finalise as composition
+from dropswap.app import snapstart
 from dropswap.flows.common import queue_batch
 from dropswap.flows.common.finaliser import Action
 from dropswap.flows.finalise import finalise_message
@@ -24,6 +25,8 @@ metrics = Metrics()
 copy_config_to_registered_loggers(source_logger=logger, include={"dropswap"})
 # At cold start: a function without its bucket, table, secret or queue fails here, by name.
 SETTINGS = composition.settings()
+# SnapStart's hooks (template parameter SnapStart): no connection, key or random state across a restore.
+snapstart.install()
 
 
 @metrics.log_metrics

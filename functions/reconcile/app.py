@@ -13,12 +13,15 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dropswap.app import reconcile as composition
+from dropswap.app import snapstart
 
 logger = Logger()
 metrics = Metrics()
 copy_config_to_registered_loggers(source_logger=logger, include={"dropswap"})
 # At cold start: a function without its bucket, table, secret or queues fails here, by name.
 SETTINGS = composition.settings()
+# SnapStart's hooks (template parameter SnapStart): no connection, key or random state across a restore.
+snapstart.install()
 
 
 class ReconcileIncomplete(Exception):

@@ -17,6 +17,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from dropswap.app import snapstart
 from dropswap.app import submit as composition
 from dropswap.domain import messages
 from dropswap.flows.common import queue_batch
@@ -28,6 +29,8 @@ metrics = Metrics()
 copy_config_to_registered_loggers(source_logger=logger, include={"dropswap"})
 # At cold start: a function without its bucket, table, secret, webhook URL or queue fails here, by name.
 SETTINGS = composition.settings()
+# SnapStart's hooks (template parameter SnapStart): no connection, key or random state across a restore.
+snapstart.install()
 
 _METRIC_FOR: dict[OutcomeKind, str] = {
     "SUBMITTED": "JobsSubmitted",

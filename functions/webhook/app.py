@@ -17,6 +17,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 
+from dropswap.app import snapstart
 from dropswap.app import webhook as composition
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ metrics = Metrics()
 copy_config_to_registered_loggers(source_logger=logger, include={"dropswap"})
 # At cold start: a function without its bucket, table, secret or queue fails here, by name.
 SETTINGS = composition.settings()
+# SnapStart's hooks (template parameter SnapStart): no connection, key or random state across a restore.
+snapstart.install()
 
 # The one route API Gateway sends here (template.yaml), read without Powertools' event handler: importing
 # it costs a cold start ~100 ms (asyncio and every resolver) for one route. The job id's characters are

@@ -24,9 +24,12 @@ class _NoManagedPolicies:
         return {}
 
 
-def transform(source: Mapping[str, Any], extra_source_buckets: str = NO_EXTRA_BUCKETS) -> dict[str, Any]:
+def transform(
+    source: Mapping[str, Any], extra_source_buckets: str = NO_EXTRA_BUCKETS, *, layer_zip: str | None = None,
+) -> dict[str, Any]:
     """The transformed template. ExtraSourceBuckets becomes the parameter's default, so tools that read only
-    the template (cfn-lint, the IAM evaluator) see the value a deployment would pass."""
+    the template (cfn-lint, the IAM evaluator) see the value a deployment would pass. `layer_zip`: where the
+    layer's build was uploaded (a new build, a new location)."""
     from samtranslator.translator.transform import transform as sam_transform
 
     template = copy.deepcopy(dict(source))
@@ -37,7 +40,7 @@ def transform(source: Mapping[str, Any], extra_source_buckets: str = NO_EXTRA_BU
         if res["Type"] == "AWS::Serverless::Function":
             props["CodeUri"] = f"s3://artifacts/{name}.zip"
         elif res["Type"] == "AWS::Serverless::LayerVersion":
-            props["ContentUri"] = f"s3://artifacts/{name}.zip"
+            props["ContentUri"] = layer_zip or f"s3://artifacts/{name}.zip"
     parameters = {"AkoolSecretArn": SECRET_ARN, "ExtraSourceBuckets": extra_source_buckets}
     saved = os.environ.get("AWS_DEFAULT_REGION")
     os.environ["AWS_DEFAULT_REGION"] = REGION  # the translator picks the partition from the region

@@ -35,3 +35,9 @@ def load_credentials(secret_id: str, *, force_fetch: bool = False) -> AkoolCrede
         raise CredentialsError("AKOOL_SECRET_ID is not set")
     value = parameters.get_secret(secret_id, transform="json", max_age=CACHE_SECONDS, force_fetch=force_fetch)
     return parse_secret(value)
+
+
+def forget_cached() -> None:
+    """Drop the cached secret value and the provider's Secrets Manager client (SnapStart: the key is read
+    again after a restore, never carried in the snapshot)."""
+    parameters.clear_caches()  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated

@@ -48,6 +48,15 @@ def _spacer(requests_per_second: int, submitters: int) -> RequestSpacer:
     return RequestSpacer.for_account(requests_per_second, submitters)
 
 
+def forget_connections() -> None:
+    """Close and drop the process-wide AKOOL session (its pooled TLS connections) and request spacer (its
+    monotonic-clock deadline): the next use builds new ones. For SnapStart (snapstart.py)."""
+    if _http.cache_info().currsize:
+        _http().close()
+    _http.cache_clear()
+    _spacer.cache_clear()
+
+
 class Parts:
     """The adapters of one invocation; the boto3 clients under them are process-wide (aws.py)."""
 
