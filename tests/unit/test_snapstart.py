@@ -100,6 +100,7 @@ def test_given_connections_clients_and_a_cached_secret_when_snapshotted_and_rest
     session_before = boto3.DEFAULT_SESSION
     assert session_before is not None
     models = session_before._session.get_component("data_loader")
+    import dropswap.adapters.credentials  # noqa: F401  # the one module that reads (and caches) the secret
     DEFAULT_PROVIDERS["secrets"] = object()  # Powertools' cache of the secret and its client
     # When Lambda snapshots the process and restores a copy
     runtime.snapshot()

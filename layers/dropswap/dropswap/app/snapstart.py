@@ -20,9 +20,9 @@ outside Lambda, or on a runtime without it, it does nothing, and so do the hooks
 from __future__ import annotations
 
 import random
+import sys
 
 from dropswap.adapters import aws
-from dropswap.adapters.credentials import forget_cached
 from dropswap.app.parts import forget_connections
 
 
@@ -52,4 +52,8 @@ def install() -> bool:
 def _forget_process_state() -> None:
     forget_connections()
     aws.forget_clients()
-    forget_cached()
+    # The secret's cache exists only once the credentials module was loaded (on first need): importing it
+    # here would put Powertools Parameters on every cold start (tests/unit/test_cold_imports.py).
+    credentials = sys.modules.get("dropswap.adapters.credentials")
+    if credentials is not None:
+        credentials.forget_cached()
