@@ -126,7 +126,7 @@ def missing(report: Mapping[str, Any]) -> list[str]:
     shown = []
     for item in listed:
         if isinstance(item, Mapping):
-            key = item.get("key") or item.get("source") or "?"
+            key = _in_drop(str(item.get("key") or item.get("source") or "?"), report)
             hint = str(item.get("hint") or "").strip().splitlines()
             near = item.get("did_you_mean")
             if not hint and isinstance(near, list) and near:
@@ -135,6 +135,17 @@ def missing(report: Mapping[str, Any]) -> list[str]:
         else:
             shown.append(str(item))
     return shown
+
+
+def _in_drop(key: str, report: Mapping[str, Any]) -> str:
+    """A key under the report's own inbox/ as the user named it there (`party/faces/a.jpg`): the bucket's
+    URI is the same for every row and would push the name out of a 100-column line. Others stay whole."""
+    image = str(report.get("image") or "")
+    if image.startswith("s3://"):
+        inbox = "s3://" + image[5:].split("/", 1)[0] + "/inbox/"
+        if key.startswith(inbox):
+            return key[len(inbox):]
+    return key
 
 
 def waiting(report: Mapping[str, Any], until: bool = True) -> str:

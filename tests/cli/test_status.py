@@ -182,3 +182,23 @@ def test_given_a_long_folder_name_and_many_states_when_its_progress_line_is_made
     assert len(text) <= 80 and "\x1b" not in text and "…" in text
     assert "10/37" in text and text.endswith("ETA 1h05m") and "[" in text and "]" in text
     assert progress.bar(counts).count("#") == round(7 * 20 / 37)
+
+
+def test_given_a_waiting_report_when_its_missing_inputs_shown_then_drop_keys_lose_the_bucket_uri() -> None:
+    # Given a WAITING report whose missing inputs are one key in the drop's inbox/ and one in another bucket
+    from dropswap_cli.reports import missing
+
+    report = {
+        "status": "WAITING", "waiting_for": "input", "image": f"s3://{BUCKET}/inbox/party/a.jpg",
+        "missing": [
+            {"field": "swaps[0].source", "key": f"s3://{BUCKET}/inbox/party/faces/hoper.jpg",
+             "did_you_mean": [f"s3://{BUCKET}/inbox/party/faces/hopper.jpg"]},
+            {"field": "swaps[1].source", "key": "s3://other-bucket/inbox/b.jpg"},
+        ],
+    }
+    # When the CLI says what it waits for
+    shown = missing(report)
+    # Then the drop's key reads as the user named it under inbox/ (a 100-column row keeps its name), and a
+    # key elsewhere stays whole
+    assert shown[0].startswith("party/faces/hoper.jpg (did you mean ")
+    assert shown[1] == "s3://other-bucket/inbox/b.jpg"

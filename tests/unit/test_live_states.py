@@ -109,7 +109,7 @@ def test_given_missing_input_then_waiting_report_says_input_with_missing_and_exp
     assert datetime.fromisoformat(report["expires_at"]) == expected
 
 
-def test_given_no_akool_slot_then_waiting_for_a_slot_once_then_queued_and_processing_when_one_frees(
+def test_given_no_akool_slot_then_waiting_for_a_slot_once_then_processing_when_one_frees(
     h: Harness,
 ) -> None:
     # Given every AKOOL slot held by another job
@@ -123,17 +123,19 @@ def test_given_no_akool_slot_then_waiting_for_a_slot_once_then_queued_and_proces
     for _ in range(3):
         with pytest.raises(NoRoom):
             h.event(sidecar, h.submitter(objects=reports, pacer=_pacer()))
-    # Then the report said WAITING for an AKOOL slot once, with when the job gives up
-    [waiting] = reports.written
+    # Then the report said QUEUED (the job is prepared before it looks for a slot: pacing.py), then
+    # WAITING for an AKOOL slot once, with when the job gives up
+    assert reports.statuses == ["QUEUED", "WAITING"]
+    waiting = reports.written[-1]
     job = h.job(IMAGE)
     assert waiting["status"] == "WAITING" and waiting["waiting_for"] == AKOOL_SLOT
     assert job.status is Status.WAITING and job.waiting_for == AKOOL_SLOT
     expected = _plus(job.created_at, h.settings.max_waiting_age_seconds)
     assert datetime.fromisoformat(waiting["expires_at"]) == expected
-    # And once the slot is free, the next delivery shows QUEUED, then PROCESSING
+    # And once the slot is free, the next delivery shows PROCESSING (it stayed WAITING until it had a slot)
     slots.release("another-job")
     assert [o.kind for o in h.event(sidecar, h.submitter(objects=reports, pacer=_pacer()))] == ["SUBMITTED"]
-    assert reports.statuses == ["WAITING", "QUEUED", "PROCESSING"]
+    assert reports.statuses == ["QUEUED", "WAITING", "PROCESSING"]
     assert h.job(IMAGE).waiting_for is None
 
 

@@ -138,6 +138,7 @@ class Submission:
             except NoRoom:
                 self._show_waiting_for_slot(ref, job, hold)
                 raise
+            job = self._leave_slot_wait(ref, job, hold)
             if not self._still_the_photos_job(ref):
                 return self.close_superseded(ref, job, hold)
             # The credit gate: counted now, right before the call that spends it (never over the budget).
@@ -308,12 +309,25 @@ class Submission:
     def _show_queued(self, ref: JobRef, job: Job, hold: Hold) -> Job:
         """QUEUED on the job's first claim (the submit flow has just read its manifest and photo, so it is
         the latest job of the photo), or when it leaves a wait for an AKOOL slot or the credit budget:
-        that marker goes, so the next retry writes nothing. The job as the rest of the work sees it."""
-        leaving = job.waiting_for in (AKOOL_SLOT, credits.CREDIT_BUDGET)
+        that marker goes, so the next retry writes nothing. A job WAITING for an AKOOL slot stays so until it
+        takes one (_leave_slot_wait): it is prepared again on each retry before it looks, and a QUEUED in
+        between would be two writes per retry. The job as the rest of the work sees it."""
+        if job.waiting_for == AKOOL_SLOT:
+            return job
+        leaving = job.waiting_for == credits.CREDIT_BUDGET
         if job.attempts > 1 and not leaving:
             return job  # a retry: its report already says QUEUED (or what came after)
         publish_report(self._objects, ref.image_key, Status.WAITING, queued_report(job, at=self._now()))
         if not leaving:
+            return job
+        self._store.transition(
+            ref.job_id, Status.WAITING, set_fields={"waiting_for": None}, expect_owner=hold.owner
+        )
+        return replace(job, waiting_for=None)
+
+    def _leave_slot_wait(self, ref: JobRef, job: Job, hold: Hold) -> Job:
+        """The slot is taken: a job that waited for one drops its marker (next report: PROCESSING)."""
+        if job.waiting_for != AKOOL_SLOT:
             return job
         self._store.transition(
             ref.job_id, Status.WAITING, set_fields={"waiting_for": None}, expect_owner=hold.owner
