@@ -152,3 +152,29 @@ def test_given_spent_credit_budget_then_waiting_report_for_the_budget_without_a_
     report = h.report(IMAGE)
     assert report["status"] == "WAITING" and report["waiting_for"] == "credit budget"
     assert report["expires_at"] is None and report["budget"]["resets_at"]
+
+
+def test_given_a_newer_sidecar_during_the_slot_wait_when_no_slot_then_the_old_job_writes_no_report(
+    h: Harness,
+) -> None:
+    # Given every AKOOL slot held by another job, and a job whose sidecar is replaced by a newer one while
+    # it waits for a slot (after its preparation, before its take gives up)
+    h.put(ALICE)
+    h.put(IMAGE)
+    sidecar = h.put_manifest(IMAGE, SWAP)
+    slots = SlotStore(boto3.client("dynamodb", region_name=REGION), TABLE)
+    assert slots.take("another-job", 1)
+
+    class NewerSidecarMeanwhile(Pacer):
+        def take(self, job_id: str) -> None:
+            h.put_manifest(IMAGE, {**SWAP, "face_enhance": True})
+            super().take(job_id)
+
+    pacer = NewerSidecarMeanwhile(slots, 1, wait_seconds=0.0, poll_seconds=0.01)
+    reports = Reports()
+    # When the old sidecar's event finds no slot
+    with pytest.raises(NoRoom):
+        h.event(sidecar, h.submitter(objects=reports, pacer=pacer))
+    # Then its QUEUED came before the newer sidecar, and no WAITING of the old job covers the public name,
+    # which now belongs to the newer sidecar's job
+    assert reports.statuses == ["QUEUED"]

@@ -342,9 +342,11 @@ class Submission:
         # What ends this wait: the reconciler rejects a job still WAITING `max_waiting_age_seconds` after its
         # record was made (reconcile.py), whatever it waits for but the credit budget.
         until = expires_at(job.created_at, self._settings.max_waiting_age_seconds)
-        publish_report(
-            self._objects, ref.image_key, Status.WAITING, waiting_report(job, AKOOL_SLOT, expires_at=until)
-        )
+        # The take may have waited 20 s after the preparation: a newer sidecar or photo that came meanwhile
+        # owns the report's name (latest.py), and publish_report would also remove its swapped image.
+        if superseded_by(self._objects, job) is None:
+            report = waiting_report(job, AKOOL_SLOT, expires_at=until)
+            publish_report(self._objects, ref.image_key, Status.WAITING, report)
         self._store.transition(
             ref.job_id, Status.WAITING, set_fields={**ref.fields(), "waiting_for": AKOOL_SLOT},
             expect_owner=hold.owner,
