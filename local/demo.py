@@ -35,6 +35,7 @@ from rich.console import Console
 from devkit import photos
 from devkit.template import ROOT
 from dropswap.domain import keys
+from dropswap.domain.job_events import DETAIL_TYPES
 from dropswap_cli import layout, plan
 from dropswap_cli.plan import PlannedJob
 from local.native_stderr import native_stderr_to
@@ -333,7 +334,9 @@ def wait_for_events(
         lines = feed.read_text(encoding="utf-8").splitlines() if feed.exists() else []
         for event in map(json.loads, lines):
             key = event.get("detail", {}).get("data", {}).get("image", {}).get("key")
-            if key in image_keys and str(event.get("time", "")) >= after:
+            # Completion events only: `Job Submitted` (and `Job Waiting`) come earlier for the same job.
+            completion = event.get("detail-type") in DETAIL_TYPES.values()
+            if completion and key in image_keys and str(event.get("time", "")) >= after:
                 found.setdefault(key, []).append(event)
         if len(found) == len(image_keys) or time.monotonic() > deadline:
             return found
