@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import replace
 
 import pytest
 
 from benchmarks import aws_cost
-from benchmarks.aws_cost import PRICES, Assumptions, CostBreakdown, cost_per_1000_jobs, with_live_states
+from benchmarks.aws_cost import PRICES, Assumptions, CostBreakdown, cost_per_1000_jobs, with_calls_added
 
 MEMORY = {"SubmitFunction": 1024, "WebhookFunction": 512, "FinaliseFunction": 512}
 # Nothing that is not measured: no inputs, results, logs, traces, S3 events or cold starts to price.
@@ -180,12 +181,15 @@ MEASURED_BEFORE_LIVE_STATES = {
 }
 
 
-def test_given_the_live_states_calls_then_they_add_two_puts_two_heads_and_one_event_per_1000_jobs() -> None:
-    # Given the measured calls per job, priced without and with what the live states add
+def test_given_the_calls_added_since_measured_then_they_cost_their_requests_and_one_write_per_job() -> None:
+    # Given the measured calls per job, priced without and with what the live states and the armed webhook
+    # token add
     before = cost_per_1000_jobs(MEASURED_BEFORE_LIVE_STATES, {}, {}, MEMORY, BARE)
-    after = cost_per_1000_jobs(with_live_states(MEASURED_BEFORE_LIVE_STATES), {}, {}, MEMORY, BARE)
-    # Then the difference is their request prices (S3 DELETE is free) and no DynamoDB write more
-    added = 2000 * PRICES["s3_put"].usd_per_unit + 2000 * PRICES["s3_get"].usd_per_unit + 1000 * PRICES[
+    after = cost_per_1000_jobs(with_calls_added(MEASURED_BEFORE_LIVE_STATES), {}, {}, MEMORY, BARE)
+    # Then the difference is their request prices (S3 DELETE is free) and one DynamoDB write per job, of
+    # the job's item and its index entries
+    requests = 2000 * PRICES["s3_put"].usd_per_unit + 2000 * PRICES["s3_get"].usd_per_unit + 1000 * PRICES[
         "eventbridge_event"].usd_per_unit
-    assert after.total_usd - before.total_usd == pytest.approx(added) == pytest.approx(0.0118)
-    assert after.by_service()["DynamoDB"] == before.by_service()["DynamoDB"]
+    write = (math.ceil(BARE.item_kb) + BARE.index_wru_per_write) * PRICES["dynamodb_wru"].usd_per_unit
+    assert after.total_usd - before.total_usd == pytest.approx(requests + 1000 * write)
+    assert after.by_service()["DynamoDB"] - before.by_service()["DynamoDB"] == pytest.approx(1000 * write)

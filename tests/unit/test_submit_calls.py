@@ -71,12 +71,13 @@ def test_given_ready_job_when_sidecar_arrives_then_each_needed_call_once(h: Harn
     # one HEAD per input (the photo's, made first for its version, is not made again), one ranged GET
     # per small input (its first 64 KiB hold its header and its end), one pinned copy per input, the
     # claim, the face's detection looked up in the cache of source versions (a miss) and kept there, the
-    # job's detections kept on it (a retry detects nothing again) and the SUBMITTED write; no waiting-for
+    # job's detections kept on it (a retry detects nothing again), the webhook's token armed right before
+    # the swap is sent (a callback may outrun what follows) and the SUBMITTED write; no waiting-for
     # query (nothing waits for a sidecar). The live report: QUEUED and PROCESSING (a PUT each, with the
     # free DELETE of an older swapped image), and before PROCESSING the two HEADs that tell whether a newer
     # sidecar or photo came meanwhile (latest.py); no DynamoDB write more
     assert counting.calls == Counter(
-        {"GetObject": 3, "GetItem": 2, "HeadObject": 4, "CopyObject": 2, "UpdateItem": 4,
+        {"GetObject": 3, "GetItem": 2, "HeadObject": 4, "CopyObject": 2, "UpdateItem": 5,
          "PutObject": 2, "DeleteObject": 2}
     )
 
@@ -92,9 +93,10 @@ def test_given_a_second_photo_with_the_same_face_then_the_face_is_read_from_the_
     counting = Counting(h)
     # When the second sidecar's event is processed
     assert counting.event(h.put_manifest(other, ONE_SWAP)) == ["SUBMITTED"]
-    # Then the face's detection is one cache read (a hit: nothing written there), the photo's is AKOOL's
+    # Then the face's detection is one cache read (a hit: nothing written there), the photo's is AKOOL's;
+    # the writes: claim, detections kept, token armed, SUBMITTED
     assert counting.calls == Counter(
-        {"GetObject": 3, "GetItem": 2, "HeadObject": 4, "CopyObject": 2, "UpdateItem": 3,
+        {"GetObject": 3, "GetItem": 2, "HeadObject": 4, "CopyObject": 2, "UpdateItem": 4,
          "PutObject": 2, "DeleteObject": 2}
     )
     assert len(h.akool.detections()) == 3
@@ -118,11 +120,11 @@ def test_given_sidecar_first_when_image_arrives_then_the_sidecar_is_read_once(h:
     assert counting.event(IMAGE) == ["SUBMITTED", "IGNORED"]
     # The sidecar once (no HEAD and GET of it), the job once, each input once (HEAD, one ranged GET, one
     # pinned copy), claim + detections kept (on the job, and the face's in the cache after one cache
-    # read) + SUBMITTED, and
+    # read) + token armed + SUBMITTED, and
     # the waiting-for query, which finds the job made while the photo was missing: read once, and
     # closed as superseded (claim + REJECTED) without reading the sidecar or the photo again
     assert counting.calls == Counter(
-        {"GetObject": 3, "GetItem": 3, "HeadObject": 4, "CopyObject": 2, "UpdateItem": 6, "Query": 1,
+        {"GetObject": 3, "GetItem": 3, "HeadObject": 4, "CopyObject": 2, "UpdateItem": 7, "Query": 1,
          "PutObject": 2, "DeleteObject": 2}
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from types import ModuleType
 from typing import Any
 
@@ -16,11 +17,14 @@ from devkit.credentials import TEST_API_KEY, TEST_CLIENT_ID
 from dropswap.adapters.queues import SqsQueue
 from dropswap.adapters.slot_store import SlotStore
 from dropswap.domain.jobs import Status
+from dropswap.domain.redelivery import RetryLater
+from dropswap.domain.tokens import hash_token
 from dropswap.domain.webhook_crypto import build_callback, encrypt, signature
+from dropswap.flows.finalise import finalise_message
 from dropswap.flows.webhook import WebhookService, parse_callback
-from events.generate import AKOOL_ID, JOB_ID, RESULT_URL, TOKEN, api_event, callback_body, render
+from events.generate import AKOOL_ID, IMAGE_KEY, JOB_ID, RESULT_URL, TOKEN, api_event, callback_body, render
 from events.generate import build_events as generate_events
-from tests.conftest import EVENTS, REGION, TABLE, load_event, load_handler
+from tests.conftest import BUCKET, EVENTS, REGION, TABLE, load_event, load_handler
 from tests.unit.queue_support import depth, drain, receive
 from tests.unit.test_finalise_support import (
     JPEG,
@@ -28,6 +32,7 @@ from tests.unit.test_finalise_support import (
     RESULT_KEY,
     FakeAkool,
     FakeContext,
+    finaliser,
     get_job,
     make_job,
     s3_bytes,
@@ -379,13 +384,88 @@ def test_given_terminal_job_and_bad_signature_then_200_unverified_without_asking
 def test_given_callback_before_submit_recorded_then_401_not_submitted_yet_and_nothing_written(
     resources,
 ) -> None:
-    # Given a job still WAITING: claimed and being submitted, its token hash not stored yet
+    # Given a job still WAITING whose token is not armed (no swap was sent with it yet)
     store().transition(JOB_ID, Status.WAITING)
-    # When an authentic callback outruns the submitter's SUBMITTED write
+    # When an authentic callback comes (an older attempt's, say)
     reply = _service(FakeAkool()).handle(JOB_ID, TOKEN, _body(2), is_base64=False)
     # Then it is refused (AKOOL retries), labelled for what it is, and nothing is written
     assert reply.status_code == 401 and reply.reason == "not_submitted_yet"
     assert get_job().status is Status.WAITING
+
+
+def _armed_job(lease_seconds: int = 300) -> str:
+    """A job as the submitter leaves it right before sending the swap: WAITING under its claim, its
+    token's hash armed, no AKOOL `_id` yet. The claim's owner."""
+    s = store()
+    s.claim(JOB_ID, "submitter-1", lease_seconds, create_fields={"bucket": BUCKET, "image_key": IMAGE_KEY})
+    res = s.transition(
+        JOB_ID, Status.WAITING, set_fields={"token_hash": hash_token(TOKEN)}, expect_owner="submitter-1"
+    )
+    assert res.applied
+    return "submitter-1"
+
+
+def test_given_armed_job_when_authentic_callback_outruns_submitted_then_queued_and_finalised_once_recorded(
+    resources, rsps,
+) -> None:
+    # Given a job whose swap AKOOL accepted, its SUBMITTED write not done yet
+    owner = _armed_job()
+    # When AKOOL's status-3 callback comes first
+    reply = _service(FakeAkool()).handle(JOB_ID, TOKEN, _body(3, url=RESULT_URL), is_base64=False)
+    # Then it is accepted (200, "early"), its word queued with its AKOOL _id
+    assert reply.status_code == 200 and reply.reason == "early" and not reply.unverified
+    assert reply.queued is not None and reply.queued.akool_id == AKOOL_ID
+    body = receive(_finalise_queue())["Records"][0]["body"]
+    # And the finaliser waits for the record while the submitter holds the claim (the message comes back)
+    with pytest.raises(RetryLater):
+        finalise_message(store(), finaliser()[0], body)
+    assert get_job().status is Status.WAITING and s3_keys() == []
+    # When the submitter records SUBMITTED, Then the message finalises the job
+    store().transition(
+        JOB_ID, Status.SUBMITTED, set_fields={"akool_id": AKOOL_ID, "token_hash": hash_token(TOKEN)},
+        expect_owner=owner,
+    )
+    outcome = finalise_message(store(), finaliser()[0], body)
+    assert outcome is not None and get_job().status is Status.SUCCEEDED
+
+
+def test_given_early_callback_for_another_akool_job_then_finaliser_drops_it_once_recorded(resources) -> None:
+    # Given an armed job, and an authentic callback naming another AKOOL job than the one recorded next
+    owner = _armed_job()
+    reply = _service(FakeAkool()).handle(
+        JOB_ID, TOKEN, _body(3, url=RESULT_URL, akool_id="f" * 24), is_base64=False
+    )
+    assert reply.status_code == 200 and reply.reason == "early"
+    body = receive(_finalise_queue())["Records"][0]["body"]
+    store().transition(JOB_ID, Status.SUBMITTED, set_fields={"akool_id": AKOOL_ID}, expect_owner=owner)
+    # When the finaliser gets it, Then it is dropped (the `_id` check, deferred) and the job stays open
+    assert finalise_message(store(), finaliser()[0], body) is None
+    assert get_job().status is Status.SUBMITTED
+
+
+def test_given_early_callback_whose_submitter_is_gone_then_dropped_not_retried(resources) -> None:
+    # Given an armed job whose claim has lapsed (its submitter crashed before recording SUBMITTED)
+    _armed_job()
+    reply = _service(FakeAkool()).handle(JOB_ID, TOKEN, _body(3, url=RESULT_URL), is_base64=False)
+    body = receive(_finalise_queue())["Records"][0]["body"]
+    later = time.time() + 301
+    # When the finaliser gets it after the lease, Then it is dropped (no one will record the _id; the
+    # reconciler and the submit retry own the job), not retried toward the dead-letter queue
+    assert reply.status_code == 200
+    assert finalise_message(store(), finaliser()[0], body, clock=lambda: later) is None
+    assert get_job().status is Status.WAITING
+
+
+def test_given_armed_job_and_bad_signature_then_401_without_asking_akool(resources) -> None:
+    # Given an armed job (no AKOOL _id to ask about) and a callback with a broken signature
+    _armed_job()
+    akool = FakeAkool(jobs={AKOOL_ID: (3, RESULT_URL)})
+    body = json.loads(_body(3, url=RESULT_URL))
+    body["signature"] = "f" * 40
+    # When handled, Then 401 unverified, nothing queued, AKOOL not asked
+    reply = _service(akool).handle(JOB_ID, TOKEN, json.dumps(body), is_base64=False)
+    assert reply.status_code == 401 and reply.unverified and akool.calls == []
+    assert depth(_finalise_queue()) == 0
 
 
 def test_given_no_token_or_overlong_job_id_then_rejected(resources) -> None:

@@ -99,6 +99,11 @@ class Job:
     def terminal(self) -> bool:
         return self.status in TERMINAL
 
+    def claim_live(self, now: float) -> bool:
+        """A submitter holds the job's submission claim at `now` (its lease has not lapsed)."""
+        until = self.extra.get("claim_until")
+        return until is not None and float(until) >= now
+
     @property
     def metadata(self) -> Any:
         """The user's metadata as the manifest gave it (None: none given)."""

@@ -113,8 +113,7 @@ def _may_hold_slot(job: Job, now: float) -> bool:
     if job.status in (Status.SUBMITTED, Status.PROCESSING):
         return job.akool_status not in (3, 4)
     if job.status is Status.WAITING:
-        until = job.extra.get("claim_until")
-        return until is not None and float(until) >= now
+        return job.claim_live(now)
     return False
 
 

@@ -7,7 +7,9 @@ Checks, in order, each one before anything is trusted or written:
    bounded size and nesting (untrusted_json.py): no shape of body raises;
 3. AKOOL's SHA-1 signature over clientId, timestamp, nonce and dataEncrypt;
 4. AES-CBC decryption of dataEncrypt (key = API key, IV = clientId[:16]) to a JSON object;
-5. the decrypted `_id` is the job's AKOOL `_id`.
+5. the decrypted `_id` is the job's AKOOL `_id`; for a callback that outran the submitter's SUBMITTED
+   write (the job is still WAITING, its token armed right before the swap was sent: submission.py), there
+   is no `_id` to compare yet, and FinaliseFunction compares it once the record has it (finalise.py).
 The token proves the caller got the URL we gave AKOOL; the signature and the ciphertext prove the body
 comes from someone holding our AKOOL credentials. When the token is right but 3–5 fail, the body is not
 trusted (it is "unverified"): AKOOL is asked (listbyids) for the job's state; if AKOOL states one, that
@@ -123,9 +125,8 @@ class WebhookService:
             token_matches(token, _NO_JOB_HASH)
             return WebhookReply(401, UNAUTHORIZED, "unknown_job")
         if not token_matches(token, job.token_hash):
-            # The token's hash is stored with SUBMITTED, so a callback can outrun it while the job is still
-            # WAITING (claimed, being submitted): still refused (AKOOL retries any non-200), but logged
-            # for what it is rather than as a bad token.
+            # A WAITING job whose token is not armed yet cannot have sent this URL to AKOOL: refused, but
+            # logged for what it most likely is (an older attempt's callback) rather than as a bad token.
             reason = "not_submitted_yet" if job.status is Status.WAITING else "bad_token"
             return WebhookReply(401, UNAUTHORIZED, reason)
 
@@ -142,10 +143,19 @@ class WebhookService:
             payload = webhook_crypto.decrypt(callback.data_encrypt, creds.client_id, creds.api_key)
         except webhook_crypto.WebhookCryptoError:
             return self._unverified(job, creds, "undecryptable")
-        if payload.get("_id") != job.akool_id:
+        early = job.status is Status.WAITING and not job.akool_id
+        if not early and payload.get("_id") != job.akool_id:
             return self._unverified(job, creds, "id_mismatch")
 
         truth = AkoolTruth.from_payload(payload)
+        if early:
+            # AKOOL answered the swap faster than its reply reached the submitter (or the submitter is
+            # still writing SUBMITTED). Authentic (signed and encrypted with our credentials, sent to this
+            # attempt's URL): queued now, so the job need not wait for AKOOL's undocumented retries or the
+            # reconciler; the finaliser waits for the record and compares the `_id` then (finalise.py).
+            if truth is None:
+                return WebhookReply(401, UNAUTHORIZED, "not_submitted_yet")
+            return self._ok(job, self._enqueue(job, truth), "early")
         if truth is None:
             # Authentic but without a status 1–4 we understand: ask AKOOL what it means.
             return self._ok(job, self._ask_akool(job, creds), "unknown_status")

@@ -18,9 +18,10 @@
 - the live report (report.py), written on a state change only, under the claim: QUEUED on the job's first
   claim (or when it leaves a wait for an AKOOL slot or the credit budget), WAITING for "AKOOL slot" once
   when no slot came free (`wait_for_slot`, and a lost race for one at `take`), PROCESSING with the
-  `Job Submitted` event once AKOOL accepted the swap: before the SUBMITTED record, as AKOOL's webhook
-  cannot be verified (so finalised) until that record holds the token's hash; a later report never
-  comes before it.
+  `Job Submitted` event once AKOOL accepted the swap: before the SUBMITTED record, as the finaliser waits
+  for that record (finalise.py), so a later report never comes before it.
+- the webhook's token: its hash goes on the record right before the swap is sent (`_arm`), so AKOOL's
+  callback is verified even when it outruns the SUBMITTED write (webhook.py: "early").
 """
 
 from __future__ import annotations
@@ -131,14 +132,17 @@ class Submission:
             akool = self._client()
             detector = akool_swap.Detector(akool, Detections.from_json(job.detections_json), self._cache)
             plan = self._plan(ref, hold, detector, manifest, image_url, _sources(manifest, staged, checked))
-            token = self._new_token()
             # The slot is taken only now, with the plan ready: AKOOL's slot is not idle while we detect.
             try:
                 self._pacer.take(ref.job_id)
             except NoRoom:
                 self._show_waiting_for_slot(ref, job, hold)
                 raise
-            job = self._leave_slot_wait(ref, job, hold)
+            token = self._new_token()
+            armed = self._arm(ref, job, hold, token)
+            if armed is None:
+                return Outcome("DUPLICATE", ref.sidecar_key, ref.job_id, "claim lost before submit")
+            job = armed
             if not self._still_the_photos_job(ref):
                 return self.close_superseded(ref, job, hold)
             # The credit gate: counted now, right before the call that spends it (never over the budget).
@@ -310,7 +314,7 @@ class Submission:
         """QUEUED on the job's first claim (the submit flow has just read its manifest and photo, so it is
         the latest job of the photo), or when it leaves a wait for an AKOOL slot or the credit budget:
         that marker goes, so the next retry writes nothing. A job WAITING for an AKOOL slot stays so until it
-        takes one (_leave_slot_wait): it is prepared again on each retry before it looks, and a QUEUED in
+        takes one (_arm): it is prepared again on each retry before it looks, and a QUEUED in
         between would be two writes per retry. The job as the rest of the work sees it."""
         if job.waiting_for == AKOOL_SLOT:
             return job
@@ -325,14 +329,28 @@ class Submission:
         )
         return replace(job, waiting_for=None)
 
-    def _leave_slot_wait(self, ref: JobRef, job: Job, hold: Hold) -> Job:
-        """The slot is taken: a job that waited for one drops its marker (next report: PROCESSING)."""
-        if job.waiting_for != AKOOL_SLOT:
-            return job
-        self._store.transition(
-            ref.job_id, Status.WAITING, set_fields={"waiting_for": None}, expect_owner=hold.owner
-        )
-        return replace(job, waiting_for=None)
+    def _arm(self, ref: JobRef, job: Job, hold: Hold, token: str) -> Job | None:
+        """Right before the swap is sent, its slot taken: one write puts this attempt's token hash on the
+        record, so AKOOL's callback is verified even if it outruns the SUBMITTED write (webhook.py:
+        "early"; AKOOL's retries are undocumented, and a refused callback would wait for the reconciler),
+        and drops the marker of a job that waited for a slot (next report: PROCESSING). None when the claim
+        was lost meanwhile: nothing is sent. The slot is given back unless the swap goes on."""
+        token_hash = tokens.hash_token(token)
+        fields: dict[str, Any] = {"token_hash": token_hash}
+        if job.waiting_for == AKOOL_SLOT:
+            fields["waiting_for"] = None
+        try:
+            res = self._store.transition(
+                ref.job_id, Status.WAITING, set_fields=fields, expect_owner=hold.owner
+            )
+        except BaseException:
+            self._pacer.release(ref.job_id)
+            raise
+        if not res.applied:
+            self._pacer.release(ref.job_id)
+            log.warning("lost the claim before the swap was sent", extra={"job_id": ref.job_id})
+            return None
+        return replace(job, waiting_for=None, token_hash=token_hash)
 
     def _show_waiting_for_slot(self, ref: JobRef, job: Job, hold: Hold) -> None:
         """WAITING for "AKOOL slot", once per job: report first, then the record's marker (a crash in
