@@ -31,6 +31,7 @@ import requests
 
 from benchmarks.aws_calls import ADMIN, AwsCall, by_function
 from dropswap.domain import keys
+from dropswap.domain.jobs import TERMINAL
 from local.ministack import REGION
 from local.stack import LocalStack
 
@@ -38,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "benchmarks" / "REPORT.md"
 SUBMIT_PATHS = ("/api/open/v4/faceswap/faceswapByImage", "/api/open/v3/faceswap/highquality/specifyimage")
 DETECT_PATH = "/interface/detect-api/detect_faces"
+TERMINAL_STATUSES = frozenset(s.value for s in TERMINAL)  # a report's status once its job ended
 LIST_PATH = "/api/open/v3/faceswap/result/listbyids"
 FUNCTIONS = ("SubmitFunction", "WebhookFunction", "FinaliseFunction", "ReconcileFunction")
 # The template's queues (output names): work waiting, and what was given up on.
@@ -354,13 +356,18 @@ def _stat_fields(proc: Path) -> list[str]:
 
 
 class ReportWatcher:
-    """Polls results/<prefix> with one LIST per tick and records when each report first appears."""
+    """Polls results/<prefix> with one LIST per tick and records when each report is first seen terminal.
+
+    A report exists from the job's first moment (QUEUED, then WAITING or PROCESSING: live states), so its
+    appearance is not its end: a report whose ETag changed since the last tick is read (one GET) for its
+    status."""
 
     def __init__(self, driver: Driver, prefix: str, interval: float = 0.2) -> None:
         self.driver = driver
         self.prefix = prefix
         self.interval = interval
         self.seen: dict[str, float] = {}
+        self._etags: dict[str, str] = {}  # the ETag of each report as last read, not yet terminal
         # Waiters sleep until a poll finds something: many waiting users cost no CPU of their own.
         self._changed = threading.Condition()
         self._stop = threading.Event()
@@ -387,9 +394,15 @@ class ReportWatcher:
             now = time.monotonic()
             for page in pages:
                 for obj in page.get("Contents", []):
-                    if obj["Key"].endswith(".result.json"):
+                    key = obj["Key"]
+                    if (not key.endswith(".result.json") or key in self.seen
+                            or self._etags.get(key) == obj["ETag"]):
+                        continue
+                    self._etags[key] = obj["ETag"]
+                    report = self.driver.read_json(key) or {}
+                    if report.get("status") in TERMINAL_STATUSES:
                         with self._changed:
-                            self.seen.setdefault(obj["Key"], now)
+                            self.seen.setdefault(key, now)
         except Exception:  # noqa: S110 - a failed LIST (e.g. at shutdown) is retried on the next tick
             pass
         with self._changed:
