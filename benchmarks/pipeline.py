@@ -398,8 +398,8 @@ class ReportWatcher:
                     if (not key.endswith(".result.json") or key in self.seen
                             or self._etags.get(key) == obj["ETag"]):
                         continue
-                    self._etags[key] = obj["ETag"]
                     report = self.driver.read_json(key) or {}
+                    self._etags[key] = obj["ETag"]  # only once read: a failed read is tried again
                     if report.get("status") in TERMINAL_STATUSES:
                         with self._changed:
                             self.seen.setdefault(key, now)

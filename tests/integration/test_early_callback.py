@@ -25,10 +25,8 @@ def test_given_akool_answering_after_its_callbacks_are_spent_then_the_job_succee
     # When its sidecar is dropped
     user.put_sidecar(image, {"version": 1, "swaps": [{"source": "faces/hopper.jpg", "target": "largest"}]})
     # Then it SUCCEEDS well before the reconciler would ask AKOOL (ReconcileSchedule: 5 minutes)
-    started = time.monotonic()
     report = user.wait_report(image, timeout=90)
     assert report["status"] == "SUCCEEDED", report
-    assert time.monotonic() - started < 90
     # And by its own callback: the webhook took it early (verified by the token armed before the swap was
     # sent) and the finaliser applied the webhook's word, not the reconciler's
     job_id = report["job_id"]

@@ -408,12 +408,16 @@ def _armed_job(lease_seconds: int = 300) -> str:
 def test_given_armed_job_when_authentic_callback_outruns_submitted_then_queued_and_finalised_once_recorded(
     resources, rsps,
 ) -> None:
-    # Given a job whose swap AKOOL accepted, its SUBMITTED write not done yet
+    # Given a job whose swap AKOOL accepted (holding the one AKOOL slot), its SUBMITTED write not done yet
     owner = _armed_job()
+    slots = SlotStore(boto3.client("dynamodb", region_name=REGION), TABLE)
+    assert slots.take(JOB_ID, 1)
     # When AKOOL's status-3 callback comes first
     reply = _service(FakeAkool()).handle(JOB_ID, TOKEN, _body(3, url=RESULT_URL), is_base64=False)
-    # Then it is accepted (200, "early"), its word queued with its AKOOL _id
+    # Then it is accepted (200, "early"), its word queued with its AKOOL _id, and the slot still held (its
+    # _id is not checked yet: an older attempt's callback must not free this attempt's slot)
     assert reply.status_code == 200 and reply.reason == "early" and not reply.unverified
+    assert not slots.take("another-job", 1)
     assert reply.queued is not None and reply.queued.akool_id == AKOOL_ID
     body = receive(_finalise_queue())["Records"][0]["body"]
     # And the finaliser waits for the record while the submitter holds the claim (the message comes back)

@@ -6,7 +6,8 @@ is nothing to finalise). A job another finaliser holds comes back later (RetryLa
 have crashed, and its lease must lapse before this message can finish the job. So does a callback that
 outran the submitter's SUBMITTED write (webhook.py: "early"): while the job is WAITING under a live
 submission claim, its AKOOL `_id` is about to be recorded, and is compared once it is; with no live
-claim, no submitter will record it, and the message is dropped (the reconciler asks AKOOL instead).
+claim, no submitter will record it, and the message is dropped (the job's next submit attempt, which
+the reconciler's recheck starts, sends the swap again: AKOOL's 1005 or a second credit, as before).
 """
 
 from __future__ import annotations

@@ -155,7 +155,9 @@ class WebhookService:
             # reconciler; the finaliser waits for the record and compares the `_id` then (finalise.py).
             if truth is None:
                 return WebhookReply(401, UNAUTHORIZED, "not_submitted_yet")
-            return self._ok(job, self._enqueue(job, truth), "early")
+            # No slot release here: its `_id` is not checked yet (an older attempt's callback must not free
+            # this attempt's slot); the finaliser releases it once it has compared the `_id`.
+            return self._ok(job, self._enqueue(job, truth, release=False), "early")
         if truth is None:
             # Authentic but without a status 1–4 we understand: ask AKOOL what it means.
             return self._ok(job, self._ask_akool(job, creds), "unknown_status")
@@ -180,11 +182,11 @@ class WebhookService:
             return WebhookReply(401, UNAUTHORIZED, reason, None, unverified=True)
         return self._ok(job, queued, reason, unverified=True)
 
-    def _enqueue(self, job: Job, truth: AkoolTruth) -> AkoolTruth | None:
+    def _enqueue(self, job: Job, truth: AkoolTruth, *, release: bool = True) -> AkoolTruth | None:
         """Put `truth` on the FinaliseQueue (nothing for a job that has already ended)."""
         if job.terminal:
             return None
-        if truth.status in (3, 4):
+        if release and truth.status in (3, 4):
             self._slots.release(job.job_id)
         self._queue.send(messages.finalise_body(job.job_id, truth))
         return truth
