@@ -48,9 +48,12 @@ def test_given_deployed_stack_when_photo_and_sidecar_dropped_then_swapped_result
     while time.monotonic() < deadline:
         try:
             report = json.loads(s3.get_object(Bucket=bucket, Key=report_key)["Body"].read())
-            break
         except s3.exceptions.NoSuchKey:
-            time.sleep(10)
+            report = None
+        # The report exists from the job's first moment (QUEUED, PROCESSING): wait for its end.
+        if report is not None and report.get("status") in ("SUCCEEDED", "FAILED", "REJECTED"):
+            break
+        time.sleep(2)
     assert report is not None, "no report before the deadline"
     assert report["status"] == "SUCCEEDED", report
     result_key = report["result"].split("/", 3)[3]
