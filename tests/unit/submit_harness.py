@@ -109,3 +109,11 @@ def hopper_harness(akool: FakeAkool, photos: str) -> Harness:
     harness = make_harness(akool)
     harness.put("inbox/faces/hopper.jpg")
     return harness
+
+
+def party_harness(akool: FakeAkool) -> Harness:
+    """A harness whose AKOOL finds one face in the photo inbox/party/team.jpg and one in the face source
+    inbox/party/faces/alice.jpg (neither is uploaded)."""
+    akool.faces["party/team.jpg"] = [face(120, 80, 90, 110)]
+    akool.faces["faces/alice.jpg"] = [face(20, 30, 120, 140)]
+    return make_harness(akool)

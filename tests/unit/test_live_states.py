@@ -19,8 +19,8 @@ from dropswap.domain.jobs import AKOOL_SLOT, Status
 from dropswap.flows.common.credit_budget import CreditBudget
 from dropswap.flows.common.pacing import NoRoom, Pacer
 from tests.conftest import BUCKET, REGION, TABLE
-from tests.unit.akool_fake import face, fake_akool
-from tests.unit.submit_harness import S3_CONFIG, Harness, make_harness
+from tests.unit.akool_fake import fake_akool
+from tests.unit.submit_harness import S3_CONFIG, Harness, party_harness
 
 IMAGE = "inbox/party/team.jpg"
 ALICE = "inbox/party/faces/alice.jpg"
@@ -48,9 +48,7 @@ class Reports(ObjectStore):
 @pytest.fixture
 def h(resources: dict[str, str]) -> Iterator[Harness]:
     for akool in fake_akool():
-        akool.faces["party/team.jpg"] = [face(120, 80, 90, 110)]
-        akool.faces["faces/alice.jpg"] = [face(20, 30, 120, 140)]
-        yield make_harness(akool)
+        yield party_harness(akool)
 
 
 def _pacer(limit: int = 1) -> Pacer:

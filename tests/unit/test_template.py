@@ -108,7 +108,7 @@ def test_given_template_then_inbox_created_events_go_through_the_submit_queue_to
     assert not _refers_to(stmt["Condition"]["ArnLike"]["aws:SourceArn"], "DropBucket")  # no cycle
     [mapping] = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"
                  and _refers_to(r["Properties"]["EventSourceArn"], "SubmitQueue")]
-    assert mapping["FunctionName"] == {"Ref": "SubmitFunction"}
+    assert mapping["FunctionName"] == {"Ref": "SubmitFunctionAliaslive"}  # the alias (SnapStart's versions)
     assert mapping["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "SubmitConcurrency"}}
     assert mapping["BatchSize"] <= 10 and mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     param = source["Parameters"]["SubmitConcurrency"]
@@ -128,9 +128,10 @@ def test_given_every_queue_event_source_then_long_visibility_a_dlq_with_an_alarm
                for a in resources.values() if a["Type"] == "AWS::CloudWatch::Alarm"
                and a["Properties"]["Namespace"] == "AWS/SQS"}
     mappings = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
-    assert {m["FunctionName"]["Ref"] for m in mappings} == {"SubmitFunction", "FinaliseFunction"}
+    aliases = {m["FunctionName"]["Ref"] for m in mappings}
+    assert aliases == {"SubmitFunctionAliaslive", "FinaliseFunctionAliaslive"}
     for m in mappings:
-        function = m["FunctionName"]["Ref"]
+        function = m["FunctionName"]["Ref"].removesuffix("Aliaslive")
         queue = resources[m["EventSourceArn"]["Fn::GetAtt"][0]]["Properties"]
         assert queue["VisibilityTimeout"] >= 6 * fns[function]["Timeout"], function
         assert queue["SqsManagedSseEnabled"] is True
@@ -485,3 +486,86 @@ def test_given_a_secret_arn_then_only_a_full_arn_with_its_suffix_is_accepted(
     # Given the AkoolSecretArn parameter's pattern, When an ARN is checked, Then only the full one passes
     pattern = re.compile(source["Parameters"]["AkoolSecretArn"]["AllowedPattern"])
     assert bool(pattern.fullmatch(arn)) is accepted
+
+
+# The functions SnapStart pays for (docs/snapstart.md): their cold starts are on a path someone waits on
+# (SQS bursts, AKOOL's callback). The scheduled reconciler runs every few minutes, cold or not, unwatched.
+SNAPSTART_FUNCTIONS = {"SubmitFunction", "WebhookFunction", "FinaliseFunction"}
+
+
+def _deployed(transformed: dict[str, Any], snap_start: str | None) -> Stack:
+    parameters = {"AkoolSecretArn": SECRET_ARN} | ({"SnapStart": snap_start} if snap_start else {})
+    return Stack(transformed, parameters)
+
+
+def _aliases(transformed: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Function logical id -> its AWS::Lambda::Alias resource."""
+    return {r["Properties"]["FunctionName"]["Ref"]: r for r in transformed["Resources"].values()
+            if r["Type"] == "AWS::Lambda::Alias"}
+
+
+@pytest.mark.parametrize(("snap_start", "apply_on"), [
+    (None, "None"), ("Disabled", "None"), ("Enabled", "PublishedVersions"),
+], ids=["default", "disabled", "enabled"])
+def test_given_the_snapstart_parameter_then_only_the_waited_on_functions_snapshot_their_published_versions(
+    source: dict[str, Any], transformed: dict[str, Any], snap_start: str | None, apply_on: str,
+) -> None:
+    # Given a deployment with SnapStart left at its default, Disabled or Enabled
+    param = source["Parameters"]["SnapStart"]
+    assert (param["Default"], sorted(param["AllowedValues"])) == ("Disabled", ["Disabled", "Enabled"])
+    stack = _deployed(transformed, snap_start)
+    resources = transformed["Resources"]
+    # When the template is evaluated
+    snap = {name: stack.value(res["Properties"].get("SnapStart", {})).get("ApplyOn", "None")
+            for name, res in resources.items() if res["Type"] == "AWS::Lambda::Function"}
+    # Then SubmitFunction, WebhookFunction and FinaliseFunction snapshot their published versions exactly when
+    # it is Enabled (off by default), and the reconciler never does
+    assert {name for name, value in snap.items() if value == "PublishedVersions"} == (
+        SNAPSTART_FUNCTIONS if apply_on == "PublishedVersions" else set())
+    assert snap["ReconcileFunction"] == "None"
+    # And in both settings each of them has a published version behind the alias "live" (SAM cannot make an
+    # alias conditional), which the version's description names SnapStart's setting in
+    aliases = _aliases(transformed)
+    assert set(aliases) == SNAPSTART_FUNCTIONS
+    for function, alias in aliases.items():
+        assert alias["Properties"]["Name"] == "live"
+        version = resources[alias["Properties"]["FunctionVersion"]["Fn::GetAtt"][0]]
+        assert version["Type"] == "AWS::Lambda::Version" and version["DeletionPolicy"] == "Delete", function
+        assert stack.value(version["Properties"]["Description"]) == f"SnapStart {snap_start or 'Disabled'}"
+
+
+def test_given_aliased_functions_then_queues_and_the_api_invoke_the_alias_and_the_schedule_the_function(
+    transformed: dict[str, Any],
+) -> None:
+    resources = transformed["Resources"]
+    # Given the transformed template, When its event sources are read
+    mappings = {r["Properties"]["FunctionName"]["Ref"] for r in resources.values()
+                if r["Type"] == "AWS::Lambda::EventSourceMapping"}
+    permissions = {r["Properties"]["FunctionName"]["Ref"] for r in resources.values()
+                   if r["Type"] == "AWS::Lambda::Permission"}
+    integration = resources["WebhookApi"]["Properties"]["Body"]["paths"]["/webhooks/akool/{job_id}"]["post"][
+        "x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+    # Then both queues invoke their function's alias (a snapshot runs only behind a version), the API its
+    # alias, and the schedule the reconciler itself
+    assert mappings == {"SubmitFunctionAliaslive", "FinaliseFunctionAliaslive"}
+    assert permissions == {"WebhookFunctionAliaslive", "ReconcileFunction"}
+    assert "${WebhookFunctionAliaslive}" in integration
+
+
+def test_given_snapstart_toggled_or_a_new_layer_then_a_new_version_is_published() -> None:
+    # Given the deployed template, with SnapStart Disabled
+    before = transformed_template()
+    disabled, enabled = _deployed(before, "Disabled"), _deployed(before, "Enabled")
+    assert set(_aliases(before)) == SNAPSTART_FUNCTIONS
+    # When SnapStart is turned on, Then each version's description changes, which replaces (republishes) it
+    # on CloudFormation, so the alias moves to a version published with a snapshot
+    for alias in _aliases(before).values():
+        version = before["Resources"][alias["Properties"]["FunctionVersion"]["Fn::GetAtt"][0]]
+        described = version["Properties"]["Description"]
+        assert disabled.value(described) != enabled.value(described)
+    # When only the layer's code changes (the functions' own code and settings unchanged)
+    after = transform(tpl.load_template(), layer_zip="s3://artifacts/SharedLayer-next.zip")
+    # Then each aliased function gets a new version (else its alias would keep running the old layer)
+    for function, alias in _aliases(after).items():
+        old = _aliases(before)[function]["Properties"]["FunctionVersion"]["Fn::GetAtt"][0]
+        assert alias["Properties"]["FunctionVersion"]["Fn::GetAtt"][0] != old, function

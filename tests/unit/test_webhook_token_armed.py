@@ -19,8 +19,8 @@ from dropswap.domain.jobs import Job, Status, TransitionResult
 from dropswap.domain.tokens import hash_token
 from dropswap.flows.common.pacing import Pacer
 from tests.conftest import BUCKET, REGION, TABLE
-from tests.unit.akool_fake import BASE, DETECT, face, fake_akool
-from tests.unit.submit_harness import CREDS, Harness, make_harness
+from tests.unit.akool_fake import BASE, DETECT, fake_akool
+from tests.unit.submit_harness import CREDS, Harness, party_harness
 
 IMAGE = "inbox/party/team.jpg"
 ALICE = "inbox/party/faces/alice.jpg"
@@ -30,9 +30,7 @@ SWAP = {"version": 1, "swaps": [{"source": "faces/alice.jpg", "target": "largest
 @pytest.fixture
 def h(resources: dict[str, str]) -> Iterator[Harness]:
     for akool in fake_akool():
-        akool.faces["party/team.jpg"] = [face(120, 80, 90, 110)]
-        akool.faces["faces/alice.jpg"] = [face(20, 30, 120, 140)]
-        yield make_harness(akool)
+        yield party_harness(akool)
 
 
 def _slots() -> SlotStore:
