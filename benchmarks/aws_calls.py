@@ -137,6 +137,11 @@ class CallRecorder:
         for logical, name in stack.functions.items():
             config = lam.get_function_configuration(FunctionName=name)
             self.callers[function_access_key(config["FunctionArn"], config["Role"])] = logical
+            # A function behind the alias "live" runs as its published version, whose ARN is qualified.
+            aliases = lam.list_aliases(FunctionName=name)["Aliases"]
+            for alias in aliases:
+                live = lam.get_function_configuration(FunctionName=name, Qualifier=alias["Name"])
+                self.callers[function_access_key(live["FunctionArn"], live["Role"])] = logical
 
     def mark(self) -> Mark:
         """Open a window: one recorded request whose id ends the next `calls()` walk."""

@@ -34,6 +34,7 @@ class Stack:
     region: str = "us-east-1"
     partition: str = "aws"
     stack_name: str = "dropswap"
+    attributes: Mapping[str, str] = field(default_factory=dict)  # "LogicalId.Attribute" -> GetAtt's value
 
     def __post_init__(self) -> None:
         self._conditions: dict[str, bool] = {}
@@ -65,6 +66,8 @@ class Stack:
         raise KeyError(f"Ref to unknown {name!r}")
 
     def get_att(self, logical_id: str, attribute: str) -> str:
+        if f"{logical_id}.{attribute}" in self.attributes:
+            return self.attributes[f"{logical_id}.{attribute}"]
         name = self.physical.get(logical_id, logical_id)
         kind = self.resource(logical_id)["Type"]
         p, r, a = self.partition, self.region, self.account

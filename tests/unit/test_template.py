@@ -531,7 +531,8 @@ def test_given_the_snapstart_parameter_then_only_the_waited_on_functions_snapsho
         assert alias["Properties"]["Name"] == "live"
         version = resources[alias["Properties"]["FunctionVersion"]["Fn::GetAtt"][0]]
         assert version["Type"] == "AWS::Lambda::Version" and version["DeletionPolicy"] == "Delete", function
-        assert stack.value(version["Properties"]["Description"]) == f"SnapStart {snap_start or 'Disabled'}"
+        described = stack.value(version["Properties"]["Description"])
+        assert described.startswith(f"SnapStart {snap_start or 'Disabled'}, settings "), function
 
 
 def test_given_aliased_functions_then_queues_and_the_api_invoke_the_alias_and_the_schedule_the_function(
