@@ -9,6 +9,7 @@ code is run here, answering a ResponseURL served on 127.0.0.1, as CloudFormation
 from __future__ import annotations
 
 import json
+import re
 import threading
 import types
 from collections.abc import Iterator
@@ -47,7 +48,9 @@ class _Answers(BaseHTTPRequestHandler):
 
     def do_PUT(self) -> None:
         length = int(self.headers["Content-Length"])
-        self.server.received.append(json.loads(self.rfile.read(length)))
+        answer = json.loads(self.rfile.read(length))
+        answer["content-type"] = self.headers.get("Content-Type")
+        self.server.received.append(answer)
         self.send_response(200)
         self.end_headers()
 
@@ -85,11 +88,39 @@ def _settings(source: dict[str, Any], **parameters: str) -> dict[str, Any]:
     return settings
 
 
-def test_given_the_template_then_the_digest_takes_every_parameter_by_value(source: dict[str, Any]) -> None:
+def _named(node: Any) -> set[str]:
+    """The logical ids and parameters a template value refers to (Ref, Fn::GetAtt, Fn::Sub variables)."""
+    if isinstance(node, list):
+        return set().union(*(_named(n) for n in node))
+    if not isinstance(node, dict):
+        return set()
+    if "Ref" in node:
+        return {node["Ref"]}
+    if "Fn::GetAtt" in node:
+        return {node["Fn::GetAtt"][0]}
+    if "Fn::Sub" in node:
+        text, variables = (node["Fn::Sub"], {}) if isinstance(node["Fn::Sub"], str) else node["Fn::Sub"]
+        inline = {m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text)} - set(variables)
+        return inline | _named(variables)
+    return set().union(*(_named(v) for v in node.values()))
+
+
+def test_given_the_template_then_the_digest_takes_every_parameter_and_named_resource_by_value(
+    source: dict[str, Any],
+) -> None:
     # Given the template, When SettingsDigest's input is read
     settings = source["Resources"]["SettingsDigest"]["Properties"]["Settings"]
     # Then it is every parameter, each as its value: a parameter added later is covered or this fails
-    assert settings == {name: {"Ref": name} for name in source["Parameters"]}
+    parameters = {name: {"Ref": name} for name in source["Parameters"]}
+    assert {k: v for k, v in settings.items() if k in source["Parameters"]} == parameters
+    # And every resource of the stack the aliased functions' environment names (a replaced queue or table
+    # changes its name), but WebhookApi, which invokes WebhookFunction's alias: depending on it is a cycle
+    named = _named(source["Globals"]["Function"]["Environment"]) | set().union(
+        *(_named(source["Resources"][f]["Properties"]["Environment"]) for f in ALIASED))
+    resources = (named & set(source["Resources"])) - {"SettingsDigest", "WebhookApi"}
+    assert {k: v for k, v in settings.items() if k not in source["Parameters"]} == {
+        name: {"Ref": name} for name in resources}
+    assert "WebhookApi" in named
 
 
 def test_given_the_aliased_functions_then_their_environment_and_version_carry_the_digest(
@@ -116,16 +147,29 @@ def test_given_create_update_and_delete_then_the_function_answers_success_with_a
 ) -> None:
     url, received = response_url
     settings = _settings(source)
-    # Given the default deployment's settings, When CloudFormation creates, updates and deletes the resource
-    for request_type in ("Create", "Update", "Delete"):
+    # Given the default deployment's settings, When CloudFormation creates and updates the resource
+    for request_type in ("Create", "Update"):
         digest_code.handler(_event(url, settings, request_type), None)
     # Then each request is answered SUCCESS, with the same physical id (no replacement) and digest
-    assert [a["Status"] for a in received] == ["SUCCESS"] * 3
+    assert [a["Status"] for a in received] == ["SUCCESS"] * 2
     assert {a["PhysicalResourceId"] for a in received} == {"SettingsDigest"}
-    digests = {a["Data"]["Digest"] for a in received}
-    assert len(digests) == 1 and all(len(d) == 16 and int(d, 16) >= 0 for d in digests)
+    [digest] = {a["Data"]["Digest"] for a in received}
+    assert re.fullmatch("[0-9a-f]{16}", digest)
     stack_id = "arn:aws:cloudformation:stack/dropswap"
     assert all((a["RequestId"], a["StackId"]) == ("r-1", stack_id) for a in received)
+    # And with an empty Content-Type: the presigned S3 URL was signed without one
+    assert all(a["content-type"] == "" for a in received)
+
+
+def test_given_a_delete_then_success_whatever_its_properties_so_rollback_and_teardown_never_block(
+    digest_code: types.ModuleType, response_url: tuple[str, list[dict[str, Any]]],
+) -> None:
+    url, received = response_url
+    # Given a Delete of a resource whose Create had failed (no Settings), When handled
+    digest_code.handler(_event(url, None, "Delete"), None)
+    # Then it is answered SUCCESS
+    [answer] = received
+    assert answer["Status"] == "SUCCESS" and answer["PhysicalResourceId"] == "SettingsDigest"
 
 
 @pytest.mark.parametrize("changed", [
