@@ -39,7 +39,6 @@ ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "benchmarks" / "REPORT.md"
 SUBMIT_PATHS = ("/api/open/v4/faceswap/faceswapByImage", "/api/open/v3/faceswap/highquality/specifyimage")
 DETECT_PATH = "/interface/detect-api/detect_faces"
-TERMINAL_STATUSES = frozenset(s.value for s in TERMINAL)  # a report's status once its job ended
 LIST_PATH = "/api/open/v3/faceswap/result/listbyids"
 FUNCTIONS = ("SubmitFunction", "WebhookFunction", "FinaliseFunction", "ReconcileFunction")
 # The template's queues (output names): work waiting, and what was given up on.
@@ -400,7 +399,7 @@ class ReportWatcher:
                         continue
                     report = self.driver.read_json(key) or {}
                     self._etags[key] = obj["ETag"]  # only once read: a failed read is tried again
-                    if report.get("status") in TERMINAL_STATUSES:
+                    if report.get("status") in TERMINAL:  # Status is a StrEnum
                         with self._changed:
                             self.seen.setdefault(key, now)
         except Exception:  # noqa: S110 - a failed LIST (e.g. at shutdown) is retried on the next tick

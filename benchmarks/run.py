@@ -38,7 +38,8 @@ from typing import Any
 
 from benchmarks import aws_cost, big_drop_report, cold_start, pipeline
 from benchmarks.aws_calls import CallRecorder
-from benchmarks.pipeline import FUNCTIONS, ROOT, TERMINAL_STATUSES, CallCounts, Driver, JobSpec, ReportWatcher
+from benchmarks.pipeline import FUNCTIONS, ROOT, CallCounts, Driver, JobSpec, ReportWatcher
+from dropswap.domain.jobs import TERMINAL
 
 SECTIONS = ("cold", "warm", "memory", "size", "engine", "bigdrop")
 WARM_JOBS = 20
@@ -48,6 +49,7 @@ AKOOL_CALLS_TARGET = 3
 THROUGHPUT_TARGET = 4.0  # wall time ≤ 4 × the floor
 BIG_DROP_BEFORE = ROOT / "benchmarks" / "big_drop_before.json"
 BIG_DROP_MAIN = ROOT / "benchmarks" / "big_drop_main.json"
+BIG_DROP_AFTER = ROOT / "benchmarks" / "big_drop_after.json"
 UPLOAD_THREADS = 8
 # Template parameters of the bench's stacks: AKOOL pacing off, as the emulator's account limits are (see
 # Driver.reset_emulator): these figures are the pipeline's own; benchmarks/big_drop.py measures the pacing.
@@ -141,7 +143,7 @@ def _sequential_jobs(d: Driver, rec: CallRecorder, prefix: str, label: str, n: i
         report = None
         while time.monotonic() < deadline:
             report = d.read_json(job.report_key)
-            if report is not None and report.get("status") in TERMINAL_STATUSES:
+            if report is not None and report.get("status") in TERMINAL:
                 break  # a report exists from the job's first moment (QUEUED): wait for its end
             time.sleep(0.05)
         statuses[str(report["status"]) if report else "TIMEOUT"] += 1
@@ -566,27 +568,30 @@ def aws_costs(w: dict[str, Any]) -> dict[str, aws_cost.CostBreakdown]:
             for label, r in (("largest face", w["single"]), ("face by index", w["indexed"]))}
 
 
-def _big_drop_before() -> dict[str, Any]:
-    """The design before the queue, measured once on its own commit (it cannot be rebuilt from this tree)."""
-    data: dict[str, Any] = json.loads(BIG_DROP_BEFORE.read_text(encoding="utf-8"))
-    return data
-
-
-def _big_drop_after() -> dict[str, Any] | None:
-    """The last big drop of this design (label after), kept when a run skips the section."""
-    path = BIG_DROP_MAIN.with_name("big_drop_after.json")
+def _kept(path: Path) -> dict[str, Any] | None:
+    """A big drop kept in benchmarks/ (big_drop.py writes one per label); None if there is none."""
     if not path.exists():
         return None
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
 
 
+def _big_drop_before() -> dict[str, Any]:
+    """The design before the queue, measured once on its own commit (it cannot be rebuilt from this tree)."""
+    data = _kept(BIG_DROP_BEFORE)
+    if data is None:
+        raise FileNotFoundError(BIG_DROP_BEFORE)
+    return data
+
+
+def _big_drop_after() -> dict[str, Any] | None:
+    """The last big drop of this design (label after), kept when a run skips the section."""
+    return _kept(BIG_DROP_AFTER)
+
+
 def _big_drop_main() -> dict[str, Any] | None:
     """The queued design as issue 10 left it (commit ede2bde), measured once beside issue 20's change."""
-    if not BIG_DROP_MAIN.exists():
-        return None
-    data: dict[str, Any] = json.loads(BIG_DROP_MAIN.read_text(encoding="utf-8"))
-    return data
+    return _kept(BIG_DROP_MAIN)
 
 
 def big_drop_summary_rows(r: dict[str, Any]) -> list[str]:

@@ -15,6 +15,7 @@ import uuid
 import pytest
 
 from devkit import photos
+from dropswap.domain.jobs import TERMINAL
 
 STACK = os.environ.get("DROPSWAP_E2E_STACK", "")
 
@@ -51,7 +52,7 @@ def test_given_deployed_stack_when_photo_and_sidecar_dropped_then_swapped_result
         except s3.exceptions.NoSuchKey:
             report = None
         # The report exists from the job's first moment (QUEUED, PROCESSING): wait for its end.
-        if report is not None and report.get("status") in ("SUCCEEDED", "FAILED", "REJECTED"):
+        if report is not None and report.get("status") in TERMINAL:
             break
         time.sleep(2)
     assert report is not None, "no report before the deadline"

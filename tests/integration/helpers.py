@@ -20,6 +20,7 @@ from devkit import photos
 from dropswap.adapters.slot_store import SLOTS_ITEM_ID
 from dropswap.domain.credits import credits_item_id, utc_day
 from dropswap.domain.job_events import SUBMITTED_DETAIL_TYPE
+from dropswap.domain.jobs import TERMINAL
 from local import events_feed
 from local.stack import LocalStack
 
@@ -27,7 +28,6 @@ from local.stack import LocalStack
 AKOOL_MAX_JOBS_IN_FLIGHT = 2
 DETECT_PATH = "/interface/detect-api/detect_faces"
 SUBMIT_PATHS = ("/api/open/v4/faceswap/faceswapByImage", "/api/open/v3/faceswap/highquality/specifyimage")
-TERMINAL = ("SUCCEEDED", "FAILED", "REJECTED")
 
 HOPPER = photos.jpeg_bytes(photos.grace_hopper_bgr())
 ASTRONAUT = photos.jpeg_bytes(photos.astronaut_bgr())

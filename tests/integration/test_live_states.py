@@ -10,7 +10,8 @@ from pathlib import Path
 import fastjsonschema
 import pytest
 
-from tests.integration.helpers import ASTRONAUT, HOPPER, TERMINAL, User
+from dropswap.domain.jobs import TERMINAL
+from tests.integration.helpers import ASTRONAUT, HOPPER, User
 
 pytestmark = pytest.mark.integration
 

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import requests
 
+from dropswap.domain.jobs import TERMINAL
 from local.emulator import engine
 from tests import akool_oracle
-from tests.integration.helpers import AKOOL_MAX_JOBS_IN_FLIGHT, ASTRONAUT, COLLAGE, HOPPER, TERMINAL, User
+from tests.integration.helpers import AKOOL_MAX_JOBS_IN_FLIGHT, ASTRONAUT, COLLAGE, HOPPER, User
 
 pytestmark = pytest.mark.integration
 
